@@ -1,0 +1,290 @@
+//! The parallel audit: read, check, merge in input order.
+//!
+//! Three stages run at once. A reader thread walks the files in order and cuts them into
+//! numbered [`Chunk`]s (decompression happens there, overlapped with parsing). A pool of
+//! `threads` workers parses and audits chunks as they come, each with its own reusable
+//! [`Auditor`] buffers; nothing shared is locked on that path. The calling thread merges the
+//! chunk results strictly in chunk order, through a small reorder buffer, so duplicates are
+//! resolved exactly as a sequential reader would ("the first copy in path and line order"),
+//! and findings and scorecards come out the same for any number of threads. The channels are
+//! bounded, so memory stays bounded by a few chunks per worker whatever the input size.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+
+use crate::checks::{Auditor, ConversationAudit, Finding};
+use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
+use crate::rules::RuleSet;
+use crate::scorecard::Scorecards;
+use crate::transcript::{ReadError, SkipKind, Source};
+
+/// How the audit runs.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// Worker threads (at least 1).
+    pub threads: usize,
+    pub read: ReadOptions,
+}
+
+/// Counts of what was read, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Conversations read: audited + skipped.
+    pub read: u64,
+    pub audited: u64,
+    pub skipped: BTreeMap<SkipKind, u64>,
+    /// Files (or folders) that could not be opened or read to their end.
+    pub unreadable_files: u64,
+    /// Uncompressed bytes read.
+    pub bytes: u64,
+}
+
+impl RunStats {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Everything an audit produced.
+#[derive(Debug, Default)]
+pub struct AuditRun {
+    pub scorecards: Scorecards,
+    /// Sorted by conversation id, then turn, then rule order.
+    pub findings: Vec<Finding>,
+    pub stats: RunStats,
+    /// Every skip and file error, in input order.
+    pub problems: Vec<ReadError>,
+    /// The latest `started_at` of the audited conversations.
+    pub latest_started_at: Option<jiff::Zoned>,
+}
+
+/// One conversation's result as a worker hands it to the merge.
+#[derive(Debug)]
+enum Item {
+    Audited {
+        id: String,
+        source: Source,
+        started_at: Option<jiff::Zoned>,
+        audit: ConversationAudit,
+    },
+    Skipped(ReadError),
+    FileError(ReadError),
+}
+
+#[derive(Debug)]
+struct ChunkResult {
+    seq: u64,
+    items: Vec<Item>,
+    bytes: u64,
+}
+
+fn audit_chunk(auditor: &mut Auditor, chunk: Chunk) -> ChunkResult {
+    let seq = chunk.seq;
+    let bytes = chunk.bytes;
+    let mut items = Vec::new();
+    if let Payload::FileError(error) = &chunk.payload {
+        items.push(Item::FileError(error.clone()));
+    }
+    chunk.for_each_conversation(|read| match read {
+        Ok(conversation) => {
+            if conversation.turns.is_empty() {
+                items.push(Item::Skipped(ReadError {
+                    source: conversation.source.clone(),
+                    kind: SkipKind::NoTurns,
+                    message: format!("conversation {:?} has no turns", conversation.id),
+                }));
+                return;
+            }
+            let audit = auditor.audit(&conversation);
+            items.push(Item::Audited {
+                id: conversation.id,
+                source: conversation.source,
+                started_at: conversation.started_at,
+                audit,
+            });
+        }
+        Err(error) => items.push(Item::Skipped(error)),
+    });
+    ChunkResult { seq, items, bytes }
+}
+
+/// Folds chunk results, in order, into the run's result.
+struct Merger<'r> {
+    rules: &'r RuleSet,
+    run: AuditRun,
+    /// Where each audited id was first read.
+    seen: HashMap<String, Source>,
+}
+
+impl Merger<'_> {
+    fn take(&mut self, result: ChunkResult) {
+        let run = &mut self.run;
+        run.stats.bytes += result.bytes;
+        for item in result.items {
+            match item {
+                Item::Audited {
+                    id,
+                    source,
+                    started_at,
+                    audit,
+                } => {
+                    run.stats.read += 1;
+                    if let Some(first) = self.seen.get(&id) {
+                        *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
+                        run.problems.push(ReadError {
+                            message: format!(
+                                "duplicate conversation id {id:?}: already read at {first}; skipped"
+                            ),
+                            source,
+                            kind: SkipKind::Duplicate,
+                        });
+                        continue;
+                    }
+                    run.stats.audited += 1;
+                    run.scorecards.add(&audit, self.rules);
+                    run.findings.extend(audit.findings);
+                    if let Some(started) = started_at
+                        && run
+                            .latest_started_at
+                            .as_ref()
+                            .is_none_or(|latest| started.timestamp() > latest.timestamp())
+                    {
+                        run.latest_started_at = Some(started);
+                    }
+                    self.seen.insert(id, source);
+                }
+                Item::Skipped(error) => {
+                    run.stats.read += 1;
+                    *run.stats.skipped.entry(error.kind).or_default() += 1;
+                    run.problems.push(error);
+                }
+                Item::FileError(error) => {
+                    run.stats.unreadable_files += 1;
+                    run.problems.push(error);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> AuditRun {
+        // Stable: findings of one conversation and turn keep their rule and position order.
+        self.run.findings.sort_by(|a, b| {
+            (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
+                b.conversation_id.as_str(),
+                b.turn,
+                b.rule,
+            ))
+        });
+        self.run
+    }
+}
+
+/// Audits `files` against `rules`. `on_progress(conversations)` is called on the calling thread
+/// after each chunk is merged.
+pub fn run(
+    files: &[InputFile],
+    rules: &RuleSet,
+    options: &AuditOptions,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<AuditRun, rayon::ThreadPoolBuildError> {
+    let threads = options.threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("callqa-worker-{i}"))
+        .build()?;
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
+    let (result_tx, result_rx) = crossbeam_channel::bounded::<ChunkResult>(threads * 4);
+    let mut merger = Merger {
+        rules,
+        run: AuditRun {
+            scorecards: Scorecards::new(rules.rules.len()),
+            ..AuditRun::default()
+        },
+        seen: HashMap::new(),
+    };
+    std::thread::scope(|scope| {
+        let read_options = &options.read;
+        scope.spawn(move || {
+            read_chunks(files, read_options, |chunk| chunk_tx.send(chunk).is_ok());
+        });
+        scope.spawn(move || {
+            pool.install(|| {
+                chunk_rx.into_iter().par_bridge().for_each_init(
+                    || Auditor::new(rules),
+                    |auditor, chunk| {
+                        // A closed channel means the merge has stopped; nothing to do then.
+                        let _ = result_tx.send(audit_chunk(auditor, chunk));
+                    },
+                );
+            });
+        });
+        let mut waiting: BTreeMap<u64, ChunkResult> = BTreeMap::new();
+        let mut next_seq = 0u64;
+        for result in result_rx {
+            waiting.insert(result.seq, result);
+            while let Some(result) = waiting.remove(&next_seq) {
+                merger.take(result);
+                next_seq += 1;
+                on_progress(merger.run.stats.read);
+            }
+        }
+    });
+    Ok(merger.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{InputFormat, discover};
+
+    #[test]
+    fn duplicates_and_skips_are_counted_and_threads_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |id: &str, text: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"agent_id\":\"a\",\"turns\":[{{\"speaker\":\"agent\",\"text\":\"{text}\"}}]}}\n"
+            )
+        };
+        let mut first = String::new();
+        for i in 0..300 {
+            first.push_str(&line(&format!("c{i}"), "calm down please"));
+        }
+        first.push_str("{oops\n");
+        first.push_str("{\"id\":\"empty\",\"turns\":[]}\n");
+        std::fs::write(dir.path().join("a.jsonl"), &first).unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), line("c5", "hello")).unwrap();
+        let files = discover(&[dir.path().to_path_buf()], Some(InputFormat::Jsonl)).files;
+        let rules =
+            crate::checks::test_support::rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let results: Vec<AuditRun> = [1, 2, 3]
+            .iter()
+            .map(|&threads| {
+                let options = AuditOptions {
+                    threads,
+                    read: ReadOptions {
+                        chunk_bytes: 997,
+                        ..ReadOptions::default()
+                    },
+                };
+                run(&files, &rules, &options, &mut |_| {}).unwrap()
+            })
+            .collect();
+        let run = &results[0];
+        assert_eq!(run.stats.read, 303);
+        assert_eq!(run.stats.audited, 300);
+        assert_eq!(run.stats.skipped_total(), 3);
+        assert_eq!(run.stats.skipped[&SkipKind::Duplicate], 1);
+        assert_eq!(run.findings.len(), 300);
+        assert!(
+            run.problems
+                .iter()
+                .any(|p| p.message.contains("already read at"))
+        );
+        for other in &results[1..] {
+            assert_eq!(other.findings, run.findings);
+            assert_eq!(other.scorecards, run.scorecards);
+            assert_eq!(other.stats, run.stats);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `forbid`: the speaker says one of the phrases (less `unless`): one finding per hit.
+//!
+//! Applicable to every agent who spoke. A hit in an agent turn belongs to the agent who spoke
+//! it; a hit in another speaker's turn (a rule on the customer's words) to the agent answerable
+//! at that moment.
+
+use super::{Context, Outcome, agents_who_spoke};
+use crate::rules::{Role, Rule};
+use crate::transcript::Speaker;
+
+pub(crate) fn check(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
+    for agent in agents_who_spoke(context) {
+        outcome.applicable(agent, index);
+    }
+    for turn in context.turns_of(rule.speaker) {
+        for (start, end) in context.effective_hits(turn, index, Role::Phrase, Role::Unless) {
+            let agent = if rule.speaker == Speaker::Agent {
+                context.agent_of(turn)
+            } else {
+                context.agent_near(turn)
+            };
+            let (evidence, span) = context.excerpt(turn, start, end);
+            let finding = context.finding(index, agent, turn, evidence, Some(span));
+            outcome.fail(finding);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::test_support::{audit, finding_turns, rule_set};
+
+    #[test]
+    fn forbid_table() {
+        let rules = rule_set(
+            "kind = \"forbid\"\nphrases = [\"your fault\", \"calm down\", \"you should have\"]\nunless = [\"not your fault\"]",
+        );
+        let cases: [(&str, &[usize]); 7] = [
+            ("agent: That's your fault.", &[1]),
+            ("agent: It’s not your fault at all.", &[]),
+            ("customer: calm down? you calm down", &[]),
+            (
+                "agent: hi\ncustomer: ugh\nagent: CALM DOWN!! you should have called",
+                &[3, 3],
+            ),
+            ("agent: calmdown", &[]),
+            ("agent: you should havent", &[]),
+            ("agent: Your fault, not your fault", &[1]),
+        ];
+        for (script, expected) in cases {
+            assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");
+        }
+    }
+
+    #[test]
+    fn customer_rules_are_answered_by_the_nearest_agent() {
+        let rules = rule_set("kind = \"forbid\"\nspeaker = \"customer\"\nphrases = [\"lawyer\"]");
+        let result = audit(&rules, "agent: hello\ncustomer: I will call my lawyer");
+        assert_eq!(finding_turns(&result), [2]);
+        assert_eq!(result.findings[0].agent_id, "a-1");
+    }
+}

@@ -1,0 +1,574 @@
+//! Checks: given one conversation and the phrase hits in its turns, the findings of every rule
+//! and, for each agent who spoke, which rules applied to them and which failed.
+//!
+//! [`Auditor::audit`] normalizes each turn once and scans it once with the rule set's single
+//! automaton; the hits are then sorted by rule so that each kind's check (one file per kind)
+//! asks cheap questions: "does turn 7 hold a `phrases` hit of rule 2 that no `unless` cancels?".
+//! Attribution follows SPEC: a finding belongs to the agent who spoke the turn (forbid,
+//! overlap), to the agent of the first agent turn after the trigger or of the last agent turn
+//! when none follows (respond), or to the agent of the last agent turn (require on a closing
+//! window). Each agent is scored on their own part of the conversation.
+
+mod forbid;
+mod overlap;
+mod require;
+mod respond;
+
+use crate::engine::{Hit, Normalized, normalize_into};
+use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
+use crate::transcript::{Conversation, Source, Speaker};
+
+/// One thing a rule found wrong, with its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub conversation_id: String,
+    pub agent_id: String,
+    /// Index of the rule in its [`RuleSet`].
+    pub rule: u32,
+    /// 1-based index of the turn the finding points at.
+    pub turn: usize,
+    pub at_ms: Option<i64>,
+    /// The words that matched with a little context, or what was missing.
+    pub evidence: String,
+    /// Where a person finds it: the conversation's line (a script: the turn's line).
+    pub source: Source,
+    /// The matched words' byte range in the turn's original text, for highlighting.
+    pub span: Option<(usize, usize)>,
+}
+
+/// How a rule went for one agent in one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleState {
+    NotApplicable,
+    Passed,
+    Failed,
+}
+
+/// One agent's part of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentPart {
+    pub agent_id: String,
+    /// Indexed like the rule set.
+    pub states: Vec<RuleState>,
+}
+
+impl AgentPart {
+    /// 100 × (1 − failed weight / applicable weight); 0 when a critical rule failed; 100 when
+    /// nothing applied.
+    pub fn score(&self, rules: &RuleSet) -> f64 {
+        let mut applicable = 0u64;
+        let mut failed = 0u64;
+        for (state, rule) in self.states.iter().zip(&rules.rules) {
+            match state {
+                RuleState::NotApplicable => {}
+                RuleState::Passed => applicable += u64::from(rule.weight),
+                RuleState::Failed => {
+                    if rule.severity == Severity::Critical {
+                        return 0.0;
+                    }
+                    applicable += u64::from(rule.weight);
+                    failed += u64::from(rule.weight);
+                }
+            }
+        }
+        if applicable == 0 {
+            100.0
+        } else {
+            100.0 * (1.0 - failed as f64 / applicable as f64)
+        }
+    }
+}
+
+/// The result of auditing one conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationAudit {
+    /// Sorted by turn, then rule order.
+    pub findings: Vec<Finding>,
+    /// In order of each agent's first turn.
+    pub agents: Vec<AgentPart>,
+}
+
+/// A rule's hit in a turn: which rule, in which role, where in the normalized text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RuleHit {
+    rule: u32,
+    role: Role,
+    start: u32,
+    end: u32,
+}
+
+/// What the checks of one conversation look at: the conversation, each turn's normalized
+/// text, and each turn's rule hits.
+pub(crate) struct Context<'a> {
+    pub conversation: &'a Conversation,
+    normalized: &'a [Normalized],
+    hits: &'a [RuleHit],
+    /// `hits[turn_hits[t].0..turn_hits[t].1]` are turn t's hits, sorted.
+    turn_hits: &'a [(usize, usize)],
+}
+
+impl Context<'_> {
+    pub fn turn_count(&self) -> usize {
+        self.conversation.turns.len()
+    }
+
+    pub fn conversation_turns(&self) -> &[crate::transcript::Turn] {
+        &self.conversation.turns
+    }
+
+    pub fn speaker(&self, turn: usize) -> Speaker {
+        self.conversation.turns[turn].speaker
+    }
+
+    pub fn normalized(&self, turn: usize) -> &Normalized {
+        &self.normalized[turn]
+    }
+
+    /// Whether the turn has any words (a `[noise]`-only turn still has the word "noise"; the
+    /// readers keep such marks as text, and an empty turn has none).
+    pub fn has_words(&self, turn: usize) -> bool {
+        self.normalized[turn].has_words()
+    }
+
+    /// Turns of `speaker` that have words, in order.
+    pub fn turns_of(&self, speaker: Speaker) -> impl Iterator<Item = usize> + '_ {
+        (0..self.turn_count()).filter(move |&t| self.speaker(t) == speaker && self.has_words(t))
+    }
+
+    fn rule_hits(&self, turn: usize, rule: u32, role: Role) -> impl Iterator<Item = &RuleHit> + '_ {
+        let (from, to) = self.turn_hits[turn];
+        self.hits[from..to]
+            .iter()
+            .filter(move |h| h.rule == rule && h.role == role)
+    }
+
+    /// The hits of `role` in `turn` for `rule` that no hit of `cancel` overlaps.
+    pub fn effective_hits(
+        &self,
+        turn: usize,
+        rule: u32,
+        role: Role,
+        cancel: Role,
+    ) -> Vec<(u32, u32)> {
+        self.rule_hits(turn, rule, role)
+            .filter(|hit| {
+                !self
+                    .rule_hits(turn, rule, cancel)
+                    .any(|c| c.start < hit.end && hit.start < c.end)
+            })
+            .map(|hit| (hit.start, hit.end))
+            .collect()
+    }
+
+    /// Whether `turn` holds an effective hit.
+    pub fn has_hit(&self, turn: usize, rule: u32, role: Role, cancel: Role) -> bool {
+        !self.effective_hits(turn, rule, role, cancel).is_empty()
+    }
+
+    /// Whether every word of `turn` is covered by hits of `role` for `rule`.
+    pub fn all_words_covered(&self, turn: usize, rule: u32, role: Role) -> bool {
+        let text_len = self.normalized[turn].text.len() as u32;
+        let mut spans: Vec<(u32, u32)> = self
+            .rule_hits(turn, rule, role)
+            .map(|h| (h.start, h.end))
+            .collect();
+        if spans.is_empty() {
+            return false;
+        }
+        spans.sort_unstable();
+        let mut covered_to = 1; // first byte of the first word
+        for (start, end) in spans {
+            if start > covered_to {
+                return false;
+            }
+            covered_to = covered_to.max(end + 1);
+        }
+        covered_to >= text_len
+    }
+
+    /// The agent who spoke an agent turn.
+    pub fn agent_of(&self, turn: usize) -> &str {
+        self.conversation.agent_of_turn(turn)
+    }
+
+    /// The agent answerable for something at `turn`: the agent of the latest agent turn up to
+    /// it, else of the first agent turn after it, else the conversation's agent.
+    pub fn agent_near(&self, turn: usize) -> &str {
+        let before = (0..=turn.min(self.turn_count().saturating_sub(1)))
+            .rev()
+            .find(|&t| self.speaker(t) == Speaker::Agent && self.has_words(t));
+        let after = || {
+            (turn..self.turn_count())
+                .find(|&t| self.speaker(t) == Speaker::Agent && self.has_words(t))
+        };
+        match before.or_else(after) {
+            Some(t) => self.agent_of(t),
+            None => self.conversation.default_agent(),
+        }
+    }
+
+    /// Whether every turn with words has a start and an end time.
+    pub fn is_timed(&self) -> bool {
+        let mut any = false;
+        for (t, turn) in self.conversation.turns.iter().enumerate() {
+            if self.has_words(t) {
+                if turn.start_ms.is_none() || turn.end_ms.is_none() {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// The evidence for a hit: the speaker's words around it, the match in «».
+    pub fn excerpt(&self, turn: usize, start: u32, end: u32) -> (String, (usize, usize)) {
+        let normalized = &self.normalized[turn];
+        let (from, to) = normalized.original_range(start as usize, end as usize);
+        let text = &self.conversation.turns[turn].text;
+        (excerpt(text, from, to), (from, to))
+    }
+
+    pub fn finding(
+        &self,
+        rule: u32,
+        agent: &str,
+        turn: usize,
+        evidence: String,
+        span: Option<(usize, usize)>,
+    ) -> Finding {
+        Finding {
+            conversation_id: self.conversation.id.clone(),
+            agent_id: agent.to_string(),
+            rule,
+            turn: turn + 1,
+            at_ms: self.conversation.turns[turn].start_ms,
+            evidence,
+            source: self.conversation.turn_source(turn),
+            span,
+        }
+    }
+}
+
+/// How many characters of context an excerpt shows on each side of the match.
+const CONTEXT_CHARS: usize = 40;
+
+/// `text[from..to]` marked with «», with up to [`CONTEXT_CHARS`] characters each side, cut at
+/// a word edge and marked `…` where cut; line breaks become spaces.
+pub fn excerpt(text: &str, from: usize, to: usize) -> String {
+    let before = &text[..from];
+    let after = &text[to..];
+    let mut left_start = before
+        .char_indices()
+        .rev()
+        .nth(CONTEXT_CHARS - 1)
+        .map_or(0, |(i, _)| i);
+    if left_start > 0 {
+        // Start at the next word.
+        left_start = before[left_start..]
+            .find(char::is_whitespace)
+            .map_or(left_start, |i| left_start + i + 1)
+            .min(from);
+    }
+    let mut right_end = after
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(after.len(), |(i, _)| i);
+    if right_end < after.len() {
+        right_end = after[..right_end]
+            .rfind(char::is_whitespace)
+            .unwrap_or(right_end);
+    }
+    let mut out = String::new();
+    if left_start > 0 {
+        out.push('…');
+    }
+    out.push_str(before[left_start..].trim_start());
+    out.push('«');
+    out.push_str(&text[from..to]);
+    out.push('»');
+    out.push_str(after[..right_end].trim_end());
+    if right_end < after.len() {
+        out.push('…');
+    }
+    flatten(&out)
+}
+
+/// A turn's text shortened to about `max` characters for "what was said" evidence.
+pub fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let cut = text.char_indices().nth(max).map(|(i, _)| i);
+    let shown = match cut {
+        None => text.to_string(),
+        Some(cut) => {
+            let end = text[..cut].rfind(char::is_whitespace).unwrap_or(cut);
+            format!("{}…", text[..end].trim_end())
+        }
+    };
+    flatten(&shown)
+}
+
+fn flatten(text: &str) -> String {
+    if text.contains(['\n', '\r', '\t']) {
+        text.split(['\n', '\r', '\t'])
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Collects the agents of a conversation and their rule states while checks run.
+pub(crate) struct Outcome {
+    rule_count: usize,
+    agents: Vec<AgentPart>,
+    findings: Vec<Finding>,
+}
+
+impl Outcome {
+    fn part(&mut self, agent: &str) -> &mut AgentPart {
+        let index = match self.agents.iter().position(|a| a.agent_id == agent) {
+            Some(index) => index,
+            None => {
+                self.agents.push(AgentPart {
+                    agent_id: agent.to_string(),
+                    states: vec![RuleState::NotApplicable; self.rule_count],
+                });
+                self.agents.len() - 1
+            }
+        };
+        &mut self.agents[index]
+    }
+
+    /// The rule could fire on this agent here.
+    pub fn applicable(&mut self, agent: &str, rule: u32) {
+        let state = &mut self.part(agent).states[rule as usize];
+        if *state == RuleState::NotApplicable {
+            *state = RuleState::Passed;
+        }
+    }
+
+    /// The rule fired on this agent: record the finding.
+    pub fn fail(&mut self, finding: Finding) {
+        let rule = finding.rule as usize;
+        self.part(&finding.agent_id).states[rule] = RuleState::Failed;
+        self.findings.push(finding);
+    }
+}
+
+/// Audits conversations against a rule set, reusing its buffers from one to the next.
+pub struct Auditor<'r> {
+    rules: &'r RuleSet,
+    normalized: Vec<Normalized>,
+    hits: Vec<Hit>,
+    rule_hits: Vec<RuleHit>,
+    turn_hits: Vec<(usize, usize)>,
+}
+
+impl<'r> Auditor<'r> {
+    pub fn new(rules: &'r RuleSet) -> Auditor<'r> {
+        Auditor {
+            rules,
+            normalized: Vec::new(),
+            hits: Vec::new(),
+            rule_hits: Vec::new(),
+            turn_hits: Vec::new(),
+        }
+    }
+
+    pub fn audit(&mut self, conversation: &Conversation) -> ConversationAudit {
+        let turns = &conversation.turns;
+        if self.normalized.len() < turns.len() {
+            self.normalized
+                .resize_with(turns.len(), Normalized::default);
+        }
+        self.rule_hits.clear();
+        self.turn_hits.clear();
+        for (index, turn) in turns.iter().enumerate() {
+            let normalized = &mut self.normalized[index];
+            normalize_into(&turn.text, normalized);
+            self.hits.clear();
+            self.rules
+                .matcher
+                .find_into(&normalized.text, &mut self.hits);
+            let from = self.rule_hits.len();
+            for hit in &self.hits {
+                for phrase_use in &self.rules.uses[hit.phrase as usize] {
+                    self.rule_hits.push(RuleHit {
+                        rule: phrase_use.rule,
+                        role: phrase_use.role,
+                        start: hit.start,
+                        end: hit.end,
+                    });
+                }
+            }
+            self.rule_hits[from..].sort_unstable();
+            self.turn_hits.push((from, self.rule_hits.len()));
+        }
+        let context = Context {
+            conversation,
+            normalized: &self.normalized[..turns.len()],
+            hits: &self.rule_hits,
+            turn_hits: &self.turn_hits,
+        };
+        let mut outcome = Outcome {
+            rule_count: self.rules.rules.len(),
+            agents: Vec::new(),
+            findings: Vec::new(),
+        };
+        // Every agent who spoke is scored, even where no rule applies to them.
+        for turn in context.turns_of(Speaker::Agent) {
+            outcome.part(context.agent_of(turn));
+        }
+        for (index, rule) in self.rules.rules.iter().enumerate() {
+            if !rule.applies_to_channel(conversation.channel.as_deref()) {
+                continue;
+            }
+            run_rule(&context, index as u32, rule, &mut outcome);
+        }
+        outcome.findings.sort_by_key(|f| (f.turn, f.rule));
+        ConversationAudit {
+            findings: outcome.findings,
+            agents: outcome.agents,
+        }
+    }
+}
+
+fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
+    match &rule.kind {
+        RuleKind::Forbid => forbid::check(context, index, rule, outcome),
+        RuleKind::Require { window } => require::check(context, index, rule, *window, outcome),
+        RuleKind::Respond {
+            trigger_speaker,
+            within_turns,
+        } => respond::check(
+            context,
+            index,
+            rule,
+            *trigger_speaker,
+            *within_turns,
+            outcome,
+        ),
+        RuleKind::Overlap {
+            min_overlap_ms,
+            max_gap_ms,
+            min_words,
+        } => overlap::check(
+            context,
+            index,
+            rule,
+            overlap::Settings {
+                min_overlap_ms: *min_overlap_ms,
+                max_gap_ms: *max_gap_ms,
+                min_words: *min_words,
+            },
+            outcome,
+        ),
+    }
+}
+
+/// The agents who spoke a turn with words, in order of their first turn.
+pub(crate) fn agents_who_spoke<'a>(context: &'a Context) -> Vec<&'a str> {
+    let mut agents: Vec<&str> = Vec::new();
+    for turn in context.turns_of(Speaker::Agent) {
+        let agent = context.agent_of(turn);
+        if !agents.contains(&agent) {
+            agents.push(agent);
+        }
+    }
+    agents
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers for the table-driven tests of each check.
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rules::RuleSource;
+    use crate::transcript::script::parse_script;
+
+    /// Compiles one rule given as the body of a `[[rule]]` table (examples added).
+    pub fn rule_set(body: &str) -> RuleSet {
+        let text = format!(
+            "version = 1\n[[rule]]\nid = \"r\"\nseverity = \"major\"\nmessage = \"m\"\n{body}\nexamples.fail = [\"agent: x\"]\nexamples.pass = [\"agent: y\"]\n"
+        );
+        RuleSet::load(&[RuleSource {
+            name: "t.toml".into(),
+            text,
+        }])
+        .unwrap()
+    }
+
+    /// Audits a script (with agent ids set by `agent(a-2):`-free scripts: all agent turns are
+    /// the conversation's agent `a-1`).
+    pub fn audit(rules: &RuleSet, script: &str) -> ConversationAudit {
+        let mut conversation = parse_script(script, &Arc::from("t"), "c").unwrap();
+        conversation.agent_id = Some("a-1".into());
+        Auditor::new(rules).audit(&conversation)
+    }
+
+    /// The turns (1-based) the findings point at.
+    pub fn finding_turns(audit: &ConversationAudit) -> Vec<usize> {
+        audit.findings.iter().map(|f| f.turn).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_mark_the_match_with_some_context() {
+        let cases = [
+            (
+                "Well, you should have read the terms.",
+                "you should have read",
+                "Well, «you should have read» the terms.",
+            ),
+            (
+                "This is a long sentence with many words before the match that we want and then a lot of words after it so it gets cut.",
+                "match",
+                "…sentence with many words before the «match» that we want and then a lot of words…",
+            ),
+            ("line one\nline two", "two", "line one line «two»"),
+        ];
+        for (text, needle, expected) in cases {
+            let from = text.find(needle).unwrap();
+            assert_eq!(excerpt(text, from, from + needle.len()), expected);
+        }
+    }
+
+    #[test]
+    fn scores_follow_weights_and_critical() {
+        let rules = test_support::rule_set("kind = \"forbid\"\nweight = 3\nphrases = [\"bad\"]");
+        let part = |state| AgentPart {
+            agent_id: "a".into(),
+            states: vec![state],
+        };
+        assert_eq!(part(RuleState::NotApplicable).score(&rules), 100.0);
+        assert_eq!(part(RuleState::Passed).score(&rules), 100.0);
+        assert_eq!(part(RuleState::Failed).score(&rules), 0.0);
+    }
+
+    #[test]
+    fn every_agent_who_spoke_is_scored_on_their_own_part() {
+        let rules = test_support::rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let mut conversation = crate::transcript::script::parse_script(
+            "agent: hello\ncustomer: this is awful\nagent: calm down please\n",
+            &std::sync::Arc::from("t"),
+            "c",
+        )
+        .unwrap();
+        conversation.agent_id = Some("a-1".into());
+        conversation.turns[2].agent_id = Some("a-2".into());
+        let audit = Auditor::new(&rules).audit(&conversation);
+        assert_eq!(audit.agents.len(), 2);
+        assert_eq!(audit.agents[0].states, vec![RuleState::Passed]);
+        assert_eq!(audit.agents[1].agent_id, "a-2");
+        assert_eq!(audit.agents[1].states, vec![RuleState::Failed]);
+        assert_eq!(audit.findings[0].agent_id, "a-2");
+        assert_eq!(audit.findings[0].evidence, "«calm down» please");
+    }
+}

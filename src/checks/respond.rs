@@ -1,0 +1,105 @@
+//! `respond`: when the trigger speaker says a trigger phrase, the speaker must say one of the
+//! phrases within its next `within_turns` turns (however few remain; none remaining counts as
+//! unanswered). One finding per unanswered trigger, at the trigger's turn.
+//!
+//! A trigger is answerable by the agent of the first agent turn after it, or of the last agent
+//! turn when none follows; the rule is applicable to that agent.
+
+use super::{Context, Outcome, excerpt};
+use crate::rules::{Role, Rule};
+use crate::transcript::Speaker;
+
+pub(crate) fn check(
+    context: &Context,
+    index: u32,
+    rule: &Rule,
+    trigger_speaker: Speaker,
+    within_turns: usize,
+    outcome: &mut Outcome,
+) {
+    let turns = context.conversation_turns();
+    for trigger_turn in context.turns_of(trigger_speaker) {
+        let trigger_hits =
+            context.effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless);
+        let Some(&(start, end)) = trigger_hits.first() else {
+            continue;
+        };
+        let responses: Vec<usize> = context
+            .turns_of(rule.speaker)
+            .filter(|&t| t > trigger_turn)
+            .take(within_turns)
+            .collect();
+        let next_agent_turn = context.turns_of(Speaker::Agent).find(|&t| t > trigger_turn);
+        let last_agent_turn = context.turns_of(Speaker::Agent).last();
+        let agent = match next_agent_turn.or(last_agent_turn) {
+            Some(turn) => context.agent_of(turn),
+            None => context.conversation.default_agent(),
+        };
+        outcome.applicable(agent, index);
+        let answered = responses
+            .iter()
+            .any(|&t| context.has_hit(t, index, Role::Phrase, Role::Unless));
+        if answered {
+            continue;
+        }
+        let (from, to) = context
+            .normalized(trigger_turn)
+            .original_range(start as usize, end as usize);
+        let evidence = format!(
+            "{}: \"{}\"; no response in the next {within_turns} {} turn{}",
+            trigger_speaker,
+            excerpt(&turns[trigger_turn].text, from, to),
+            rule.speaker,
+            if within_turns == 1 { "" } else { "s" }
+        );
+        let finding = context.finding(index, agent, trigger_turn, evidence, Some((from, to)));
+        outcome.fail(finding);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::test_support::{audit, finding_turns, rule_set};
+
+    #[test]
+    fn respond_table() {
+        let rules = rule_set(
+            "kind = \"respond\"\nwithin_turns = 2\nphrases = [\"sorry\", \"apologize\"]\nunless = [\"sorry but\"]\ntrigger.phrases = [\"ridiculous\", \"still waiting\"]\ntrigger.unless = [\"not ridiculous\"]",
+        );
+        let cases: [(&str, &[usize]); 8] = [
+            ("customer: This is ridiculous\nagent: I'm so sorry", &[]),
+            (
+                "customer: This is ridiculous\nagent: ok\nagent: we apologize",
+                &[],
+            ),
+            (
+                "customer: This is ridiculous\nagent: ok\nagent: hm\nagent: sorry",
+                &[1],
+            ),
+            ("customer: This is ridiculous", &[1]),
+            ("customer: still waiting!\nagent: sorry but no", &[1]),
+            ("customer: that is not ridiculous\nagent: ok", &[]),
+            ("agent: sorry\ncustomer: ridiculous\nagent: ok", &[2]),
+            (
+                "customer: ridiculous\ncustomer: still waiting\nagent: sorry",
+                &[],
+            ),
+        ];
+        for (script, expected) in cases {
+            assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");
+        }
+    }
+
+    #[test]
+    fn the_finding_names_the_trigger() {
+        let rules = rule_set(
+            "kind = \"respond\"\nwithin_turns = 1\nphrases = [\"sorry\"]\ntrigger.phrases = [\"worst\"]",
+        );
+        let result = audit(&rules, "customer: you are the worst\nagent: ok");
+        assert_eq!(
+            result.findings[0].evidence,
+            "customer: \"you are the «worst»\"; no response in the next 1 agent turn"
+        );
+        assert_eq!(result.findings[0].agent_id, "a-1");
+    }
+}

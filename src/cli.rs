@@ -1,0 +1,182 @@
+//! The command line: clap definitions, and their translation into plain settings the
+//! commands use. Nothing here reads a file or audits anything.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use callqa::input::InputFormat;
+use callqa::rules::Severity;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "callqa",
+    version,
+    about = "Audit customer-service transcripts against rule files; write per-agent scorecards with evidence",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit transcripts and write scorecards, findings and a summary
+    Audit(AuditArgs),
+    /// Validate rule files, run their examples, or list what they match
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Show one conversation turn by turn, with its findings under the turns that caused them
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files and run the examples they carry (default: the built-in pack)
+    Test {
+        /// Rule files or folders of them; `default` is the built-in pack
+        paths: Vec<PathBuf>,
+    },
+    /// Print the rules that would run, one per line
+    List {
+        /// Rule files or folders of them; `default` is the built-in pack
+        paths: Vec<PathBuf>,
+        /// Print every phrase the rules match instead, one per line
+        #[arg(long)]
+        phrases: bool,
+    },
+}
+
+/// Where conversations come from and which rules judge them (shared by audit and explain).
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or folders to read (folders recursively; `-` or nothing: standard input)
+    pub paths: Vec<PathBuf>,
+
+    /// Rule file or folder (repeatable; `default` names the built-in pack)
+    #[arg(
+        long = "rules",
+        short = 'r',
+        value_name = "FILE|DIR",
+        help_heading = "Rules"
+    )]
+    pub rules: Vec<PathBuf>,
+
+    /// Input format, instead of detecting it from the file name
+    #[arg(long, value_enum, value_name = "FMT", help_heading = "Input")]
+    pub input_format: Option<InputFormatArg>,
+
+    /// The moment the export was taken (RFC 3339); default: the latest start time seen
+    #[arg(long, value_name = "TIME", help_heading = "Input")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Write scorecards.csv, findings.csv and summary.json into this folder
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        help_heading = "Output"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// What standard output carries (default: csv without -o, nothing with -o)
+    #[arg(long, value_enum, value_name = "FMT", help_heading = "Output")]
+    pub format: Option<OutputFormat>,
+
+    /// Worker threads (default: the number of cores)
+    #[arg(short = 'j', long = "threads", value_name = "N", help_heading = "Run")]
+    pub threads: Option<usize>,
+
+    /// No progress bar and no summary on standard error
+    #[arg(short, long, help_heading = "Run")]
+    pub quiet: bool,
+
+    /// Print every skipped conversation and the format of every file
+    #[arg(short, long, help_heading = "Run")]
+    pub verbose: bool,
+
+    /// Fail (exit 3) on any conversation that cannot be read, instead of skipping it
+    #[arg(long, help_heading = "Run")]
+    pub strict: bool,
+
+    /// Exit 1 when some agent's score is below SCORE
+    #[arg(long, value_name = "SCORE", help_heading = "Gates")]
+    pub fail_under: Option<f64>,
+
+    /// Exit 1 when some finding has this severity or worse
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
+    pub fail_on: Option<SeverityArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The conversation to show
+    #[arg(long, value_name = "CONVERSATION_ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormatArg {
+    Jsonl,
+    Csv,
+    Script,
+}
+
+impl From<InputFormatArg> for InputFormat {
+    fn from(value: InputFormatArg) -> InputFormat {
+        match value {
+            InputFormatArg::Jsonl => InputFormat::Jsonl,
+            InputFormatArg::Csv => InputFormat::Csv,
+            InputFormatArg::Script => InputFormat::Script,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The scorecards CSV
+    Csv,
+    /// A line per finding: file:line: rule severity: message "evidence"
+    Text,
+    /// A finding object per line
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Minor,
+    Major,
+    Critical,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(value: SeverityArg) -> Severity {
+        match value {
+            SeverityArg::Minor => Severity::Minor,
+            SeverityArg::Major => Severity::Major,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,425 @@
+//! The commands: glue between the flags and the library. Each command returns the exit code
+//! it earned; messages go to standard error, results to standard output or the report folder.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow};
+
+use callqa::audit::{self, AuditOptions, AuditRun};
+use callqa::checks::Auditor;
+use callqa::input::{self, InputFormat, ReadOptions};
+use callqa::report::{self, Summary, atomic};
+use callqa::rules::verify::run_examples;
+use callqa::rules::{RuleSet, RuleSource, Severity};
+use callqa::transcript::{SkipKind, format_rfc3339, parse_started_at};
+
+use crate::cli::{AuditArgs, Cli, Command, ExplainArgs, InputArgs, OutputFormat, RulesCommand};
+use crate::progress::Progress;
+
+/// Exit codes, in one place. When several apply, the highest wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    Success = 0,
+    /// A quality gate (`--fail-under`, `--fail-on`) failed.
+    GateFailed = 1,
+    /// Usage error or invalid rule file (or a misbehaving rule example).
+    Usage = 2,
+    /// Input errors under `--strict`, or nothing could be read at all.
+    Input = 3,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Audit(args) => audit(args),
+        Command::Rules(RulesCommand::Test { paths }) => rules_test(&paths),
+        Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
+        Command::Explain(args) => explain(args),
+    }
+}
+
+/// Loads the rules named on the command line (the default pack when none); a rule file
+/// error is printed as FILE:LINE: field: message.
+fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, Exit> {
+    let result = (|| {
+        let mut sources = Vec::new();
+        if paths.is_empty() {
+            sources.push(RuleSource::default_pack());
+        }
+        for path in paths {
+            sources.extend(RuleSource::from_arg(path)?);
+        }
+        RuleSet::load(&sources)
+    })();
+    result.map_err(|err| {
+        eprintln!("callqa: {err}");
+        Exit::Usage
+    })
+}
+
+fn rules_test(paths: &[PathBuf]) -> anyhow::Result<Exit> {
+    let rules = match load_rules(paths) {
+        Ok(rules) => rules,
+        Err(code) => return Ok(code),
+    };
+    let (count, failures) = run_examples(&rules);
+    for failure in &failures {
+        eprintln!("callqa: {failure}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    let outcome = if failures.is_empty() {
+        "all behaved".to_string()
+    } else {
+        format!("{} misbehaved", failures.len())
+    };
+    writeln_or_pipe(
+        &mut stdout,
+        &format!(
+            "{}: {} rules, {count} examples, {outcome}",
+            rules.name,
+            rules.rules.len()
+        ),
+    )?;
+    Ok(if failures.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Usage
+    })
+}
+
+fn rules_list(paths: &[PathBuf], phrases: bool) -> anyhow::Result<Exit> {
+    let rules = match load_rules(paths) {
+        Ok(rules) => rules,
+        Err(code) => return Ok(code),
+    };
+    let mut out = String::new();
+    if phrases {
+        for phrase in &rules.written_phrases {
+            out.push_str(phrase);
+            out.push('\n');
+        }
+    } else {
+        for rule in &rules.rules {
+            out.push_str(&format!(
+                "{}\t{}\t{}\tweight={}\tspeaker={}\t{}:{}\t{}\n",
+                rule.id,
+                rule.kind.name(),
+                rule.severity.as_str(),
+                rule.weight,
+                rule.speaker,
+                rule.file,
+                rule.line,
+                rule.message
+            ));
+        }
+    }
+    write_stdout(out.as_bytes())?;
+    Ok(Exit::Success)
+}
+
+/// Parses `--as-of`, or exits 2.
+fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
+    match &input.as_of {
+        None => Ok(None),
+        Some(text) => parse_started_at(text).map(Some).map_err(|err| {
+            eprintln!("callqa: --as-of: {}", err.replace("started_at", "time"));
+            Exit::Usage
+        }),
+    }
+}
+
+fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    let rules = match load_rules(&args.input.rules) {
+        Ok(rules) => rules,
+        Err(code) => return Ok(code),
+    };
+    let as_of = match parse_as_of(&args.input) {
+        Ok(as_of) => as_of,
+        Err(code) => return Ok(code),
+    };
+    if let Some(threads) = args.threads
+        && threads == 0
+    {
+        eprintln!("callqa: -j must be 1 or more");
+        return Ok(Exit::Usage);
+    }
+    let forced: Option<InputFormat> = args.input.input_format.map(Into::into);
+    let discovery = input::discover(&args.input.paths, forced);
+    if args.verbose {
+        for file in &discovery.files {
+            eprintln!(
+                "callqa: {}: {}{}",
+                file.display,
+                file.format.name(),
+                if file.gzip { " (gzip)" } else { "" }
+            );
+        }
+        for ignored in &discovery.ignored {
+            eprintln!(
+                "callqa: {}: ignored (no format callqa reads has this name)",
+                ignored.display()
+            );
+        }
+    }
+    let mut files_by_format: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for file in &discovery.files {
+        *files_by_format.entry(file.format.name()).or_default() += 1;
+    }
+    let total_bytes = discovery.files.iter().map(|f| f.size).sum::<Option<u64>>();
+    let progress = Progress::new(total_bytes, args.quiet);
+    let options = AuditOptions {
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        read: ReadOptions::default(),
+    };
+    let bytes_read = options.read.bytes_read.clone();
+    let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
+        progress.update(bytes_read.load(Ordering::Relaxed), conversations);
+    })
+    .context("cannot start the worker threads")?;
+    progress.finish();
+    // Folders and files that could not be listed count as unreadable files.
+    run.stats.unreadable_files += discovery.errors.len() as u64;
+    let mut problems = discovery.errors.clone();
+    problems.append(&mut run.problems);
+
+    let as_of_text = as_of
+        .or_else(|| run.latest_started_at.clone())
+        .map(|t| format_rfc3339(&t));
+    let summary = Summary {
+        rules: &rules,
+        stats: &run.stats,
+        scorecards: &run.scorecards,
+        findings: &run.findings,
+        as_of: as_of_text,
+        files_by_format,
+    };
+
+    report_problems(&problems, args.verbose);
+    let mut exit = Exit::Success;
+    let input_failed = (args.strict && !problems.is_empty()) || run.stats.audited == 0;
+    if run.stats.audited == 0 {
+        eprintln!("callqa: error: no conversation could be read");
+    } else if args.strict && !problems.is_empty() {
+        eprintln!(
+            "callqa: error: {} input problem{} under --strict; no report written",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+    }
+    if input_failed {
+        exit = Exit::Input;
+    } else {
+        if let Some(dir) = &args.output {
+            let files = vec![
+                (
+                    report::SCORECARDS_FILE,
+                    report::scorecards_csv(&run.scorecards, &rules),
+                ),
+                (
+                    report::FINDINGS_FILE,
+                    report::findings_csv(&run.findings, &rules),
+                ),
+                (report::SUMMARY_FILE, summary.to_json()),
+            ];
+            if let Err(err) = atomic::write_report_dir(dir, &files) {
+                eprintln!("callqa: error: cannot write the report: {err}");
+                return Ok(Exit::Usage);
+            }
+        }
+        let stdout_format = match (args.format, &args.output) {
+            (Some(format), _) => Some(format),
+            (None, None) => Some(OutputFormat::Csv),
+            (None, Some(_)) => None,
+        };
+        if let Some(format) = stdout_format {
+            let bytes = match format {
+                OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules),
+                OutputFormat::Text => report::findings_text(&run.findings, &rules),
+                OutputFormat::Json => report::findings_json_lines(&run.findings, &rules),
+            };
+            write_stdout(&bytes)?;
+        }
+        exit = exit.max(gates(&args, &run, &rules));
+    }
+    if !args.quiet {
+        print_summary(&summary, started.elapsed().as_secs_f64());
+    }
+    Ok(exit)
+}
+
+fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet) -> Exit {
+    let mut exit = Exit::Success;
+    if let Some(threshold) = args.fail_under {
+        let below: Vec<String> = run
+            .scorecards
+            .agents
+            .iter()
+            .filter(|(_, card)| card.score() < threshold)
+            .map(|(agent, card)| format!("{agent} ({:.2})", card.score()))
+            .collect();
+        if !below.is_empty() {
+            eprintln!(
+                "callqa: gate failed: {} agent{} scored below {threshold}: {}",
+                below.len(),
+                if below.len() == 1 { "" } else { "s" },
+                below
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            exit = Exit::GateFailed;
+        }
+    }
+    if let Some(severity) = args.fail_on {
+        let severity: Severity = severity.into();
+        let count = run
+            .findings
+            .iter()
+            .filter(|f| rules.rules[f.rule as usize].severity >= severity)
+            .count();
+        if count > 0 {
+            eprintln!(
+                "callqa: gate failed: {count} finding{} of severity {} or worse",
+                if count == 1 { "" } else { "s" },
+                severity.as_str()
+            );
+            exit = Exit::GateFailed;
+        }
+    }
+    exit
+}
+
+/// How many problems are printed without `--verbose`.
+const PROBLEMS_SHOWN: usize = 20;
+
+fn report_problems(problems: &[callqa::transcript::ReadError], verbose: bool) {
+    let shown = if verbose {
+        problems.len()
+    } else {
+        PROBLEMS_SHOWN.min(problems.len())
+    };
+    for problem in &problems[..shown] {
+        eprintln!("callqa: {problem}");
+    }
+    if shown < problems.len() {
+        eprintln!(
+            "callqa: … and {} more problems (all of them with --verbose)",
+            problems.len() - shown
+        );
+    }
+}
+
+fn print_summary(summary: &Summary, seconds: f64) {
+    let stats = summary.stats;
+    let files: u64 = summary.files_by_format.values().sum();
+    let mut skipped = String::new();
+    if stats.skipped_total() > 0 {
+        let reasons: Vec<String> = SkipKind::ALL
+            .iter()
+            .filter_map(|kind| {
+                stats
+                    .skipped
+                    .get(kind)
+                    .map(|n| format!("{} {n}", kind.key()))
+            })
+            .collect();
+        skipped = format!(" ({})", reasons.join(", "));
+    }
+    eprintln!(
+        "callqa: {} conversation{} read from {files} file{}: {} audited, {} skipped{skipped}{}",
+        stats.read,
+        if stats.read == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" },
+        stats.audited,
+        stats.skipped_total(),
+        if stats.unreadable_files > 0 {
+            format!("; {} unreadable file(s)", stats.unreadable_files)
+        } else {
+            String::new()
+        }
+    );
+    let per_rule: Vec<String> = summary
+        .findings_per_rule()
+        .iter()
+        .zip(&summary.rules.rules)
+        .map(|(count, rule)| format!("{} {count}", rule.id))
+        .collect();
+    eprintln!(
+        "callqa: {} agents, {} findings ({})",
+        summary.scorecards.agents.len(),
+        summary.findings.len(),
+        per_rule.join(", ")
+    );
+    let megabytes = stats.bytes as f64 / 1e6;
+    eprintln!(
+        "callqa: {:.2} s, {:.1} MB at {:.1} MB/s",
+        seconds,
+        megabytes,
+        if seconds > 0.0 {
+            megabytes / seconds
+        } else {
+            0.0
+        }
+    );
+}
+
+fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
+    let rules = match load_rules(&args.input.rules) {
+        Ok(rules) => rules,
+        Err(code) => return Ok(code),
+    };
+    if let Err(code) = parse_as_of(&args.input) {
+        return Ok(code);
+    }
+    let forced: Option<InputFormat> = args.input.input_format.map(Into::into);
+    let discovery = input::discover(&args.input.paths, forced);
+    report_problems(&discovery.errors, false);
+    let mut found = None;
+    input::read_chunks(&discovery.files, &ReadOptions::default(), |chunk| {
+        chunk.for_each_conversation(|item| {
+            if found.is_none()
+                && let Ok(conversation) = item
+                && conversation.id == args.id
+            {
+                found = Some(conversation);
+            }
+        });
+        found.is_none()
+    });
+    let Some(conversation) = found else {
+        eprintln!("callqa: no conversation with id {:?} in the input", args.id);
+        return Ok(Exit::Input);
+    };
+    let audit = Auditor::new(&rules).audit(&conversation);
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = callqa::explain::render(&conversation, &audit, &rules, color);
+    write_stdout(text.as_bytes())?;
+    Ok(Exit::Success)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) ends the output quietly.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(anyhow!("cannot write to standard output: {err}")),
+    }
+}
+
+fn writeln_or_pipe(out: &mut impl Write, line: &str) -> anyhow::Result<()> {
+    match writeln!(out, "{line}") {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(anyhow!("cannot write to standard output: {err}")),
+    }
+}

@@ -1,0 +1,195 @@
+//! `callqa explain`: one conversation, turn by turn, with each finding printed under the turn
+//! that caused it and the matched words highlighted, then each agent's part and score.
+//!
+//! Colour is for terminals only: the caller decides (stdout is a terminal and `NO_COLOR` is
+//! unset) and passes `color`.
+
+use crate::checks::{ConversationAudit, RuleState};
+use crate::rules::{RuleSet, Severity};
+use crate::transcript::script::format_clock;
+use crate::transcript::{Conversation, Speaker, format_rfc3339};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const HIGHLIGHT: &str = "\x1b[1;4m";
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Renders the conversation and its audit as text.
+pub fn render(
+    conversation: &Conversation,
+    audit: &ConversationAudit,
+    rules: &RuleSet,
+    color: bool,
+) -> String {
+    let paint = Paint { color };
+    let mut out = String::new();
+    let mut header = format!("conversation {} ({})", conversation.id, conversation.source);
+    let fields = [
+        ("agent", conversation.agent_id.clone()),
+        ("customer", conversation.customer_id.clone()),
+        (
+            "started",
+            conversation.started_at.as_ref().map(format_rfc3339),
+        ),
+        ("channel", conversation.channel.clone()),
+        (
+            "direction",
+            conversation.direction.map(|d| d.as_str().to_string()),
+        ),
+        ("team", conversation.team.clone()),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            header.push_str(&format!("\n  {name}: {value}"));
+        }
+    }
+    out.push_str(&paint.wrap(BOLD, &header));
+    out.push('\n');
+    let width = conversation.turns.len().to_string().len();
+    for (index, turn) in conversation.turns.iter().enumerate() {
+        let timing = match (turn.start_ms, turn.end_ms) {
+            (Some(start), Some(end)) => format!(" [{}-{}]", format_clock(start), format_clock(end)),
+            (Some(start), None) => format!(" [{}]", format_clock(start)),
+            _ => String::new(),
+        };
+        let who = if turn.speaker == Speaker::Agent {
+            format!("agent ({})", conversation.agent_of_turn(index))
+        } else {
+            turn.speaker.to_string()
+        };
+        let findings: Vec<_> = audit
+            .findings
+            .iter()
+            .filter(|f| f.turn == index + 1)
+            .collect();
+        let mut spans: Vec<(usize, usize)> = findings.iter().filter_map(|f| f.span).collect();
+        spans.sort_unstable();
+        let text = highlight(&turn.text, &spans, &paint);
+        out.push_str(&format!(
+            "{:>width$}{} {}: {}\n",
+            index + 1,
+            paint.wrap(DIM, &timing),
+            who,
+            text
+        ));
+        for finding in findings {
+            let rule = &rules.rules[finding.rule as usize];
+            let code = if rule.severity >= Severity::Major {
+                RED
+            } else {
+                YELLOW
+            };
+            let mark = format!(
+                "{:width$}   ^ {} {}: {}",
+                "",
+                rule.id,
+                rule.severity.as_str(),
+                rule.message
+            );
+            out.push_str(&paint.wrap(code, &mark));
+            out.push('\n');
+            out.push_str(&format!("{:width$}     {}\n", "", finding.evidence));
+        }
+    }
+    out.push_str(&paint.wrap(BOLD, "scores"));
+    out.push('\n');
+    if audit.agents.is_empty() {
+        out.push_str("  no agent spoke\n");
+    }
+    for part in &audit.agents {
+        let mut failed = Vec::new();
+        let mut passed = Vec::new();
+        let mut not_applicable = Vec::new();
+        for (state, rule) in part.states.iter().zip(&rules.rules) {
+            match state {
+                RuleState::Failed => failed.push(rule.id.as_str()),
+                RuleState::Passed => passed.push(rule.id.as_str()),
+                RuleState::NotApplicable => not_applicable.push(rule.id.as_str()),
+            }
+        }
+        let list = |ids: &[&str]| {
+            if ids.is_empty() {
+                "-".to_string()
+            } else {
+                ids.join(", ")
+            }
+        };
+        out.push_str(&format!(
+            "  {}: {:.2} (failed: {}; passed: {}; not applicable: {})\n",
+            part.agent_id,
+            part.score(rules),
+            list(&failed),
+            list(&passed),
+            list(&not_applicable)
+        ));
+    }
+    out
+}
+
+/// Marks the byte ranges of `text` (sorted, possibly overlapping) with the highlight style.
+fn highlight(text: &str, spans: &[(usize, usize)], paint: &Paint) -> String {
+    if !paint.color || spans.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut at = 0;
+    for &(from, to) in spans {
+        let from = from.max(at);
+        if from >= to
+            || to > text.len()
+            || !text.is_char_boundary(from)
+            || !text.is_char_boundary(to)
+        {
+            continue;
+        }
+        out.push_str(&text[at..from]);
+        out.push_str(&paint.wrap(HIGHLIGHT, &text[from..to]));
+        at = to;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::{audit, rule_set};
+    use crate::transcript::script::parse_script;
+
+    #[test]
+    fn findings_sit_under_their_turn() {
+        let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let script = "customer: this is awful\n[0:01.0-0:02.5] agent: calm down";
+        let result = audit(&rules, script);
+        let mut conversation = parse_script(script, &std::sync::Arc::from("t"), "c").unwrap();
+        conversation.agent_id = Some("a-1".into());
+        let plain = render(&conversation, &result, &rules, false);
+        assert_eq!(
+            plain,
+            "conversation c (t:1)\n  agent: a-1\n\
+             1 customer: this is awful\n\
+             2 [0:01.0-0:02.5] agent (a-1): calm down\n\
+             \x20   ^ r major: m\n\
+             \x20     «calm down»\n\
+             scores\n  a-1: 0.00 (failed: r; passed: -; not applicable: -)\n"
+        );
+        let colored = render(&conversation, &result, &rules, true);
+        assert!(colored.contains("\x1b[1;4mcalm down\x1b[0m"));
+    }
+}

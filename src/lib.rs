@@ -1,0 +1,19 @@
+//! callqa: a QA auditor for customer-service transcripts.
+//!
+//! The pipeline flows one way: input files ([`input`]) → conversations ([`transcript`]) →
+//! phrase hits ([`engine`]) → findings and per-agent rule states ([`checks`]) → per-agent
+//! partial scorecards that merge associatively ([`scorecard`]) → writers ([`report`]).
+//! [`audit`] runs it in parallel: a reader thread splits files into chunks of whole
+//! conversations, a pool of workers audits the chunks, and the main thread merges the results
+//! in input order, so that the output is the same whatever the number of threads. Rules are
+//! TOML files ([`rules`]); the checks the product promises are rules of the built-in pack.
+
+pub mod audit;
+pub mod checks;
+pub mod engine;
+pub mod explain;
+pub mod input;
+pub mod report;
+pub mod rules;
+pub mod scorecard;
+pub mod transcript;

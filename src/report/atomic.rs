@@ -1,0 +1,181 @@
+//! Writing the report folder whole or not at all.
+//!
+//! The files of a run are written into a staging folder beside the target
+//! (`.NAME.callqa-new-PID`), flushed to disk, and then the staging folder takes the target's
+//! place by rename: the previous report is first renamed aside (`.NAME.callqa-old-PID`) and
+//! removed once the new one is in place. A run killed at any moment therefore leaves the
+//! previous report or none at that path, never a partial file and never files of two runs side
+//! by side; leftovers of a killed run are removed by the next one.
+//!
+//! Because the whole folder is replaced, callqa refuses a target folder that holds files it did
+//! not write.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Every file name a report folder may hold (later features add to the report).
+pub const REPORT_FILES: &[&str] = &[
+    "scorecards.csv",
+    "findings.csv",
+    "summary.json",
+    "promises.csv",
+    "teams.csv",
+    "report.html",
+];
+
+/// Why the report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{dir} holds {found:?}, which callqa did not write; the report replaces the whole folder, so give -o a new or empty folder (or one callqa wrote)"
+    )]
+    ForeignFiles { dir: PathBuf, found: String },
+}
+
+fn io_at(path: &Path) -> impl Fn(io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `files` (name, contents) as the folder `dir`, replacing what was there.
+pub fn write_report_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
+    let dir = absolute(dir).map_err(io_at(dir))?;
+    let parent = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    fs::create_dir_all(&parent).map_err(io_at(&parent))?;
+    if dir.is_dir() {
+        check_only_report_files(&dir)?;
+    }
+    remove_leftovers(&parent, &name);
+
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}.callqa-new-{pid}"));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir(&staging).map_err(io_at(&staging))?;
+    for (file_name, contents) in files {
+        let path = staging.join(file_name);
+        let mut file = fs::File::create(&path).map_err(io_at(&path))?;
+        file.write_all(contents).map_err(io_at(&path))?;
+        file.sync_all().map_err(io_at(&path))?;
+    }
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.callqa-old-{pid}"));
+        fs::rename(&dir, &old).map_err(io_at(&dir))?;
+        fs::rename(&staging, &dir).map_err(io_at(&dir))?;
+        let _ = fs::remove_dir_all(&old);
+    } else {
+        fs::rename(&staging, &dir).map_err(io_at(&dir))?;
+    }
+    // Make the renames durable where the platform allows it.
+    if let Ok(parent_dir) = fs::File::open(&parent) {
+        let _ = parent_dir.sync_all();
+    }
+    Ok(())
+}
+
+fn absolute(path: &Path) -> io::Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    // Resolve `.` and `..` so that the folder has a name and a parent.
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    Ok(clean)
+}
+
+fn check_only_report_files(dir: &Path) -> Result<(), WriteError> {
+    let entries = fs::read_dir(dir).map_err(io_at(dir))?;
+    for entry in entries {
+        let entry = entry.map_err(io_at(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !REPORT_FILES.contains(&name.as_str()) {
+            return Err(WriteError::ForeignFiles {
+                dir: dir.to_path_buf(),
+                found: name,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes the staging and set-aside folders of earlier runs that were killed.
+fn remove_leftovers(parent: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let new_prefix = format!(".{name}.callqa-new-");
+    let old_prefix = format!(".{name}.callqa-old-");
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        if entry_name.starts_with(&new_prefix) || entry_name.starts_with(&old_prefix) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_whole_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_report_dir(
+            &out,
+            &[
+                ("findings.csv", b"a".to_vec()),
+                ("summary.json", b"{}".to_vec()),
+            ],
+        )
+        .unwrap();
+        write_report_dir(&out, &[("findings.csv", b"b".to_vec())]).unwrap();
+        assert_eq!(fs::read(out.join("findings.csv")).unwrap(), b"b");
+        assert!(
+            !out.join("summary.json").exists(),
+            "files of two runs side by side"
+        );
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["out"]);
+    }
+
+    #[test]
+    fn refuses_a_folder_with_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        let err = write_report_dir(dir.path(), &[("findings.csv", Vec::new())]).unwrap_err();
+        assert!(err.to_string().contains("notes.txt"), "{err}");
+        assert!(dir.path().join("notes.txt").exists());
+    }
+
+    #[test]
+    fn cleans_leftovers_of_killed_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".out.callqa-new-1")).unwrap();
+        fs::create_dir(dir.path().join(".out.callqa-old-2")).unwrap();
+        write_report_dir(&dir.path().join("out"), &[("findings.csv", Vec::new())]).unwrap();
+        assert!(!dir.path().join(".out.callqa-new-1").exists());
+        assert!(!dir.path().join(".out.callqa-old-2").exists());
+    }
+}

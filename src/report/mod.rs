@@ -1,0 +1,260 @@
+//! The writers: scorecards and findings as CSV, the summary as JSON, findings as text lines
+//! or JSON lines for standard output, and the atomic report folder ([`atomic`]).
+//!
+//! Every writer renders into memory from sorted data, so the bytes depend only on the input
+//! and the rules, never on the thread count; number formats are fixed (scores with 2
+//! decimals, rates with 4).
+
+pub mod atomic;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::audit::RunStats;
+use crate::checks::Finding;
+use crate::rules::RuleSet;
+use crate::scorecard::Scorecards;
+use crate::transcript::SkipKind;
+
+/// The names of the files a report folder holds.
+pub const SCORECARDS_FILE: &str = "scorecards.csv";
+pub const FINDINGS_FILE: &str = "findings.csv";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    // Writing into a Vec cannot fail.
+    writer.into_inner().unwrap_or_default()
+}
+
+/// `scorecards.csv`: one row per agent, sorted by agent id.
+pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
+    let mut writer = csv_writer();
+    let mut header: Vec<String> = ["agent_id", "conversations", "score", "findings"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for rule in &rules.rules {
+        for column in ["applicable", "failed", "rate"] {
+            header.push(format!("{}_{column}", rule.id));
+        }
+    }
+    let _ = writer.write_record(&header);
+    for (agent, card) in &cards.agents {
+        let mut row = vec![
+            agent.clone(),
+            card.conversations.to_string(),
+            format!("{:.2}", card.score()),
+            card.findings.to_string(),
+        ];
+        for index in 0..rules.rules.len() {
+            let count = card.rules.get(index).copied().unwrap_or_default();
+            row.push(count.applicable.to_string());
+            row.push(count.failed.to_string());
+            row.push(count.rate().map(|r| format!("{r:.4}")).unwrap_or_default());
+        }
+        let _ = writer.write_record(&row);
+    }
+    finish(writer)
+}
+
+/// `findings.csv`: one row per finding, in the run's order (conversation id, then turn).
+pub fn findings_csv(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+    let mut writer = csv_writer();
+    let _ = writer.write_record([
+        "conversation_id",
+        "agent_id",
+        "rule",
+        "severity",
+        "turn",
+        "at_ms",
+        "evidence",
+        "message",
+        "source",
+    ]);
+    for finding in findings {
+        let rule = &rules.rules[finding.rule as usize];
+        let _ = writer.write_record([
+            finding.conversation_id.as_str(),
+            finding.agent_id.as_str(),
+            rule.id.as_str(),
+            rule.severity.as_str(),
+            &finding.turn.to_string(),
+            &finding.at_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+            finding.evidence.as_str(),
+            rule.message.as_str(),
+            &finding.source.to_string(),
+        ]);
+    }
+    finish(writer)
+}
+
+/// One finding per line: `file:line: rule severity: message "evidence"`.
+pub fn findings_text(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+    let mut out = String::new();
+    for finding in findings {
+        let rule = &rules.rules[finding.rule as usize];
+        out.push_str(&format!(
+            "{}: {} {}: {} \"{}\"\n",
+            finding.source,
+            rule.id,
+            rule.severity.as_str(),
+            rule.message,
+            finding.evidence
+        ));
+    }
+    out.into_bytes()
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    conversation_id: &'a str,
+    agent_id: &'a str,
+    rule: &'a str,
+    severity: &'a str,
+    turn: usize,
+    at_ms: Option<i64>,
+    evidence: &'a str,
+    message: &'a str,
+    file: &'a str,
+    line: u64,
+}
+
+/// One finding object per line.
+pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+    let mut out = Vec::new();
+    for finding in findings {
+        let rule = &rules.rules[finding.rule as usize];
+        let object = FindingJson {
+            conversation_id: &finding.conversation_id,
+            agent_id: &finding.agent_id,
+            rule: &rule.id,
+            severity: rule.severity.as_str(),
+            turn: finding.turn,
+            at_ms: finding.at_ms,
+            evidence: &finding.evidence,
+            message: &rule.message,
+            file: &finding.source.file,
+            line: finding.source.line,
+        };
+        // Serializing plain strings and numbers cannot fail.
+        let _ = serde_json::to_writer(&mut out, &object);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// What `summary.json` and the end-of-run summary report.
+pub struct Summary<'a> {
+    pub rules: &'a RuleSet,
+    pub stats: &'a RunStats,
+    pub scorecards: &'a Scorecards,
+    pub findings: &'a [Finding],
+    /// RFC 3339, when known.
+    pub as_of: Option<String>,
+    /// Files read, per input format.
+    pub files_by_format: BTreeMap<&'static str, u64>,
+}
+
+impl Summary<'_> {
+    /// Findings per rule, in rule order.
+    pub fn findings_per_rule(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.rules.rules.len()];
+        for finding in self.findings {
+            counts[finding.rule as usize] += 1;
+        }
+        counts
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let per_rule = self.findings_per_rule();
+        let skipped: serde_json::Map<String, serde_json::Value> = SkipKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    kind.key().to_string(),
+                    self.stats.skipped.get(kind).copied().unwrap_or(0).into(),
+                )
+            })
+            .collect();
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| {
+                let total = self
+                    .scorecards
+                    .totals
+                    .get(index)
+                    .copied()
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "id": rule.id,
+                    "kind": rule.kind.name(),
+                    "severity": rule.severity.as_str(),
+                    "weight": rule.weight,
+                    "applicable": total.applicable,
+                    "failed": total.failed,
+                    "findings": per_rule[index],
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "callqa_version": env!("CARGO_PKG_VERSION"),
+            "rule_set": { "name": self.rules.name, "digest": self.rules.digest },
+            "as_of": self.as_of,
+            "conversations": {
+                "read": self.stats.read,
+                "audited": self.stats.audited,
+                "skipped": self.stats.skipped_total(),
+                "skipped_by_reason": skipped,
+            },
+            "files": {
+                "by_format": self.files_by_format,
+                "unreadable": self.stats.unreadable_files,
+            },
+            "bytes": self.stats.bytes,
+            "agents": self.scorecards.agents.len(),
+            "findings": self.findings.len(),
+            "rules": rules,
+        });
+        let mut out = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::{audit, rule_set};
+    use crate::scorecard::Scorecards;
+
+    #[test]
+    fn csv_columns_and_number_formats() {
+        let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let result = audit(&rules, "agent: please, calm down, \"sir\"\ncustomer: =cmd");
+        let mut cards = Scorecards::new(1);
+        cards.add(&result, &rules);
+        let scorecards = String::from_utf8(scorecards_csv(&cards, &rules)).unwrap();
+        assert_eq!(
+            scorecards,
+            "agent_id,conversations,score,findings,r_applicable,r_failed,r_rate\na-1,1,0.00,1,1,1,1.0000\n"
+        );
+        let findings = String::from_utf8(findings_csv(&result.findings, &rules)).unwrap();
+        assert_eq!(
+            findings,
+            "conversation_id,agent_id,rule,severity,turn,at_ms,evidence,message,source\n\
+             c,a-1,r,major,1,,\"please, «calm down», \"\"sir\"\"\",m,t:1\n"
+        );
+        let text = String::from_utf8(findings_text(&result.findings, &rules)).unwrap();
+        assert_eq!(text, "t:1: r major: m \"please, «calm down», \"sir\"\"\n");
+    }
+}

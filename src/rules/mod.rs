@@ -1,0 +1,836 @@
+//! Rule files: loading, validation and the compiled rule set.
+//!
+//! Loading is in two stages, as in ast-grep: [`schema`] mirrors the TOML file (serde, with the
+//! span of every field and unknown keys refused), then [`compile`] checks each rule against its
+//! kind and builds a [`Rule`] that is valid by construction. A [`RuleSet`] is the rules of every
+//! file given, in file order, with the one [`PhraseMatcher`] over all their phrases and, for each
+//! distinct phrase, the rules and roles that use it.
+//!
+//! Every error names the file, the line and the field.
+
+pub mod schema;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::engine::{PhraseMatcher, normalize};
+use crate::transcript::Speaker;
+use crate::transcript::script::parse_script_from_line;
+pub use schema::Severity;
+use schema::{Phrases, RawFile, RawKind, RawRule, RawSpeaker};
+
+/// The default pack, built into the binary.
+pub const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
+/// How the built-in pack is named in messages and in `--rules`.
+pub const DEFAULT_PACK_NAME: &str = "default";
+
+/// A rule file error: where, which field, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: String,
+    pub line: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// The text of one rule file and the name it is shown under.
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    pub name: String,
+    pub text: String,
+}
+
+impl RuleSource {
+    /// The built-in default pack.
+    pub fn default_pack() -> RuleSource {
+        RuleSource {
+            name: "rules/default.toml (built in)".into(),
+            text: DEFAULT_PACK.into(),
+        }
+    }
+
+    /// Reads the rule files a `--rules` argument names: a file, a folder (its `*.toml` files,
+    /// sorted), or `default` for the built-in pack.
+    pub fn from_arg(arg: &Path) -> Result<Vec<RuleSource>, RuleError> {
+        if arg.as_os_str() == DEFAULT_PACK_NAME && !arg.exists() {
+            return Ok(vec![RuleSource::default_pack()]);
+        }
+        let io_error = |path: &Path, err: std::io::Error| RuleError {
+            file: path.display().to_string(),
+            line: 0,
+            field: None,
+            message: format!("cannot read rule file: {err}"),
+        };
+        if arg.is_dir() {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(arg)
+                .map_err(|err| io_error(arg, err))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                return Err(RuleError {
+                    file: arg.display().to_string(),
+                    line: 0,
+                    field: None,
+                    message: "the folder holds no .toml rule file".into(),
+                });
+            }
+            paths
+                .iter()
+                .map(|path| {
+                    Ok(RuleSource {
+                        name: path.display().to_string(),
+                        text: std::fs::read_to_string(path).map_err(|err| io_error(path, err))?,
+                    })
+                })
+                .collect()
+        } else {
+            Ok(vec![RuleSource {
+                name: arg.display().to_string(),
+                text: std::fs::read_to_string(arg).map_err(|err| io_error(arg, err))?,
+            }])
+        }
+    }
+}
+
+/// Which turns of its speaker a `require` rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Window {
+    FirstTurns(usize),
+    LastTurns(usize),
+    /// The speaker's turns that start within this many ms of the end of the last timed turn.
+    LastMillis(i64),
+}
+
+/// What a rule checks, with the settings of its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// `speaker` says one of the phrases: one finding per hit.
+    Forbid,
+    /// `speaker` says one of the phrases inside `window`, or a finding.
+    Require { window: Window },
+    /// After a trigger by `trigger_speaker`, `speaker` says a phrase within `within_turns`.
+    Respond {
+        trigger_speaker: Speaker,
+        within_turns: usize,
+    },
+    /// `speaker` starts while the other party still speaks (or right after a cut-off).
+    Overlap {
+        min_overlap_ms: i64,
+        max_gap_ms: i64,
+        min_words: usize,
+    },
+}
+
+impl RuleKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleKind::Forbid => "forbid",
+            RuleKind::Require { .. } => "require",
+            RuleKind::Respond { .. } => "respond",
+            RuleKind::Overlap { .. } => "overlap",
+        }
+    }
+}
+
+/// One example conversation a rule carries, in the plain-text script form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub text: String,
+    /// Line of the example in its rule file.
+    pub line: usize,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub id: String,
+    pub kind: RuleKind,
+    pub speaker: Speaker,
+    pub severity: Severity,
+    pub weight: u32,
+    pub message: String,
+    /// Only conversations of these channels (any when `None`).
+    pub channels: Option<Vec<String>>,
+    pub fail_examples: Vec<Example>,
+    pub pass_examples: Vec<Example>,
+    /// The rule file it came from and the line of its `[[rule]]`.
+    pub file: String,
+    pub line: usize,
+}
+
+impl Rule {
+    /// Whether the rule runs on a conversation of this channel.
+    pub fn applies_to_channel(&self, channel: Option<&str>) -> bool {
+        match &self.channels {
+            None => true,
+            Some(channels) => {
+                channel.is_some_and(|c| channels.iter().any(|x| x.eq_ignore_ascii_case(c)))
+            }
+        }
+    }
+}
+
+/// What a phrase is to the rule that lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// `phrases`: what the rule looks for.
+    Phrase,
+    /// `unless`: cancels an overlapping `phrases` hit.
+    Unless,
+    /// `trigger.phrases` of a `respond` rule.
+    Trigger,
+    /// `trigger.unless`.
+    TriggerUnless,
+    /// `ignore` of an `overlap` rule: backchannel words.
+    Ignore,
+}
+
+/// One use of a distinct phrase by a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhraseUse {
+    pub rule: u32,
+    pub role: Role,
+}
+
+/// The compiled rules of one run.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    /// The names of the files, joined with `+`.
+    pub name: String,
+    /// `sha256:` of the files' contents, in order.
+    pub digest: String,
+    /// Distinct normalized phrases; a hit's `phrase` indexes this and [`RuleSet::uses`].
+    pub phrases: Vec<String>,
+    /// The phrases as the files wrote them, for `rules list --phrases`.
+    pub written_phrases: Vec<String>,
+    pub uses: Vec<Vec<PhraseUse>>,
+    pub matcher: PhraseMatcher,
+}
+
+impl RuleSet {
+    /// Loads and compiles the given rule files, in order.
+    pub fn load(sources: &[RuleSource]) -> Result<RuleSet, RuleError> {
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut rule_phrases: Vec<Vec<(Role, String)>> = Vec::new();
+        let mut names = Vec::new();
+        let mut hasher = Sha256::new();
+        for source in sources {
+            let (name, compiled) = compile(source)?;
+            hasher.update((source.text.len() as u64).to_le_bytes());
+            hasher.update(source.text.as_bytes());
+            names.push(name);
+            for (rule, phrases) in compiled {
+                if let Some(earlier) = rules.iter().find(|r| r.id == rule.id) {
+                    return Err(RuleError {
+                        file: rule.file.clone(),
+                        line: rule.line,
+                        field: Some("id".into()),
+                        message: format!(
+                            "rule id `{}` is defined twice (first at {}:{})",
+                            rule.id, earlier.file, earlier.line
+                        ),
+                    });
+                }
+                rules.push(rule);
+                rule_phrases.push(phrases);
+            }
+        }
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut phrases: Vec<String> = Vec::new();
+        let mut written_phrases: Vec<String> = Vec::new();
+        let mut uses: Vec<Vec<PhraseUse>> = Vec::new();
+        for (rule_index, list) in rule_phrases.iter().enumerate() {
+            for (role, written) in list {
+                let normalized = normalize(written);
+                let id = *index.entry(normalized.clone()).or_insert_with(|| {
+                    phrases.push(normalized);
+                    written_phrases.push(written.trim().to_string());
+                    uses.push(Vec::new());
+                    (phrases.len() - 1) as u32
+                });
+                let phrase_use = PhraseUse {
+                    rule: rule_index as u32,
+                    role: *role,
+                };
+                if !uses[id as usize].contains(&phrase_use) {
+                    uses[id as usize].push(phrase_use);
+                }
+            }
+        }
+        let matcher = PhraseMatcher::new(&phrases).map_err(|err| RuleError {
+            file: sources.first().map(|s| s.name.clone()).unwrap_or_default(),
+            line: 0,
+            field: None,
+            message: format!("the phrases do not fit in one automaton: {err}"),
+        })?;
+        let digest = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        Ok(RuleSet {
+            rules,
+            name: names.join("+"),
+            digest: format!("sha256:{digest}"),
+            phrases,
+            written_phrases,
+            uses,
+            matcher,
+        })
+    }
+
+    /// The built-in default pack.
+    pub fn default_pack() -> Result<RuleSet, RuleError> {
+        RuleSet::load(&[RuleSource::default_pack()])
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Compiles one file into its name and its rules, each with the phrases it uses.
+#[allow(clippy::type_complexity)]
+fn compile(source: &RuleSource) -> Result<(String, Vec<(Rule, Vec<(Role, String)>)>), RuleError> {
+    let file = source.name.as_str();
+    let text = source.text.as_str();
+    let raw: RawFile = toml::from_str(text).map_err(|err| RuleError {
+        file: file.to_string(),
+        line: err.span().map_or(1, |span| line_of(text, span.start)),
+        field: None,
+        message: err.message().trim().to_string(),
+    })?;
+    let at = |span: std::ops::Range<usize>, field: &str, message: String| RuleError {
+        file: file.to_string(),
+        line: line_of(text, span.start),
+        field: Some(field.to_string()),
+        message,
+    };
+    if *raw.version.get_ref() != 1 {
+        return Err(at(
+            raw.version.span(),
+            "version",
+            format!(
+                "unsupported version {} (this callqa reads version 1)",
+                raw.version.get_ref()
+            ),
+        ));
+    }
+    let name = raw
+        .name
+        .map(Spanned::into_inner)
+        .unwrap_or_else(|| file.to_string());
+    let mut rules = Vec::new();
+    for spanned in raw.rule {
+        let rule_line = line_of(text, spanned.span().start);
+        let raw_rule = spanned.into_inner();
+        rules.push(compile_rule(raw_rule, file, text, rule_line)?);
+    }
+    Ok((name, rules))
+}
+
+fn speaker_of(raw: RawSpeaker) -> Speaker {
+    match raw {
+        RawSpeaker::Agent => Speaker::Agent,
+        RawSpeaker::Customer => Speaker::Customer,
+        RawSpeaker::System => Speaker::System,
+    }
+}
+
+fn compile_rule(
+    raw: RawRule,
+    file: &str,
+    text: &str,
+    rule_line: usize,
+) -> Result<(Rule, Vec<(Role, String)>), RuleError> {
+    let at = |span: std::ops::Range<usize>, field: &str, message: String| RuleError {
+        file: file.to_string(),
+        line: line_of(text, span.start),
+        field: Some(field.to_string()),
+        message,
+    };
+    let id = raw.id.get_ref().trim().to_string();
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(at(
+            raw.id.span(),
+            "id",
+            format!("rule id {id:?} must be lower-case letters, digits, `-` or `_`"),
+        ));
+    }
+    let kind_name = *raw.kind.get_ref();
+    let missing = |field: &str| RuleError {
+        file: file.to_string(),
+        line: rule_line,
+        field: Some(field.to_string()),
+        message: format!(
+            "rule `{id}` of kind `{}` needs `{field}`",
+            kind_label(kind_name)
+        ),
+    };
+    let not_for_kind = |span: std::ops::Range<usize>, field: &str| {
+        at(
+            span,
+            field,
+            format!(
+                "`{field}` does not apply to kind `{}` (rule `{id}`)",
+                kind_label(kind_name)
+            ),
+        )
+    };
+
+    // Fields that belong to one kind only.
+    type KindField<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [RawKind]);
+    let kind_fields: [KindField; 8] = [
+        (
+            "first_turns",
+            raw.first_turns.as_ref().map(Spanned::span),
+            &[RawKind::Require],
+        ),
+        (
+            "last_turns",
+            raw.last_turns.as_ref().map(Spanned::span),
+            &[RawKind::Require],
+        ),
+        (
+            "last_seconds",
+            raw.last_seconds.as_ref().map(Spanned::span),
+            &[RawKind::Require],
+        ),
+        (
+            "trigger",
+            raw.trigger.as_ref().map(Spanned::span),
+            &[RawKind::Respond],
+        ),
+        (
+            "within_turns",
+            raw.within_turns.as_ref().map(Spanned::span),
+            &[RawKind::Respond],
+        ),
+        (
+            "min_overlap_ms",
+            raw.min_overlap_ms.as_ref().map(Spanned::span),
+            &[RawKind::Overlap],
+        ),
+        (
+            "max_gap_ms",
+            raw.max_gap_ms.as_ref().map(Spanned::span),
+            &[RawKind::Overlap],
+        ),
+        (
+            "min_words",
+            raw.min_words.as_ref().map(Spanned::span),
+            &[RawKind::Overlap],
+        ),
+    ];
+    for (field, span, kinds) in kind_fields {
+        if let Some(span) = span
+            && !kinds.contains(&kind_name)
+        {
+            return Err(not_for_kind(span, field));
+        }
+    }
+    if let Some(ignore) = &raw.ignore
+        && kind_name != RawKind::Overlap
+    {
+        return Err(not_for_kind(ignore.span(), "ignore"));
+    }
+
+    let mut phrases: Vec<(Role, String)> = Vec::new();
+    let mut add_phrases = |list: &Option<Phrases>,
+                           field: &str,
+                           role: Role,
+                           required: bool|
+     -> Result<(), RuleError> {
+        match list {
+            None if required => Err(missing(field)),
+            None => Ok(()),
+            Some(list) => {
+                if required && list.get_ref().is_empty() {
+                    return Err(at(list.span(), field, "the list is empty".into()));
+                }
+                for phrase in list.get_ref() {
+                    if normalize(phrase.get_ref()).is_empty() {
+                        return Err(at(
+                            phrase.span(),
+                            field,
+                            format!("phrase {:?} has no words", phrase.get_ref()),
+                        ));
+                    }
+                    phrases.push((role, phrase.get_ref().clone()));
+                }
+                Ok(())
+            }
+        }
+    };
+
+    let positive = |value: &Spanned<i64>, field: &str| -> Result<usize, RuleError> {
+        let v = *value.get_ref();
+        if v < 1 {
+            return Err(at(
+                value.span(),
+                field,
+                format!("must be 1 or more, not {v}"),
+            ));
+        }
+        Ok(v as usize)
+    };
+    let non_negative =
+        |value: &Option<Spanned<i64>>, field: &str, default: i64| -> Result<i64, RuleError> {
+            match value {
+                None => Ok(default),
+                Some(value) if *value.get_ref() < 0 => Err(at(
+                    value.span(),
+                    field,
+                    format!("must be 0 or more, not {}", value.get_ref()),
+                )),
+                Some(value) => Ok(*value.get_ref()),
+            }
+        };
+
+    let kind = match kind_name {
+        RawKind::Forbid => {
+            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
+            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
+            RuleKind::Forbid
+        }
+        RawKind::Require => {
+            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
+            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
+            let windows = [
+                raw.first_turns.is_some(),
+                raw.last_turns.is_some(),
+                raw.last_seconds.is_some(),
+            ];
+            if windows.iter().filter(|set| **set).count() != 1 {
+                return Err(RuleError {
+                    file: file.to_string(),
+                    line: rule_line,
+                    field: Some("first_turns".into()),
+                    message: format!(
+                        "rule `{id}` of kind `require` needs exactly one window: `first_turns`, `last_turns` or `last_seconds`"
+                    ),
+                });
+            }
+            let window = if let Some(n) = &raw.first_turns {
+                Window::FirstTurns(positive(n, "first_turns")?)
+            } else if let Some(n) = &raw.last_turns {
+                Window::LastTurns(positive(n, "last_turns")?)
+            } else if let Some(seconds) = &raw.last_seconds {
+                let value = *seconds.get_ref();
+                if !(value > 0.0 && value.is_finite()) {
+                    return Err(at(
+                        seconds.span(),
+                        "last_seconds",
+                        format!("must be more than 0, not {value}"),
+                    ));
+                }
+                Window::LastMillis((value * 1000.0).round() as i64)
+            } else {
+                unreachable!("exactly one window is set")
+            };
+            RuleKind::Require { window }
+        }
+        RawKind::Respond => {
+            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
+            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
+            let trigger = raw.trigger.as_ref().ok_or_else(|| missing("trigger"))?;
+            let trigger = trigger.get_ref();
+            add_phrases(&trigger.phrases, "trigger.phrases", Role::Trigger, true)?;
+            add_phrases(
+                &trigger.unless,
+                "trigger.unless",
+                Role::TriggerUnless,
+                false,
+            )?;
+            let within = raw
+                .within_turns
+                .as_ref()
+                .ok_or_else(|| missing("within_turns"))?;
+            RuleKind::Respond {
+                trigger_speaker: trigger
+                    .speaker
+                    .as_ref()
+                    .map_or(Speaker::Customer, |s| speaker_of(*s.get_ref())),
+                within_turns: positive(within, "within_turns")?,
+            }
+        }
+        RawKind::Overlap => {
+            if let Some(list) = &raw.phrases {
+                return Err(not_for_kind(list.span(), "phrases"));
+            }
+            if let Some(list) = &raw.unless {
+                return Err(not_for_kind(list.span(), "unless"));
+            }
+            add_phrases(&raw.ignore, "ignore", Role::Ignore, false)?;
+            let min_words = match &raw.min_words {
+                Some(value) => positive(value, "min_words")?,
+                None => 1,
+            };
+            RuleKind::Overlap {
+                min_overlap_ms: non_negative(&raw.min_overlap_ms, "min_overlap_ms", 500)?,
+                max_gap_ms: non_negative(&raw.max_gap_ms, "max_gap_ms", 300)?,
+                min_words,
+            }
+        }
+    };
+
+    let weight = match &raw.weight {
+        None => 1,
+        Some(w) if *w.get_ref() >= 1 && *w.get_ref() <= 1000 => *w.get_ref() as u32,
+        Some(w) => {
+            return Err(at(
+                w.span(),
+                "weight",
+                format!("must be a whole number from 1 to 1000, not {}", w.get_ref()),
+            ));
+        }
+    };
+    let message = raw.message.get_ref().trim().to_string();
+    if message.is_empty() {
+        return Err(at(
+            raw.message.span(),
+            "message",
+            "the message is empty".into(),
+        ));
+    }
+    let channels = raw.channels.as_ref().map(|list| {
+        list.get_ref()
+            .iter()
+            .map(|c| c.get_ref().trim().to_string())
+            .collect::<Vec<_>>()
+    });
+
+    let examples = raw.examples.as_ref().ok_or_else(|| RuleError {
+        file: file.to_string(),
+        line: rule_line,
+        field: Some("examples".into()),
+        message: format!(
+            "rule `{id}` carries no examples: give `examples.fail` and `examples.pass`"
+        ),
+    })?;
+    let convert = |list: &[Spanned<String>], field: &str| -> Result<Vec<Example>, RuleError> {
+        if list.is_empty() {
+            return Err(at(
+                examples.span(),
+                field,
+                format!("rule `{id}` needs at least one example in `{field}`"),
+            ));
+        }
+        list.iter()
+            .map(|example| {
+                let line = line_of(text, example.span().start);
+                let file_name: Arc<str> = Arc::from(file);
+                parse_script_from_line(example.get_ref(), &file_name, "example", line as u64)
+                    .map_err(|err| {
+                        at(
+                            example.span(),
+                            field,
+                            format!("example is not a script: {}", err.message),
+                        )
+                    })?;
+                Ok(Example {
+                    text: example.get_ref().clone(),
+                    line,
+                })
+            })
+            .collect()
+    };
+    let fail_examples = convert(&examples.get_ref().fail, "examples.fail")?;
+    let pass_examples = convert(&examples.get_ref().pass, "examples.pass")?;
+
+    let rule = Rule {
+        id,
+        kind,
+        speaker: raw
+            .speaker
+            .as_ref()
+            .map_or(Speaker::Agent, |s| speaker_of(*s.get_ref())),
+        severity: *raw.severity.get_ref(),
+        weight,
+        message,
+        channels,
+        fail_examples,
+        pass_examples,
+        file: file.to_string(),
+        line: rule_line,
+    };
+    Ok((rule, phrases))
+}
+
+fn kind_label(kind: RawKind) -> &'static str {
+    match kind {
+        RawKind::Forbid => "forbid",
+        RawKind::Require => "require",
+        RawKind::Respond => "respond",
+        RawKind::Overlap => "overlap",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RuleSet, RuleError> {
+        RuleSet::load(&[RuleSource {
+            name: "t.toml".into(),
+            text: text.into(),
+        }])
+    }
+
+    const GOOD: &str = r#"version = 1
+name = "t"
+
+[[rule]]
+id = "blame"
+kind = "forbid"
+severity = "major"
+weight = 3
+message = "Agent blamed the customer"
+phrases = ["you should have read", "calm down"]
+unless = ["not your fault"]
+examples.fail = ["agent: Well, you should have read the terms."]
+examples.pass = ["agent: It's not your fault at all."]
+"#;
+
+    #[test]
+    fn a_good_file_compiles() {
+        let set = load(GOOD).unwrap();
+        assert_eq!(set.name, "t");
+        assert_eq!(set.rules.len(), 1);
+        let rule = &set.rules[0];
+        assert_eq!(rule.kind, RuleKind::Forbid);
+        assert_eq!(rule.weight, 3);
+        assert_eq!(rule.line, 4);
+        assert_eq!(rule.fail_examples[0].line, 12);
+        assert_eq!(
+            set.phrases,
+            vec!["you should have read", "calm down", "not your fault"]
+        );
+        assert!(set.digest.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let cases: Vec<(String, usize, &str)> = vec![
+            (
+                GOOD.replace("phrases = [", "phrasez = ["),
+                10,
+                "unknown field `phrasez`",
+            ),
+            (
+                GOOD.replace("\"forbid\"", "\"forbidden\""),
+                6,
+                "unknown variant `forbidden`",
+            ),
+            (
+                GOOD.replace("weight = 3", "weight = 0"),
+                8,
+                "field `weight`",
+            ),
+            (
+                GOOD.replace("version = 1", "version = 2"),
+                1,
+                "field `version`",
+            ),
+            (GOOD.replace("\"calm down\"", "\"!!\""), 10, "has no words"),
+            (
+                GOOD.replace("id = \"blame\"", "id = \"Blame Rule\""),
+                5,
+                "field `id`",
+            ),
+            (
+                GOOD.replace(
+                    "examples.pass = [\"agent: It's not your fault at all.\"]",
+                    "",
+                ),
+                12,
+                "field `examples.pass`",
+            ),
+            (
+                GOOD.replace("agent: Well", "robot: Well"),
+                12,
+                "field `examples.fail`",
+            ),
+            (
+                format!("{GOOD}within_turns = 2\n"),
+                14,
+                "field `within_turns`: `within_turns` does not apply",
+            ),
+            (
+                format!("{GOOD}\n{}", &GOOD[GOOD.find("[[rule]]").unwrap()..]),
+                15,
+                "defined twice",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(&text).unwrap_err();
+            let shown = err.to_string();
+            assert_eq!(err.line, line, "{shown}");
+            assert!(shown.contains(needle), "{shown} lacks {needle}");
+            assert!(shown.starts_with("t.toml:"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn kinds_need_their_fields() {
+        let require = GOOD.replace("\"forbid\"", "\"require\"");
+        assert!(
+            load(&require)
+                .unwrap_err()
+                .to_string()
+                .contains("exactly one window")
+        );
+        let with_window = format!("{require}last_turns = 1\n");
+        assert_eq!(
+            load(&with_window).unwrap().rules[0].kind,
+            RuleKind::Require {
+                window: Window::LastTurns(1)
+            }
+        );
+        let respond = GOOD.replace("\"forbid\"", "\"respond\"");
+        assert!(
+            load(&respond)
+                .unwrap_err()
+                .to_string()
+                .contains("needs `trigger`")
+        );
+    }
+
+    #[test]
+    fn the_default_pack_compiles() {
+        let set = RuleSet::default_pack().unwrap();
+        let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+        for id in ["interruption", "blame", "apology", "closing"] {
+            assert!(ids.contains(&id), "default pack lacks {id}");
+        }
+    }
+}

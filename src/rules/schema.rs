@@ -1,0 +1,102 @@
+//! The rule file as it is written: a serde mirror of the TOML, with spans.
+//!
+//! Nothing here is validated beyond what serde checks (types, known keys, known enum values);
+//! [`super::compile`] turns it into rules that are valid by construction. Every field keeps its
+//! span so that an error can name the line of the field at fault. Unknown keys are errors.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub version: Spanned<i64>,
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RawKind {
+    Forbid,
+    Require,
+    Respond,
+    Overlap,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RawSpeaker {
+    Agent,
+    Customer,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+pub type Phrases = Spanned<Vec<Spanned<String>>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub id: Spanned<String>,
+    pub kind: Spanned<RawKind>,
+    pub speaker: Option<Spanned<RawSpeaker>>,
+    pub severity: Spanned<Severity>,
+    pub weight: Option<Spanned<i64>>,
+    pub message: Spanned<String>,
+    pub channels: Option<Spanned<Vec<Spanned<String>>>>,
+    pub examples: Option<Spanned<RawExamples>>,
+
+    pub phrases: Option<Phrases>,
+    pub unless: Option<Phrases>,
+
+    // require
+    pub first_turns: Option<Spanned<i64>>,
+    pub last_turns: Option<Spanned<i64>>,
+    pub last_seconds: Option<Spanned<f64>>,
+
+    // respond
+    pub trigger: Option<Spanned<RawTrigger>>,
+    pub within_turns: Option<Spanned<i64>>,
+
+    // overlap
+    pub min_overlap_ms: Option<Spanned<i64>>,
+    pub max_gap_ms: Option<Spanned<i64>>,
+    pub ignore: Option<Phrases>,
+    pub min_words: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub speaker: Option<Spanned<RawSpeaker>>,
+    pub phrases: Option<Phrases>,
+    pub unless: Option<Phrases>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExamples {
+    #[serde(default)]
+    pub fail: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub pass: Vec<Spanned<String>>,
+}

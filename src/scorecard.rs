@@ -1,0 +1,193 @@
+//! Per-agent aggregates: how many conversations, the sum of their scores, findings, and per
+//! rule how often it applied and failed.
+//!
+//! Scores are summed as whole micro-points (score × 10⁶, rounded once per conversation), so
+//! partial scorecards merge associatively and commutatively: any split of the input into
+//! chunks, merged in any order, gives the same bytes out.
+
+use std::collections::BTreeMap;
+
+use crate::checks::{ConversationAudit, RuleState};
+use crate::rules::RuleSet;
+
+/// How often a rule applied and failed (conversations, for an agent; agent-conversations, in
+/// the run's totals).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleCount {
+    pub applicable: u64,
+    pub failed: u64,
+}
+
+impl RuleCount {
+    fn merge(&mut self, other: &RuleCount) {
+        self.applicable += other.applicable;
+        self.failed += other.failed;
+    }
+
+    /// failed / applicable, or `None` when the rule never applied.
+    pub fn rate(&self) -> Option<f64> {
+        (self.applicable > 0).then(|| self.failed as f64 / self.applicable as f64)
+    }
+}
+
+/// One agent's aggregate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentCard {
+    pub conversations: u64,
+    /// Sum of per-conversation scores in micro-points.
+    pub score_micros: u64,
+    pub findings: u64,
+    /// Indexed like the rule set.
+    pub rules: Vec<RuleCount>,
+}
+
+impl AgentCard {
+    /// The mean score over the agent's conversations.
+    pub fn score(&self) -> f64 {
+        if self.conversations == 0 {
+            100.0
+        } else {
+            self.score_micros as f64 / 1e6 / self.conversations as f64
+        }
+    }
+
+    fn merge(&mut self, other: &AgentCard) {
+        self.conversations += other.conversations;
+        self.score_micros += other.score_micros;
+        self.findings += other.findings;
+        if self.rules.len() < other.rules.len() {
+            self.rules.resize(other.rules.len(), RuleCount::default());
+        }
+        for (mine, theirs) in self.rules.iter_mut().zip(&other.rules) {
+            mine.merge(theirs);
+        }
+    }
+}
+
+/// Every agent's aggregate, by agent id, and the run's per-rule totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scorecards {
+    pub agents: BTreeMap<String, AgentCard>,
+    pub totals: Vec<RuleCount>,
+}
+
+impl Scorecards {
+    pub fn new(rule_count: usize) -> Scorecards {
+        Scorecards {
+            agents: BTreeMap::new(),
+            totals: vec![RuleCount::default(); rule_count],
+        }
+    }
+
+    /// Adds one audited conversation.
+    pub fn add(&mut self, audit: &ConversationAudit, rules: &RuleSet) {
+        let rule_count = rules.rules.len();
+        if self.totals.len() < rule_count {
+            self.totals.resize(rule_count, RuleCount::default());
+        }
+        for part in &audit.agents {
+            let card = self
+                .agents
+                .entry(part.agent_id.clone())
+                .or_insert_with(|| AgentCard {
+                    rules: vec![RuleCount::default(); rule_count],
+                    ..AgentCard::default()
+                });
+            card.conversations += 1;
+            card.score_micros += (part.score(rules) * 1e6).round() as u64;
+            for (index, state) in part.states.iter().enumerate() {
+                let count = &mut card.rules[index];
+                let total = &mut self.totals[index];
+                match state {
+                    RuleState::NotApplicable => {}
+                    RuleState::Passed => {
+                        count.applicable += 1;
+                        total.applicable += 1;
+                    }
+                    RuleState::Failed => {
+                        count.applicable += 1;
+                        count.failed += 1;
+                        total.applicable += 1;
+                        total.failed += 1;
+                    }
+                }
+            }
+        }
+        for finding in &audit.findings {
+            if let Some(card) = self.agents.get_mut(&finding.agent_id) {
+                card.findings += 1;
+            }
+        }
+    }
+
+    /// Merges another partial scorecard into this one.
+    pub fn merge(&mut self, other: &Scorecards) {
+        for (agent, card) in &other.agents {
+            self.agents.entry(agent.clone()).or_default().merge(card);
+        }
+        if self.totals.len() < other.totals.len() {
+            self.totals.resize(other.totals.len(), RuleCount::default());
+        }
+        for (mine, theirs) in self.totals.iter_mut().zip(&other.totals) {
+            mine.merge(theirs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::{AgentPart, ConversationAudit};
+
+    fn audit(agent: &str, states: Vec<RuleState>) -> ConversationAudit {
+        ConversationAudit {
+            findings: Vec::new(),
+            agents: vec![AgentPart {
+                agent_id: agent.into(),
+                states,
+            }],
+        }
+    }
+
+    #[test]
+    fn merging_is_associative_and_commutative() {
+        let rules = crate::checks::test_support::rule_set("kind = \"forbid\"\nphrases = [\"x\"]");
+        let audits = [
+            audit("a", vec![RuleState::Failed]),
+            audit("b", vec![RuleState::Passed]),
+            audit("a", vec![RuleState::NotApplicable]),
+            audit("c", vec![RuleState::Failed]),
+        ];
+        let single = |items: &[ConversationAudit]| {
+            let mut cards = Scorecards::new(1);
+            for item in items {
+                cards.add(item, &rules);
+            }
+            cards
+        };
+        let whole = single(&audits);
+        let mut left_then_right = single(&audits[..2]);
+        left_then_right.merge(&single(&audits[2..]));
+        let mut right_then_left = single(&audits[2..]);
+        right_then_left.merge(&single(&audits[..2]));
+        assert_eq!(whole, left_then_right);
+        assert_eq!(whole, right_then_left);
+        let a = &whole.agents["a"];
+        assert_eq!(a.conversations, 2);
+        assert_eq!(a.score(), 50.0);
+        assert_eq!(
+            a.rules[0],
+            RuleCount {
+                applicable: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(
+            whole.totals[0],
+            RuleCount {
+                applicable: 3,
+                failed: 2
+            }
+        );
+    }
+}

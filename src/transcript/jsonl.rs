@@ -1,0 +1,258 @@
+//! The canonical JSON Lines format: one conversation object per line.
+//!
+//! The reader is given one line at a time (the input layer splits files into chunks of whole
+//! lines, so a large file is parsed on every core). Unknown fields are ignored, as SPEC says;
+//! a missing required field or a value of the wrong kind makes the line a skip with a message
+//! that names the field.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{
+    Conversation, Direction, ReadError, SkipKind, Source, Speaker, Turn, parse_started_at,
+};
+
+#[derive(Deserialize)]
+struct RawConversation<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    agent_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    customer_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    started_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    channel: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    direction: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    team: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    turns: Vec<RawTurn<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawTurn<'a> {
+    #[serde(borrow)]
+    speaker: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+    #[serde(default)]
+    start_ms: Option<i64>,
+    #[serde(default)]
+    end_ms: Option<i64>,
+    #[serde(default, borrow)]
+    agent_id: Option<Cow<'a, str>>,
+}
+
+/// Parses one line of JSON Lines into a conversation.
+pub fn parse_line(
+    line: &[u8],
+    file: &Arc<str>,
+    line_number: u64,
+) -> Result<Conversation, ReadError> {
+    let source = Source {
+        file: file.clone(),
+        line: line_number,
+    };
+    let raw: RawConversation = serde_json::from_slice(line).map_err(|err| {
+        let kind = if err.is_data() {
+            SkipKind::Invalid
+        } else {
+            SkipKind::Malformed
+        };
+        let what = if kind == SkipKind::Invalid {
+            "invalid conversation"
+        } else {
+            "malformed JSON"
+        };
+        ReadError {
+            source: source.clone(),
+            kind,
+            message: format!("{what}: {}", strip_serde_position(&err)),
+        }
+    })?;
+    let invalid = |message: String| ReadError {
+        source: source.clone(),
+        kind: SkipKind::Invalid,
+        message,
+    };
+    let id = non_empty(Some(raw.id))
+        .ok_or_else(|| invalid("invalid conversation: `id` is empty".into()))?;
+    let started_at = match non_empty(raw.started_at) {
+        Some(value) => Some(
+            parse_started_at(&value)
+                .map_err(|msg| invalid(format!("conversation {id:?}: {msg}")))?,
+        ),
+        None => None,
+    };
+    let direction = match non_empty(raw.direction) {
+        Some(value) => Some(Direction::parse(&value).ok_or_else(|| {
+            invalid(format!(
+                "conversation {id:?}: direction {value:?} is neither \"inbound\" nor \"outbound\""
+            ))
+        })?),
+        None => None,
+    };
+    let mut turns = Vec::with_capacity(raw.turns.len());
+    for (index, raw_turn) in raw.turns.into_iter().enumerate() {
+        let speaker = Speaker::parse(&raw_turn.speaker).ok_or_else(|| {
+            invalid(format!(
+                "conversation {id:?}, turn {}: unknown speaker {:?} (expected agent, customer or system)",
+                index + 1,
+                raw_turn.speaker
+            ))
+        })?;
+        turns.push(Turn {
+            speaker,
+            text: raw_turn.text.into_owned(),
+            start_ms: raw_turn.start_ms,
+            end_ms: raw_turn.end_ms,
+            agent_id: non_empty(raw_turn.agent_id),
+            line: None,
+        });
+    }
+    Ok(Conversation {
+        id,
+        agent_id: non_empty(raw.agent_id),
+        customer_id: non_empty(raw.customer_id),
+        started_at,
+        channel: non_empty(raw.channel),
+        direction,
+        team: non_empty(raw.team),
+        turns,
+        source,
+    })
+}
+
+fn non_empty(value: Option<Cow<'_, str>>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// serde_json appends "at line 1 column N"; the line is always 1 for a single JSON line, so
+/// keep only the column, which helps to find the fault in a long line.
+fn strip_serde_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => format!("{} (column {})", &text[..at], err.column()),
+        None => text,
+    }
+}
+
+/// Writes a conversation back as one canonical JSON line (used by `convert` and tests).
+pub fn to_json_value(conversation: &Conversation) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("id".into(), conversation.id.clone().into());
+    let optional = [
+        ("agent_id", conversation.agent_id.clone()),
+        ("customer_id", conversation.customer_id.clone()),
+        (
+            "started_at",
+            conversation.started_at.as_ref().map(super::format_rfc3339),
+        ),
+        ("channel", conversation.channel.clone()),
+        (
+            "direction",
+            conversation.direction.map(|d| d.as_str().to_string()),
+        ),
+        ("team", conversation.team.clone()),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            object.insert(key.into(), value.into());
+        }
+    }
+    let turns = conversation
+        .turns
+        .iter()
+        .map(|turn| {
+            let mut t = serde_json::Map::new();
+            t.insert("speaker".into(), turn.speaker.as_str().into());
+            t.insert("text".into(), turn.text.clone().into());
+            if let Some(start) = turn.start_ms {
+                t.insert("start_ms".into(), start.into());
+            }
+            if let Some(end) = turn.end_ms {
+                t.insert("end_ms".into(), end.into());
+            }
+            if let Some(agent) = &turn.agent_id {
+                t.insert("agent_id".into(), agent.clone().into());
+            }
+            serde_json::Value::Object(t)
+        })
+        .collect();
+    object.insert("turns".into(), serde_json::Value::Array(turns));
+    serde_json::Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> Arc<str> {
+        Arc::from("in.jsonl")
+    }
+
+    #[test]
+    fn reads_every_field() {
+        let line = br#"{"id":"c1","agent_id":"a-1","customer_id":"cu-1","started_at":"2026-11-20T14:03:00-05:00","channel":"voice","direction":"Inbound","team":"billing","extra":1,
+            "turns":[{"speaker":"agent","text":"Hi","start_ms":0,"end_ms":900},{"speaker":"Customer","text":"Hello","agent_id":"ignored-for-customers"}]}"#;
+        let conversation = parse_line(line, &file(), 7).unwrap();
+        assert_eq!(conversation.id, "c1");
+        assert_eq!(conversation.agent_id.as_deref(), Some("a-1"));
+        assert_eq!(conversation.direction, Some(Direction::Inbound));
+        assert_eq!(conversation.turns.len(), 2);
+        assert_eq!(conversation.turns[0].end_ms, Some(900));
+        assert_eq!(conversation.turns[1].speaker, Speaker::Customer);
+        assert_eq!(conversation.source.to_string(), "in.jsonl:7");
+        let back = to_json_value(&conversation);
+        assert_eq!(back["started_at"], "2026-11-20T14:03:00-05:00");
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let cases: [(&[u8], SkipKind, &str); 6] = [
+            (
+                b"{\"id\": \"x\", \"turns\": [",
+                SkipKind::Malformed,
+                "malformed JSON",
+            ),
+            (b"{\"turns\": []}", SkipKind::Invalid, "missing field `id`"),
+            (
+                b"{\"id\": \"x\"}",
+                SkipKind::Invalid,
+                "missing field `turns`",
+            ),
+            (
+                b"{\"id\": \"x\", \"turns\": [{\"speaker\": \"bot\", \"text\": \"hi\"}]}",
+                SkipKind::Invalid,
+                "unknown speaker \"bot\"",
+            ),
+            (
+                b"{\"id\": \"x\", \"started_at\": \"soon\", \"turns\": []}",
+                SkipKind::Invalid,
+                "not an RFC 3339 time",
+            ),
+            (
+                b"{\"id\": \"x\", \"turns\": [{\"speaker\": \"agent\", \"text\": 5}]}",
+                SkipKind::Invalid,
+                "invalid type",
+            ),
+        ];
+        for (line, kind, needle) in cases {
+            let err = parse_line(line, &file(), 3).unwrap_err();
+            assert_eq!(err.kind, kind, "{}", String::from_utf8_lossy(line));
+            assert!(
+                err.message.contains(needle),
+                "{} lacks {needle}",
+                err.message
+            );
+            assert_eq!(err.source.line, 3);
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The conversation model every reader produces, and the readers themselves.
+//!
+//! Whatever the input format, a reader turns its bytes into [`Conversation`]s: an id, optional
+//! metadata (agent, customer, start time, channel, direction, team) and the turns in order.
+//! Everything downstream (matching, checks, scorecards) sees only this model, so a new export
+//! format is one new reader here and nothing else.
+//!
+//! Every conversation carries its [`Source`] (file and line) so that findings and skip
+//! messages can point at the place a person would open.
+
+pub mod csv;
+pub mod jsonl;
+pub mod script;
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Who spoke a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Speaker {
+    Agent,
+    Customer,
+    System,
+}
+
+impl Speaker {
+    /// Parses a speaker label as the canonical formats write it (any case).
+    pub fn parse(label: &str) -> Option<Speaker> {
+        let label = label.trim();
+        if label.eq_ignore_ascii_case("agent") {
+            Some(Speaker::Agent)
+        } else if label.eq_ignore_ascii_case("customer") {
+            Some(Speaker::Customer)
+        } else if label.eq_ignore_ascii_case("system") {
+            Some(Speaker::System)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Speaker::Agent => "agent",
+            Speaker::Customer => "customer",
+            Speaker::System => "system",
+        }
+    }
+}
+
+impl fmt::Display for Speaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the contact came in or went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn parse(value: &str) -> Option<Direction> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("inbound") {
+            Some(Direction::Inbound)
+        } else if value.eq_ignore_ascii_case("outbound") {
+            Some(Direction::Outbound)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// Where a conversation (or one of its turns) was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file as the user named it (or as found under a named folder); `-` for standard input.
+    pub file: Arc<str>,
+    /// 1-based line of the conversation in that file.
+    pub line: u64,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub speaker: Speaker,
+    pub text: String,
+    /// Offset from the conversation's start, in milliseconds.
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// The agent who spoke this turn when it is not the conversation's agent (a transfer).
+    pub agent_id: Option<String>,
+    /// The line of the turn in its file, for formats with a line per turn (scripts, CSV).
+    pub line: Option<u64>,
+}
+
+impl Turn {
+    pub fn new(speaker: Speaker, text: impl Into<String>) -> Turn {
+        Turn {
+            speaker,
+            text: text.into(),
+            start_ms: None,
+            end_ms: None,
+            agent_id: None,
+            line: None,
+        }
+    }
+}
+
+/// A conversation in the canonical model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// The start time with the offset it was written with.
+    pub started_at: Option<jiff::Zoned>,
+    pub channel: Option<String>,
+    pub direction: Option<Direction>,
+    pub team: Option<String>,
+    pub turns: Vec<Turn>,
+    pub source: Source,
+}
+
+/// The id agents are grouped under when nothing names them.
+pub const UNKNOWN_AGENT: &str = "(unknown)";
+
+impl Conversation {
+    /// The agent who spoke turn `index` (an agent turn): the turn's own `agent_id`, else the
+    /// conversation's, else [`UNKNOWN_AGENT`].
+    pub fn agent_of_turn(&self, index: usize) -> &str {
+        self.turns[index]
+            .agent_id
+            .as_deref()
+            .or(self.agent_id.as_deref())
+            .unwrap_or(UNKNOWN_AGENT)
+    }
+
+    /// The conversation's own agent, for findings that no agent turn can carry.
+    pub fn default_agent(&self) -> &str {
+        self.agent_id.as_deref().unwrap_or(UNKNOWN_AGENT)
+    }
+
+    /// Where turn `index` is, for findings: the turn's own line when the format has one.
+    pub fn turn_source(&self, index: usize) -> Source {
+        match self.turns.get(index).and_then(|turn| turn.line) {
+            Some(line) => Source {
+                file: self.source.file.clone(),
+                line,
+            },
+            None => self.source.clone(),
+        }
+    }
+}
+
+/// Why a conversation (or a line that should have been one) could not be audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub source: Source,
+    pub kind: SkipKind,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+/// The reasons a conversation is skipped, as counted in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipKind {
+    /// The line or record is not valid JSON / CSV.
+    Malformed,
+    /// It parses, but a required field is missing or a value is of the wrong kind.
+    Invalid,
+    /// The conversation has no turns.
+    NoTurns,
+    /// The id was already audited from an earlier place.
+    Duplicate,
+    /// The file could not be opened or read to its end.
+    Unreadable,
+}
+
+impl SkipKind {
+    pub const ALL: [SkipKind; 5] = [
+        SkipKind::Malformed,
+        SkipKind::Invalid,
+        SkipKind::NoTurns,
+        SkipKind::Duplicate,
+        SkipKind::Unreadable,
+    ];
+
+    /// The key used in `summary.json` and the stderr summary.
+    pub fn key(self) -> &'static str {
+        match self {
+            SkipKind::Malformed => "malformed",
+            SkipKind::Invalid => "invalid",
+            SkipKind::NoTurns => "no_turns",
+            SkipKind::Duplicate => "duplicate_id",
+            SkipKind::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// Parses an RFC 3339 timestamp with its offset, keeping the offset (deadlines and day words
+/// are resolved in the conversation's own offset).
+pub fn parse_started_at(value: &str) -> Result<jiff::Zoned, String> {
+    let timestamp: jiff::Timestamp = value
+        .trim()
+        .parse()
+        .map_err(|err| format!("started_at {value:?} is not an RFC 3339 time: {err}"))?;
+    let offset = rfc3339_offset(value.trim())
+        .ok_or_else(|| format!("started_at {value:?} has no UTC offset"))?;
+    Ok(timestamp.to_zoned(jiff::tz::TimeZone::fixed(offset)))
+}
+
+/// Reads the offset (`Z`, `+05:30`, `-0500`) at the end of an RFC 3339 string.
+fn rfc3339_offset(value: &str) -> Option<jiff::tz::Offset> {
+    if value.ends_with('Z') || value.ends_with('z') {
+        return Some(jiff::tz::Offset::UTC);
+    }
+    let sign_at = value.rfind(['+', '-'])?;
+    // The sign of an offset comes after the time part, never inside the date.
+    if !value[..sign_at].contains(['T', 't', ' ']) {
+        return None;
+    }
+    let sign = if value.as_bytes()[sign_at] == b'-' {
+        -1
+    } else {
+        1
+    };
+    let digits: String = value[sign_at + 1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+/// Formats a zoned time back as RFC 3339 with its own offset.
+pub fn format_rfc3339(time: &jiff::Zoned) -> String {
+    let offset = time.offset();
+    let datetime = time.datetime();
+    let seconds = offset.seconds();
+    let subsec = datetime.subsec_nanosecond();
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        datetime.year(),
+        datetime.month(),
+        datetime.day(),
+        datetime.hour(),
+        datetime.minute(),
+        datetime.second()
+    );
+    if subsec != 0 {
+        let frac = format!("{subsec:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    if seconds == 0 {
+        out.push('Z');
+    } else {
+        let sign = if seconds < 0 { '-' } else { '+' };
+        let abs = seconds.abs();
+        out.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn started_at_keeps_its_offset() {
+        let cases = [
+            ("2026-11-20T14:03:00-05:00", "2026-11-20T14:03:00-05:00"),
+            ("2017-10-31T21:45:10Z", "2017-10-31T21:45:10Z"),
+            ("2020-06-02T01:14:14.515000Z", "2020-06-02T01:14:14.515Z"),
+            ("2026-01-02T03:04:05+05:30", "2026-01-02T03:04:05+05:30"),
+        ];
+        for (input, expected) in cases {
+            let parsed = parse_started_at(input).unwrap();
+            assert_eq!(format_rfc3339(&parsed), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn started_at_rejects_what_is_not_rfc3339() {
+        for input in ["yesterday", "2026-11-20", "2026-11-20T14:03:00", ""] {
+            assert!(parse_started_at(input).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn speakers_parse_in_any_case() {
+        let cases = [
+            ("agent", Some(Speaker::Agent)),
+            ("Customer", Some(Speaker::Customer)),
+            ("SYSTEM", Some(Speaker::System)),
+            ("bot", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Speaker::parse(input), expected, "{input}");
+        }
+    }
+}

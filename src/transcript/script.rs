@@ -1,0 +1,249 @@
+//! The plain-text script form: one turn per line, `speaker: text`.
+//!
+//! ```text
+//! # a comment
+//! agent: Thanks for calling, this is Sam.
+//! [00:02.3-00:04.8] customer: This is the third time I'm calling!
+//! agent: [00:04.1-00:06.0] I'm so sorry about that.
+//!     an indented line continues the turn above
+//! ```
+//!
+//! Speakers are `agent`, `customer` or `system` in any case; timings `[mm:ss.s-mm:ss.s]` (or
+//! `[h:mm:ss.s-…]`) may stand before the speaker or right after the colon. Rule examples are
+//! written in this form, and agent scripts kept in a repository are audited in it, so every
+//! turn remembers its own line for findings.
+
+use std::sync::Arc;
+
+use super::{Conversation, ReadError, SkipKind, Source, Speaker, Turn};
+
+/// Parses a whole script into one conversation with the given id.
+pub fn parse_script(text: &str, file: &Arc<str>, id: &str) -> Result<Conversation, ReadError> {
+    parse_script_from_line(text, file, id, 1)
+}
+
+/// As [`parse_script`], for a script that starts at `first_line` of its file.
+pub fn parse_script_from_line(
+    text: &str,
+    file: &Arc<str>,
+    id: &str,
+    first_line: u64,
+) -> Result<Conversation, ReadError> {
+    let mut turns: Vec<Turn> = Vec::new();
+    let mut first_turn_line = None;
+    for (offset, raw_line) in text.lines().enumerate() {
+        let line_number = first_line + offset as u64;
+        let error = |message: String| ReadError {
+            source: Source {
+                file: file.clone(),
+                line: line_number,
+            },
+            kind: SkipKind::Invalid,
+            message,
+        };
+        let line = raw_line.trim_end();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            match turns.last_mut() {
+                Some(turn) => {
+                    turn.text.push(' ');
+                    turn.text.push_str(trimmed);
+                    continue;
+                }
+                None => return Err(error("an indented line continues no turn".into())),
+            }
+        }
+        let turn = parse_turn_line(trimmed).map_err(error)?;
+        first_turn_line.get_or_insert(line_number);
+        turns.push(Turn {
+            line: Some(line_number),
+            ..turn
+        });
+    }
+    Ok(Conversation {
+        id: id.to_string(),
+        agent_id: None,
+        customer_id: None,
+        started_at: None,
+        channel: None,
+        direction: None,
+        team: None,
+        turns,
+        source: Source {
+            file: file.clone(),
+            line: first_turn_line.unwrap_or(first_line),
+        },
+    })
+}
+
+/// Parses `[timing] speaker: [timing] text`.
+fn parse_turn_line(line: &str) -> Result<Turn, String> {
+    let (timing_before, rest) = take_timing(line)?;
+    let Some(colon) = rest.find(':') else {
+        return Err(format!("expected `speaker: text`, found {line:?}"));
+    };
+    let label = rest[..colon].trim();
+    let speaker = Speaker::parse(label)
+        .ok_or_else(|| format!("unknown speaker {label:?} (expected agent, customer or system)"))?;
+    let (timing_after, text) = take_timing(rest[colon + 1..].trim_start())?;
+    if timing_before.is_some() && timing_after.is_some() {
+        return Err("a turn has two timings".into());
+    }
+    let timing = timing_before.or(timing_after);
+    let mut turn = Turn::new(speaker, text.trim());
+    if let Some((start, end)) = timing {
+        turn.start_ms = Some(start);
+        turn.end_ms = Some(end);
+    }
+    Ok(turn)
+}
+
+/// Takes a leading `[start-end]` timing off `text`, if there is one.
+/// A turn's start and end, in ms.
+type Timing = (i64, i64);
+
+fn take_timing(text: &str) -> Result<(Option<Timing>, &str), String> {
+    let Some(inner_start) = text.strip_prefix('[') else {
+        return Ok((None, text));
+    };
+    let Some(close) = inner_start.find(']') else {
+        return Err(format!("unclosed timing in {text:?}"));
+    };
+    let inner = &inner_start[..close];
+    // `[noise]`-style marks are text; only digits, colons, dots and a dash make a timing.
+    let looks_like_timing = !inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b':' | b'.' | b'-' | b' '));
+    if !looks_like_timing {
+        return Ok((None, text));
+    }
+    let Some((start, end)) = inner.split_once('-') else {
+        return Err(format!("timing [{inner}] is not [mm:ss.s-mm:ss.s]"));
+    };
+    let start_ms = parse_clock(start.trim())
+        .ok_or_else(|| format!("timing [{inner}]: {start:?} is not mm:ss.s"))?;
+    let end_ms = parse_clock(end.trim())
+        .ok_or_else(|| format!("timing [{inner}]: {end:?} is not mm:ss.s"))?;
+    if end_ms < start_ms {
+        return Err(format!("timing [{inner}] ends before it starts"));
+    }
+    Ok((Some((start_ms, end_ms)), &inner_start[close + 1..]))
+}
+
+/// Parses `mm:ss`, `mm:ss.s` or `h:mm:ss.s` into milliseconds.
+pub fn parse_clock(clock: &str) -> Option<i64> {
+    let parts: Vec<&str> = clock.split(':').collect();
+    if parts.len() < 2 || parts.len() > 3 {
+        return None;
+    }
+    let (seconds_part, whole_parts) = parts.split_last()?;
+    let mut minutes: i64 = 0;
+    for part in whole_parts {
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        minutes = minutes * 60 + part.parse::<i64>().ok()?;
+    }
+    let (secs, frac) = match seconds_part.split_once('.') {
+        Some((secs, frac)) => (secs, frac),
+        None => (*seconds_part, ""),
+    };
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 3 {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let frac_ms: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<3}").parse().ok()?
+    };
+    Some((minutes * 60 + secs) * 1000 + frac_ms)
+}
+
+/// Formats milliseconds as `m:ss.s` for people to read.
+pub fn format_clock(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.abs();
+    let tenths = (ms % 1000) / 100;
+    let total_seconds = ms / 1000;
+    format!(
+        "{sign}{}:{:02}.{tenths}",
+        total_seconds / 60,
+        total_seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> Arc<str> {
+        Arc::from("example")
+    }
+
+    #[test]
+    fn clocks() {
+        let cases = [
+            ("00:01.5", Some(1500)),
+            ("1:02", Some(62_000)),
+            ("1:00:00.25", Some(3_600_250)),
+            ("12", None),
+            ("a:00", None),
+            ("00:01.2345", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_clock(input), expected, "{input}");
+        }
+        assert_eq!(format_clock(62_340), "1:02.3");
+    }
+
+    #[test]
+    fn turns_with_and_without_timings() {
+        let text = "# greeting\nagent: Hello there\n[00:01.0-00:02.5] Customer: hi: it's me\nAGENT: [00:02.0-00:03.0] ok\n  and more\n";
+        let conversation = parse_script(text, &file(), "ex").unwrap();
+        let turns = &conversation.turns;
+        assert_eq!(turns.len(), 3);
+        assert_eq!(turns[0].text, "Hello there");
+        assert_eq!(turns[0].line, Some(2));
+        assert_eq!(turns[1].speaker, Speaker::Customer);
+        assert_eq!(turns[1].text, "hi: it's me");
+        assert_eq!(
+            (turns[1].start_ms, turns[1].end_ms),
+            (Some(1000), Some(2500))
+        );
+        assert_eq!(turns[2].text, "ok and more");
+        let marks = parse_script(
+            "agent: [noise]\ncustomer: [00:01.0-00:02.0] <unk>",
+            &file(),
+            "m",
+        )
+        .unwrap();
+        assert_eq!(marks.turns[0].text, "[noise]");
+        assert_eq!(marks.turns[1].start_ms, Some(1000));
+        assert_eq!(conversation.source.line, 2);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("agent: hi\nnobody said this", 2, "expected `speaker: text`"),
+            ("robot: beep", 1, "unknown speaker"),
+            ("\n[00:03-00:01] agent: hi", 2, "ends before it starts"),
+            ("  orphan", 1, "continues no turn"),
+            ("[0:01-0:02] agent: [0:01-0:02] hi", 1, "two timings"),
+            ("[12] agent: hi", 1, "is not [mm:ss.s-mm:ss.s]"),
+        ];
+        for (text, line, needle) in cases {
+            let err = parse_script(text, &file(), "ex").unwrap_err();
+            assert_eq!(err.source.line, line, "{text}");
+            assert!(err.message.contains(needle), "{}", err.message);
+        }
+    }
+}
