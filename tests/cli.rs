@@ -94,8 +94,7 @@ fn demo_audit_writes_the_three_files() {
         "{err}"
     );
     assert!(
-        err.contains("fixtures/demo/calls.jsonl:1: duplicate conversation id \"call-0001\": already read at fixtures/demo/calls.jsonl:1")
-            || err.contains("duplicate conversation id \"call-0001\""),
+        err.contains("fixtures/demo/older/2026-11-19.jsonl.gz:1: duplicate conversation id \"call-0001\": already read at fixtures/demo/calls.jsonl:1; skipped"),
         "{err}"
     );
 }
