@@ -10,6 +10,8 @@
 //! bounded, so memory stays bounded by a few chunks per worker whatever the input size.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -25,6 +27,8 @@ pub struct AuditOptions {
     /// Worker threads (at least 1).
     pub threads: usize,
     pub read: ReadOptions,
+    /// Set (by a SIGINT handler) to stop reading; the run then returns what it merged.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// Counts of what was read, for the summary.
@@ -205,8 +209,11 @@ pub fn run(
     };
     std::thread::scope(|scope| {
         let read_options = &options.read;
+        let cancel = &options.cancel;
         scope.spawn(move || {
-            read_chunks(files, read_options, |chunk| chunk_tx.send(chunk).is_ok());
+            read_chunks(files, read_options, |chunk| {
+                !cancel.load(Ordering::Relaxed) && chunk_tx.send(chunk).is_ok()
+            });
         });
         scope.spawn(move || {
             pool.install(|| {
@@ -266,6 +273,7 @@ mod tests {
                         chunk_bytes: 997,
                         ..ReadOptions::default()
                     },
+                    ..AuditOptions::default()
                 };
                 run(&files, &rules, &options, &mut |_| {}).unwrap()
             })

@@ -13,6 +13,7 @@ pub mod checks;
 pub mod engine;
 pub mod explain;
 pub mod input;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scorecard;

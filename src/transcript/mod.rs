@@ -200,15 +200,18 @@ pub enum SkipKind {
     Duplicate,
     /// The file could not be opened or read to its end.
     Unreadable,
+    /// A line (or file) is over the configured size limit.
+    TooLarge,
 }
 
 impl SkipKind {
-    pub const ALL: [SkipKind; 5] = [
+    pub const ALL: [SkipKind; 6] = [
         SkipKind::Malformed,
         SkipKind::Invalid,
         SkipKind::NoTurns,
         SkipKind::Duplicate,
         SkipKind::Unreadable,
+        SkipKind::TooLarge,
     ];
 
     /// The key used in `summary.json` and the stderr summary.
@@ -219,6 +222,7 @@ impl SkipKind {
             SkipKind::NoTurns => "no_turns",
             SkipKind::Duplicate => "duplicate_id",
             SkipKind::Unreadable => "unreadable",
+            SkipKind::TooLarge => "too_large",
         }
     }
 }
