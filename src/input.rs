@@ -749,6 +749,48 @@ mod tests {
     }
 
     #[test]
+    fn json_files_are_told_apart_by_their_top_level_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &str, InputFormat); 8] = [
+            (
+                "a.json",
+                "{\"id\":\"c1\",\"turns\":[]}\n{\"id\":\"c2\",\"turns\":[]}\n",
+                InputFormat::Jsonl,
+            ),
+            (
+                "b.json",
+                "{\"SpeechSegments\":[],\"ConversationAnalytics\":{}}",
+                InputFormat::Pca,
+            ),
+            ("c.json", "\u{feff}{\"entries\":[]}", InputFormat::Ccai),
+            (
+                "d.json",
+                "{\"Participants\":[],\"Transcript\":[]}",
+                InputFormat::ContactLens,
+            ),
+            (
+                "e.json",
+                "{\"JobName\":\"j\",\"Participants\":[],\"Transcript\":[]}",
+                InputFormat::Transcribe,
+            ),
+            ("f.json", "{\"Transcript\":[]}", InputFormat::Transcribe),
+            // A broken document spanning lines is still named by the keys it shows.
+            (
+                "g.json",
+                "{\n\"SpeechSegments\": [\n{\"Segm",
+                InputFormat::Pca,
+            ),
+            ("h.jsonl", "{\"entries\":[]}", InputFormat::Jsonl),
+        ];
+        for (name, text, expected) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(detect(&path, None), expected, "{name}");
+            assert_eq!(detect(&path, Some(InputFormat::Vtt)), InputFormat::Vtt);
+        }
+    }
+
+    #[test]
     fn discovery_sorts_walks_and_skips_hidden() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
