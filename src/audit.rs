@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::checks::{Auditor, ConversationAudit, Finding};
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
+use crate::metadata::Metadata;
 use crate::rules::RuleSet;
 use crate::scorecard::Scorecards;
 use crate::transcript::{ReadError, SkipKind, Source};
@@ -29,6 +30,19 @@ pub struct AuditOptions {
     pub read: ReadOptions,
     /// Set (by a SIGINT handler) to stop reading; the run then returns what it merged.
     pub cancel: Arc<AtomicBool>,
+    /// `--metadata`, read once and shared read-only by the workers, which join it onto each
+    /// conversation before auditing it.
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+/// How the `--metadata` join went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataStats {
+    pub rows: u64,
+    /// Rows no conversation matched.
+    pub unmatched_rows: u64,
+    /// Audited conversations that matched no row.
+    pub unmatched_conversations: u64,
 }
 
 /// Counts of what was read, for the summary.
@@ -42,6 +56,8 @@ pub struct RunStats {
     pub unreadable_files: u64,
     /// Uncompressed bytes read.
     pub bytes: u64,
+    /// Present when `--metadata` was given.
+    pub metadata: Option<MetadataStats>,
 }
 
 impl RunStats {
@@ -71,6 +87,8 @@ enum Item {
         source: Source,
         started_at: Option<jiff::Zoned>,
         audit: ConversationAudit,
+        /// The `--metadata` row joined onto it.
+        metadata_row: Option<usize>,
     },
     Skipped(ReadError),
     FileError(ReadError),
@@ -83,15 +101,17 @@ struct ChunkResult {
     bytes: u64,
 }
 
-fn audit_chunk(auditor: &mut Auditor, chunk: Chunk) -> ChunkResult {
+fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
+    let relative = chunk.relative.clone();
     let mut items = Vec::new();
     if let Payload::FileError(error) = &chunk.payload {
         items.push(Item::FileError(error.clone()));
     }
     chunk.for_each_conversation(|read| match read {
-        Ok(conversation) => {
+        Ok(mut conversation) => {
+            let metadata_row = metadata.and_then(|m| m.join(&mut conversation, &relative));
             if conversation.turns.is_empty() {
                 items.push(Item::Skipped(ReadError {
                     source: conversation.source.clone(),
@@ -106,6 +126,7 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk) -> ChunkResult {
                 source: conversation.source,
                 started_at: conversation.started_at,
                 audit,
+                metadata_row,
             });
         }
         Err(error) => items.push(Item::Skipped(error)),
@@ -119,6 +140,8 @@ struct Merger<'r> {
     run: AuditRun,
     /// Where each audited id was first read.
     seen: HashMap<String, Source>,
+    /// Per `--metadata` row, whether a conversation matched it.
+    matched_rows: Vec<bool>,
 }
 
 impl Merger<'_> {
@@ -132,8 +155,14 @@ impl Merger<'_> {
                     source,
                     started_at,
                     audit,
+                    metadata_row,
                 } => {
                     run.stats.read += 1;
+                    if let Some(row) = metadata_row
+                        && let Some(matched) = self.matched_rows.get_mut(row)
+                    {
+                        *matched = true;
+                    }
                     if let Some(first) = self.seen.get(&id) {
                         *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
                         run.problems.push(ReadError {
@@ -146,6 +175,11 @@ impl Merger<'_> {
                         continue;
                     }
                     run.stats.audited += 1;
+                    if metadata_row.is_none()
+                        && let Some(stats) = &mut run.stats.metadata
+                    {
+                        stats.unmatched_conversations += 1;
+                    }
                     run.scorecards.add(&audit, self.rules);
                     run.findings.extend(audit.findings);
                     if let Some(started) = started_at
@@ -172,6 +206,9 @@ impl Merger<'_> {
     }
 
     fn finish(mut self) -> AuditRun {
+        if let Some(stats) = &mut self.run.stats.metadata {
+            stats.unmatched_rows = self.matched_rows.iter().filter(|m| !**m).count() as u64;
+        }
         // Stable: findings of one conversation and turn keep their rule and position order.
         self.run.findings.sort_by(|a, b| {
             (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
@@ -203,10 +240,19 @@ pub fn run(
         rules,
         run: AuditRun {
             scorecards: Scorecards::new(rules.rules.len()),
+            stats: RunStats {
+                metadata: options.metadata.as_ref().map(|m| MetadataStats {
+                    rows: m.rows.len() as u64,
+                    ..MetadataStats::default()
+                }),
+                ..RunStats::default()
+            },
             ..AuditRun::default()
         },
         seen: HashMap::new(),
+        matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
+    let metadata = options.metadata.as_deref();
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
@@ -221,7 +267,7 @@ pub fn run(
                     || Auditor::new(rules),
                     |auditor, chunk| {
                         // A closed channel means the merge has stopped; nothing to do then.
-                        let _ = result_tx.send(audit_chunk(auditor, chunk));
+                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata));
                     },
                 );
             });
