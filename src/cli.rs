@@ -71,6 +71,10 @@ pub struct InputArgs {
     /// The moment the export was taken (RFC 3339); default: the latest start time seen
     #[arg(long, value_name = "TIME", help_heading = "Input")]
     pub as_of: Option<String>,
+
+    /// An earlier run's promises.csv: its pending promises are judged again in this run
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub promises: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +82,7 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Write scorecards.csv, findings.csv and summary.json into this folder
+    /// Write scorecards.csv, findings.csv, summary.json and promises.csv into this folder
     #[arg(
         short = 'o',
         long = "output",

@@ -120,6 +120,43 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// What audit and explain load before reading transcripts: the rules, `--as-of` and the
+/// promises carried by `--promises`; or the exit code of the first that fails.
+fn load_inputs(
+    input: &InputArgs,
+) -> Result<
+    (
+        RuleSet,
+        Option<jiff::Zoned>,
+        Vec<callqa::callbacks::Promise>,
+    ),
+    Exit,
+> {
+    let rules = load_rules(&input.rules)?;
+    let as_of = parse_as_of(input)?;
+    let carried = carried_promises(input, &rules)?;
+    Ok((rules, as_of, carried))
+}
+
+/// Reads the pending promises of `--promises`, or exits 2.
+fn carried_promises(
+    input: &InputArgs,
+    rules: &RuleSet,
+) -> Result<Vec<callqa::callbacks::Promise>, Exit> {
+    let Some(path) = &input.promises else {
+        return Ok(Vec::new());
+    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        eprintln!("callqa: --promises: {file}: {err}");
+        Exit::Usage
+    })?;
+    callqa::callbacks::read_promises_csv(&file, &text, rules).map_err(|err| {
+        eprintln!("callqa: --promises: {err}");
+        Exit::Usage
+    })
+}
+
 /// Parses `--as-of`, or exits 2.
 fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
     match &input.as_of {
@@ -133,12 +170,8 @@ fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
 
 fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let rules = match load_rules(&args.input.rules) {
-        Ok(rules) => rules,
-        Err(code) => return Ok(code),
-    };
-    let as_of = match parse_as_of(&args.input) {
-        Ok(as_of) => as_of,
+    let (rules, as_of, carried) = match load_inputs(&args.input) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     if let Some(threads) = args.threads
@@ -176,6 +209,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         read: ReadOptions::default(),
+        as_of,
+        carried_promises: carried,
     };
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
@@ -188,14 +223,13 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     let mut problems = discovery.errors.clone();
     problems.append(&mut run.problems);
 
-    let as_of_text = as_of
-        .or_else(|| run.latest_started_at.clone())
-        .map(|t| format_rfc3339(&t));
+    let as_of_text = run.as_of.as_ref().map(format_rfc3339);
     let summary = Summary {
         rules: &rules,
         stats: &run.stats,
         scorecards: &run.scorecards,
         findings: &run.findings,
+        promises: &run.promises,
         as_of: as_of_text,
         files_by_format,
     };
@@ -226,6 +260,10 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     report::findings_csv(&run.findings, &rules),
                 ),
                 (report::SUMMARY_FILE, summary.to_json()),
+                (
+                    report::PROMISES_FILE,
+                    report::promises_csv(&run.promises, &rules),
+                ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {
                 eprintln!("callqa: error: cannot write the report: {err}");
@@ -372,13 +410,10 @@ fn print_summary(summary: &Summary, seconds: f64) {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
-    let rules = match load_rules(&args.input.rules) {
-        Ok(rules) => rules,
+    let (rules, as_of, carried) = match load_inputs(&args.input) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    if let Err(code) = parse_as_of(&args.input) {
-        return Ok(code);
-    }
     let forced: Option<InputFormat> = args.input.input_format.map(Into::into);
     let discovery = input::discover(&args.input.paths, forced);
     report_problems(&discovery.errors, false);
@@ -398,7 +433,24 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         eprintln!("callqa: no conversation with id {:?} in the input", args.id);
         return Ok(Exit::Input);
     };
-    let audit = Auditor::new(&rules).audit(&conversation);
+    let mut audit = Auditor::new(&rules).audit(&conversation);
+    if !audit.promises.is_empty() {
+        // Promises are judged against the whole input: audit it all (text is not kept).
+        let options = AuditOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            read: ReadOptions::default(),
+            as_of,
+            carried_promises: carried,
+        };
+        let run = audit::run(&discovery.files, &rules, &options, &mut |_| {})
+            .context("cannot start the worker threads")?;
+        audit.promises = run
+            .promises
+            .into_iter()
+            .filter(|p| p.conversation_id == conversation.id && !p.carried)
+            .collect();
+        callqa::callbacks::fold_judged(&mut audit);
+    }
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let text = callqa::explain::render(&conversation, &audit, &rules, color);

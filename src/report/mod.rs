@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::audit::RunStats;
+use crate::callbacks::{Promise, PromiseState};
 use crate::checks::Finding;
-use crate::rules::RuleSet;
+use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
 
@@ -21,6 +22,11 @@ use crate::transcript::SkipKind;
 pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub use crate::callbacks::{PROMISES_FILE, promises_csv};
+
+fn is_promise(rule: &crate::rules::Rule) -> bool {
+    matches!(rule.kind, RuleKind::Promise { .. })
+}
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
@@ -44,6 +50,11 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
         for column in ["applicable", "failed", "rate"] {
             header.push(format!("{}_{column}", rule.id));
         }
+        if is_promise(rule) {
+            for column in ["pending", "unverifiable"] {
+                header.push(format!("{}_{column}", rule.id));
+            }
+        }
     }
     let _ = writer.write_record(&header);
     for (agent, card) in &cards.agents {
@@ -58,6 +69,10 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
             row.push(count.applicable.to_string());
             row.push(count.failed.to_string());
             row.push(count.rate().map(|r| format!("{r:.4}")).unwrap_or_default());
+            if is_promise(&rules.rules[index]) {
+                row.push(count.pending.to_string());
+                row.push(count.unverifiable.to_string());
+            }
         }
         let _ = writer.write_record(&row);
     }
@@ -156,6 +171,8 @@ pub struct Summary<'a> {
     pub stats: &'a RunStats,
     pub scorecards: &'a Scorecards,
     pub findings: &'a [Finding],
+    /// Every promise of the run, judged.
+    pub promises: &'a [Promise],
     /// RFC 3339, when known.
     pub as_of: Option<String>,
     /// Files read, per input format.
@@ -170,6 +187,21 @@ impl Summary<'_> {
             counts[finding.rule as usize] += 1;
         }
         counts
+    }
+
+    /// A promise rule's totals: made (in this input), carried (from an earlier run), and
+    /// how all of them were judged.
+    fn promise_totals(&self, rule: u32) -> serde_json::Value {
+        let of_rule = || self.promises.iter().filter(move |p| p.rule == rule);
+        let state = |s: PromiseState| of_rule().filter(|p| p.state == s).count();
+        serde_json::json!({
+            "made": of_rule().filter(|p| !p.carried).count(),
+            "carried": of_rule().filter(|p| p.carried).count(),
+            "kept": state(PromiseState::Kept),
+            "broken": state(PromiseState::Broken),
+            "pending": state(PromiseState::Pending),
+            "unverifiable": state(PromiseState::Unverifiable),
+        })
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -195,7 +227,7 @@ impl Summary<'_> {
                     .get(index)
                     .copied()
                     .unwrap_or_default();
-                serde_json::json!({
+                let mut object = serde_json::json!({
                     "id": rule.id,
                     "kind": rule.kind.name(),
                     "severity": rule.severity.as_str(),
@@ -203,7 +235,11 @@ impl Summary<'_> {
                     "applicable": total.applicable,
                     "failed": total.failed,
                     "findings": per_rule[index],
-                })
+                });
+                if is_promise(rule) {
+                    object["promises"] = self.promise_totals(index as u32);
+                }
+                object
             })
             .collect();
         let summary = serde_json::json!({
