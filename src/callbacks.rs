@@ -105,7 +105,8 @@ impl Promise {
     }
 }
 
-/// One conversation as the join sees it: 32 bytes plus the shared id.
+/// One conversation as the join sees it ([`CONTACT_BYTES`]), the id shared with the merge's
+/// duplicate check.
 #[derive(Debug, Clone)]
 struct Contact {
     customer: u32,
@@ -114,6 +115,13 @@ struct Contact {
     start_offset: jiff::tz::Offset,
     conversation: Arc<str>,
 }
+
+/// The size of one [`Contact`]: with the merge's duplicate-check entry (the id, once, and its
+/// source) and one customer-id entry per distinct customer, what the join keeps per
+/// conversation, whatever the conversation's length.
+pub const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
+// The README states this figure; a change to `Contact` must update it there.
+const _: () = assert!(CONTACT_BYTES <= 48);
 
 /// The start times of every conversation with a customer id, by customer.
 #[derive(Debug, Default)]
@@ -416,19 +424,32 @@ mod tests {
     }
 
     #[test]
-    fn the_earliest_contact_in_the_window_keeps_a_promise() {
+    fn kept_by_outbound_counts_only_outbound_contacts() {
         let rules = crate::checks::test_support::rule_set(
-            "kind = \"promise\"\nphrases = [\"call you back\"]",
+            "kind = \"promise\"\nkept_by = \"outbound\"\nphrases = [\"call you back\"]",
         );
         let mut contacts = Contacts::default();
-        let add = |contacts: &mut Contacts, customer: &str, at: &str, id: &str| {
-            contacts.add(customer, &zoned(at), false, Arc::from(id));
-        };
-        add(&mut contacts, "cu", "2026-11-20T12:00:00Z", "late");
-        add(&mut contacts, "cu", "2026-11-19T09:00:00Z", "before");
-        add(&mut contacts, "cu", "2026-11-20T10:00:00Z", "at-deadline");
-        add(&mut contacts, "other", "2026-11-20T09:00:00Z", "other");
-        let promise = |deadline: &str| Promise {
+        contacts.add(
+            "cu",
+            &zoned("2026-11-19T11:00:00Z"),
+            false,
+            Arc::from("chase"),
+        );
+        contacts.add(
+            "cu",
+            &zoned("2026-11-19T12:00:00Z"),
+            true,
+            Arc::from("callback"),
+        );
+        let judge = Judge::new(&rules, contacts, Some(&zoned("2026-11-25T00:00:00Z")));
+        let mut promise = test_promise("2026-11-20T10:00:00Z");
+        judge.judge(&mut promise);
+        assert_eq!(promise.state, PromiseState::Kept);
+        assert_eq!(promise.kept_by.unwrap().0, "callback");
+    }
+
+    fn test_promise(deadline: &str) -> Promise {
+        Promise {
             conversation_id: "c".into(),
             agent_id: "a".into(),
             customer_id: Some("cu".into()),
@@ -447,7 +468,23 @@ mod tests {
             state: PromiseState::Pending,
             kept_by: None,
             carried: false,
+        }
+    }
+
+    #[test]
+    fn the_earliest_contact_in_the_window_keeps_a_promise() {
+        let rules = crate::checks::test_support::rule_set(
+            "kind = \"promise\"\nphrases = [\"call you back\"]",
+        );
+        let mut contacts = Contacts::default();
+        let add = |contacts: &mut Contacts, customer: &str, at: &str, id: &str| {
+            contacts.add(customer, &zoned(at), false, Arc::from(id));
         };
+        add(&mut contacts, "cu", "2026-11-20T12:00:00Z", "late");
+        add(&mut contacts, "cu", "2026-11-19T09:00:00Z", "before");
+        add(&mut contacts, "cu", "2026-11-20T10:00:00Z", "at-deadline");
+        add(&mut contacts, "other", "2026-11-20T09:00:00Z", "other");
+        let promise = test_promise;
         let judge = Judge::new(&rules, contacts, Some(&zoned("2026-11-25T00:00:00Z")));
         let cases = [
             (

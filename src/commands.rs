@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context as _, anyhow};
 
 use callqa::audit::{self, AuditOptions, AuditRun};
+use callqa::callbacks::PromiseState;
 use callqa::checks::Auditor;
 use callqa::input::{self, InputFormat, ReadOptions};
 use callqa::report::{self, Summary, atomic};
@@ -396,6 +397,19 @@ fn print_summary(summary: &Summary, seconds: f64) {
         summary.findings.len(),
         per_rule.join(", ")
     );
+    if !summary.promises.is_empty() {
+        let count =
+            |state: PromiseState| summary.promises.iter().filter(|p| p.state == state).count();
+        let carried = summary.promises.iter().filter(|p| p.carried).count();
+        eprintln!(
+            "callqa: promises: {} made, {carried} carried; {} kept, {} broken, {} pending, {} unverifiable",
+            summary.promises.len() - carried,
+            count(PromiseState::Kept),
+            count(PromiseState::Broken),
+            count(PromiseState::Pending),
+            count(PromiseState::Unverifiable)
+        );
+    }
     let megabytes = stats.bytes as f64 / 1e6;
     eprintln!(
         "callqa: {:.2} s, {:.1} MB at {:.1} MB/s",
