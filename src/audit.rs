@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -31,6 +32,8 @@ pub struct AuditOptions {
     pub as_of: Option<jiff::Zoned>,
     /// Pending promises of an earlier run, judged again against this run's contacts.
     pub carried_promises: Vec<Promise>,
+    /// Set (by a SIGINT handler) to stop reading; the run then returns what it merged.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// Counts of what was read, for the summary.
@@ -276,8 +279,11 @@ pub fn run(
     };
     std::thread::scope(|scope| {
         let read_options = &options.read;
+        let cancel = &options.cancel;
         scope.spawn(move || {
-            read_chunks(files, read_options, |chunk| chunk_tx.send(chunk).is_ok());
+            read_chunks(files, read_options, |chunk| {
+                !cancel.load(Ordering::Relaxed) && chunk_tx.send(chunk).is_ok()
+            });
         });
         scope.spawn(move || {
             pool.install(|| {

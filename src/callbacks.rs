@@ -14,7 +14,7 @@
 //! conversation has no customer id or no start time. The judgement depends only on the set of
 //! conversations, never on the order they were read in.
 //!
-//! `promises.csv` ([`promises_csv`], [`read_promises_csv`]) lists every promise of a run; the
+//! `promises.csv` (written by [`crate::report::promises_csv`], read by [`read_promises_csv`]) lists every promise of a run; the
 //! pending ones of an earlier run are carried into the next with `--promises`, where that run's
 //! contacts can keep them or their deadline can break them.
 
@@ -273,7 +273,8 @@ pub fn fold_judged(audit: &mut ConversationAudit) {
 /// The file a report folder lists every promise in.
 pub const PROMISES_FILE: &str = "promises.csv";
 
-const COLUMNS: [&str; 13] = [
+/// The columns of `promises.csv`, in order.
+pub const COLUMNS: [&str; 13] = [
     "conversation_id",
     "agent_id",
     "customer_id",
@@ -289,37 +290,6 @@ const COLUMNS: [&str; 13] = [
     "source",
 ];
 
-/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
-pub fn promises_csv(promises: &[Promise], rules: &RuleSet) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let _ = writer.write_record(COLUMNS);
-    let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();
-    for p in promises {
-        let (kept_by, kept_at) = match &p.kept_by {
-            Some((id, at)) => (id.clone(), format_rfc3339(at)),
-            None => (String::new(), String::new()),
-        };
-        let _ = writer.write_record([
-            p.conversation_id.as_str(),
-            p.agent_id.as_str(),
-            p.customer_id.as_deref().unwrap_or(""),
-            rules.rules[p.rule as usize].id.as_str(),
-            &p.turn.to_string(),
-            &time(&p.made_at),
-            &time(&p.deadline),
-            p.time_words.as_deref().unwrap_or(""),
-            p.state.as_str(),
-            &kept_by,
-            &kept_at,
-            p.evidence.as_str(),
-            &p.source.to_string(),
-        ]);
-    }
-    writer.into_inner().unwrap_or_default()
-}
-
 /// Why a `promises.csv` could not be carried.
 #[derive(Debug, thiserror::Error)]
 pub enum CarryError {
@@ -331,6 +301,14 @@ pub enum CarryError {
         line: u64,
         message: String,
     },
+}
+
+/// A cell as written before the CSV-injection guard prefixed it with `'`.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
 }
 
 /// Reads the still-pending promises of an earlier run's `promises.csv` for rules of `rules`
@@ -363,7 +341,7 @@ pub fn read_promises_csv(
             line,
             message,
         };
-        let field = |i: usize| record.get(i).unwrap_or("");
+        let field = |i: usize| unguard(record.get(i).unwrap_or(""));
         let state = PromiseState::parse(field(8))
             .ok_or_else(|| row_error(format!("unknown state {:?}", field(8))))?;
         if state != PromiseState::Pending {

@@ -75,6 +75,36 @@ pub struct InputArgs {
     /// An earlier run's promises.csv: its pending promises are judged again in this run
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub promises: Option<PathBuf>,
+
+    /// Skip (and report) a JSON line longer than this many bytes
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, help_heading = "Limits")]
+    pub max_line_bytes: u64,
+
+    /// Stop reading (and report) a file after this many decompressed bytes
+    #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size, help_heading = "Limits")]
+    pub max_file_bytes: u64,
+
+    /// Keep card numbers, national ids, e-mail addresses and phone numbers in the output
+    #[arg(long, help_heading = "Output")]
+    pub no_redact: bool,
+}
+
+/// Parses `123`, `64K`, `64M`, `8G` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.chars().last() {
+        Some('k' | 'K') => (&text[..text.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&text[..text.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 1048576, 64K, 64M or 8G"))?;
+    match value.checked_mul(multiplier) {
+        Some(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(format!("{text:?} is not a size from 1 byte to 16E")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +140,10 @@ pub struct AuditArgs {
     /// Fail (exit 3) on any conversation that cannot be read, instead of skipping it
     #[arg(long, help_heading = "Run")]
     pub strict: bool,
+
+    /// Write CSV cells as they are (no `'` before a leading = + - @), for machine consumers
+    #[arg(long, help_heading = "Output")]
+    pub raw_csv: bool,
 
     /// Exit 1 when some agent's score is below SCORE
     #[arg(long, value_name = "SCORE", help_heading = "Gates")]
@@ -182,5 +216,21 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("100", Ok(100)),
+            ("64K", Ok(65_536)),
+            ("1m", Ok(1 << 20)),
+            ("2G", Ok(2 << 30)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_size(text), expected, "{text}");
+        }
+        for bad in ["", "0", "12X", "-1", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 }

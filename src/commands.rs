@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
@@ -13,7 +14,8 @@ use callqa::audit::{self, AuditOptions, AuditRun};
 use callqa::callbacks::PromiseState;
 use callqa::checks::Auditor;
 use callqa::input::{self, InputFormat, ReadOptions};
-use callqa::report::{self, Summary, atomic};
+use callqa::redact::Redactor;
+use callqa::report::{self, Render, Summary, atomic};
 use callqa::rules::verify::run_examples;
 use callqa::rules::{RuleSet, RuleSource, Severity};
 use callqa::transcript::{SkipKind, format_rfc3339, parse_started_at};
@@ -31,6 +33,8 @@ pub enum Exit {
     Usage = 2,
     /// Input errors under `--strict`, or nothing could be read at all.
     Input = 3,
+    /// Stopped by SIGINT (Ctrl-C), after a message; no report written.
+    Interrupted = 130,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -158,6 +162,14 @@ fn carried_promises(
     })
 }
 
+fn read_options(input: &InputArgs) -> ReadOptions {
+    ReadOptions {
+        max_line_bytes: input.max_line_bytes,
+        max_file_bytes: input.max_file_bytes,
+        ..ReadOptions::default()
+    }
+}
+
 /// Parses `--as-of`, or exits 2.
 fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
     match &input.as_of {
@@ -209,16 +221,35 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        read: ReadOptions::default(),
+        read: read_options(&args.input),
+        cancel: Arc::new(AtomicBool::new(false)),
         as_of,
         carried_promises: carried,
     };
+    // Ctrl-C stops the reader; the run then ends cleanly, writes nothing and exits 130. A
+    // second Ctrl-C (or a handler that cannot be set) falls back to the default: the report
+    // folder is replaced whole or not at all either way.
+    let cancel = options.cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
         progress.update(bytes_read.load(Ordering::Relaxed), conversations);
     })
     .context("cannot start the worker threads")?;
     progress.finish();
+    if options.cancel.load(Ordering::SeqCst) {
+        eprintln!("callqa: interrupted; no report written");
+        return Ok(Exit::Interrupted);
+    }
+    let redactor = Redactor::new();
+    let render = Render {
+        redactor: (!args.input.no_redact).then_some(&redactor),
+        csv_guard: !args.raw_csv,
+    };
     // Folders and files that could not be listed count as unreadable files.
     run.stats.unreadable_files += discovery.errors.len() as u64;
     let mut problems = discovery.errors.clone();
@@ -254,16 +285,16 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             let files = vec![
                 (
                     report::SCORECARDS_FILE,
-                    report::scorecards_csv(&run.scorecards, &rules),
+                    report::scorecards_csv(&run.scorecards, &rules, &render),
                 ),
                 (
                     report::FINDINGS_FILE,
-                    report::findings_csv(&run.findings, &rules),
+                    report::findings_csv(&run.findings, &rules, &render),
                 ),
                 (report::SUMMARY_FILE, summary.to_json()),
                 (
                     report::PROMISES_FILE,
-                    report::promises_csv(&run.promises, &rules),
+                    report::promises_csv(&run.promises, &rules, &render),
                 ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {
@@ -278,9 +309,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         };
         if let Some(format) = stdout_format {
             let bytes = match format {
-                OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules),
-                OutputFormat::Text => report::findings_text(&run.findings, &rules),
-                OutputFormat::Json => report::findings_json_lines(&run.findings, &rules),
+                OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules, &render),
+                OutputFormat::Text => report::findings_text(&run.findings, &rules, &render),
+                OutputFormat::Json => report::findings_json_lines(&run.findings, &rules, &render),
             };
             write_stdout(&bytes)?;
         }
@@ -432,7 +463,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
     let discovery = input::discover(&args.input.paths, forced);
     report_problems(&discovery.errors, false);
     let mut found = None;
-    input::read_chunks(&discovery.files, &ReadOptions::default(), |chunk| {
+    input::read_chunks(&discovery.files, &read_options(&args.input), |chunk| {
         chunk.for_each_conversation(|item| {
             if found.is_none()
                 && let Ok(conversation) = item
@@ -452,9 +483,10 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         // Promises are judged against the whole input: audit it all (text is not kept).
         let options = AuditOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            read: ReadOptions::default(),
+            read: read_options(&args.input),
             as_of,
             carried_promises: carried,
+            ..AuditOptions::default()
         };
         let run = audit::run(&discovery.files, &rules, &options, &mut |_| {})
             .context("cannot start the worker threads")?;
@@ -467,7 +499,14 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
     }
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = callqa::explain::render(&conversation, &audit, &rules, color);
+    let redactor = Redactor::new();
+    let text = callqa::explain::render(
+        &conversation,
+        &audit,
+        &rules,
+        color,
+        (!args.input.no_redact).then_some(&redactor),
+    );
     write_stdout(text.as_bytes())?;
     Ok(Exit::Success)
 }

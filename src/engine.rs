@@ -72,8 +72,24 @@ pub fn normalize_into(source: &str, out: &mut Normalized) {
     out.text.push(' ');
     out.origin.push(0);
     let mut last_was_space = true;
-    for (offset, c) in source.char_indices() {
-        let offset = offset as u32;
+    let mut skip_to = 0usize;
+    for (index, c) in source.char_indices() {
+        if index < skip_to {
+            continue;
+        }
+        let offset = index as u32;
+        if (c == '[' || c == '<')
+            && let Some(len) = non_speech_mark_len(&source[index..])
+        {
+            // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
+            skip_to = index + len;
+            if !last_was_space {
+                out.text.push(' ');
+                out.origin.push(offset);
+                last_was_space = true;
+            }
+            continue;
+        }
         if c.is_ascii() {
             let b = c as u8;
             if b.is_ascii_alphanumeric() {
@@ -109,6 +125,28 @@ pub fn normalize_into(source: &str, out: &mut Normalized) {
         out.origin.push(source.len() as u32);
     }
     out.origin.push(source.len() as u32);
+}
+
+/// The byte length of a non-speech mark at the start of `text`: `[word]` or `<word>` with only
+/// letters, spaces, `-` or `_` inside (`[noise]`, `[music]`, `<unk>`, `[laughs]`), else `None`.
+fn non_speech_mark_len(text: &str) -> Option<usize> {
+    let close = match text.as_bytes().first()? {
+        b'[' => b']',
+        b'<' => b'>',
+        _ => return None,
+    };
+    let inner_end = text.as_bytes()[1..]
+        .iter()
+        .take(32)
+        .position(|&b| b == close)?
+        + 1;
+    let inner = &text.as_bytes()[1..inner_end];
+    let is_mark = !inner.is_empty()
+        && inner.iter().any(u8::is_ascii_alphabetic)
+        && inner
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || matches!(b, b' ' | b'-' | b'_'));
+    is_mark.then_some(inner_end + 1)
 }
 
 /// Normalizes a phrase or a text to its bare form (no framing spaces).
@@ -176,8 +214,11 @@ mod tests {
             ),
             ("follow-up", "follow up"),
             ("Ünïcödé STRASSE", "ünïcödé strasse"),
-            ("[noise]", "noise"),
-            ("<unk>", "unk"),
+            ("[noise]", ""),
+            ("<unk>", ""),
+            ("okay [noise] bye<unk>", "okay bye"),
+            ("[4.68.74.21] and [T]", "4 68 74 21 and"),
+            ("a [not closed", "a not closed"),
             ("...", ""),
             ("", ""),
             ("2-3 business days", "2 3 business days"),

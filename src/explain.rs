@@ -5,6 +5,7 @@
 //! unset) and passes `color`.
 
 use crate::checks::{ConversationAudit, RuleState};
+use crate::redact::Redactor;
 use crate::rules::{RuleSet, Severity};
 use crate::transcript::script::format_clock;
 use crate::transcript::{Conversation, Speaker, format_rfc3339};
@@ -16,11 +17,19 @@ const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const HIGHLIGHT: &str = "\x1b[1;4m";
 
-struct Paint {
+struct Paint<'a> {
     color: bool,
+    redactor: Option<&'a Redactor>,
 }
 
-impl Paint {
+impl Paint<'_> {
+    fn redact(&self, text: &str) -> String {
+        match self.redactor {
+            Some(redactor) => redactor.redact(text).into_owned(),
+            None => text.to_string(),
+        }
+    }
+
     fn wrap(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("{code}{text}{RESET}")
@@ -30,14 +39,16 @@ impl Paint {
     }
 }
 
-/// Renders the conversation and its audit as text.
+/// Renders the conversation and its audit as text; with a redactor, private data in turns and
+/// evidence is replaced.
 pub fn render(
     conversation: &Conversation,
     audit: &ConversationAudit,
     rules: &RuleSet,
     color: bool,
+    redactor: Option<&Redactor>,
 ) -> String {
-    let paint = Paint { color };
+    let paint = Paint { color, redactor };
     let mut out = String::new();
     let mut header = format!("conversation {} ({})", conversation.id, conversation.source);
     let fields = [
@@ -104,7 +115,11 @@ pub fn render(
             );
             out.push_str(&paint.wrap(code, &mark));
             out.push('\n');
-            out.push_str(&format!("{:width$}     {}\n", "", finding.evidence));
+            out.push_str(&format!(
+                "{:width$}     {}\n",
+                "",
+                paint.redact(&finding.evidence)
+            ));
         }
     }
     if !audit.promises.is_empty() {
@@ -117,7 +132,7 @@ pub fn render(
             "  turn {} ({}): {}\n    made {}, deadline {} ({}): {}",
             promise.turn,
             promise.agent_id,
-            promise.evidence,
+            paint.redact(&promise.evidence),
             time(&promise.made_at),
             time(&promise.deadline),
             promise
@@ -169,7 +184,7 @@ pub fn render(
 /// Marks the byte ranges of `text` (sorted, possibly overlapping) with the highlight style.
 fn highlight(text: &str, spans: &[(usize, usize)], paint: &Paint) -> String {
     if !paint.color || spans.is_empty() {
-        return text.to_string();
+        return paint.redact(text);
     }
     let mut out = String::new();
     let mut at = 0;
@@ -182,11 +197,11 @@ fn highlight(text: &str, spans: &[(usize, usize)], paint: &Paint) -> String {
         {
             continue;
         }
-        out.push_str(&text[at..from]);
-        out.push_str(&paint.wrap(HIGHLIGHT, &text[from..to]));
+        out.push_str(&paint.redact(&text[at..from]));
+        out.push_str(&paint.wrap(HIGHLIGHT, &paint.redact(&text[from..to])));
         at = to;
     }
-    out.push_str(&text[at..]);
+    out.push_str(&paint.redact(&text[at..]));
     out
 }
 
@@ -203,7 +218,7 @@ mod tests {
         let result = audit(&rules, script);
         let mut conversation = parse_script(script, &std::sync::Arc::from("t"), "c").unwrap();
         conversation.agent_id = Some("a-1".into());
-        let plain = render(&conversation, &result, &rules, false);
+        let plain = render(&conversation, &result, &rules, false, None);
         assert_eq!(
             plain,
             "conversation c (t:1)\n  agent: a-1\n\
@@ -213,7 +228,14 @@ mod tests {
              \x20     «calm down»\n\
              scores\n  a-1: 0.00 (failed: r; passed: -; not applicable: -)\n"
         );
-        let colored = render(&conversation, &result, &rules, true);
+        let colored = render(&conversation, &result, &rules, true, None);
         assert!(colored.contains("\x1b[1;4mcalm down\x1b[0m"));
+        conversation.turns[0].text = "mail me: jo@example.com".into();
+        let redactor = Redactor::new();
+        let redacted = render(&conversation, &result, &rules, false, Some(&redactor));
+        assert!(
+            redacted.contains("1 customer: mail me: [email]\n"),
+            "{redacted}"
+        );
     }
 }

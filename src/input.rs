@@ -222,8 +222,13 @@ fn walk(root: &Path, dir: &Path, forced: Option<InputFormat>, discovery: &mut Di
 /// What a chunk holds.
 #[derive(Debug)]
 pub enum Payload {
-    /// Whole JSON lines; `first_line` is the 1-based line of the first.
-    Lines { data: Vec<u8>, first_line: u64 },
+    /// Whole JSON lines; `first_line` is the 1-based line of the first. A line longer than
+    /// `max_line_bytes` is skipped as too large.
+    Lines {
+        data: Vec<u8>,
+        first_line: u64,
+        max_line_bytes: u64,
+    },
     /// Conversations a streaming reader already parsed.
     Parsed(Vec<Result<Conversation, ReadError>>),
     /// The file could not be read (or not to its end): not a conversation, but reported.
@@ -244,12 +249,31 @@ impl Chunk {
     /// Calls `each` on every conversation (or read error) of the chunk, in order.
     pub fn for_each_conversation(self, mut each: impl FnMut(Result<Conversation, ReadError>)) {
         match self.payload {
-            Payload::Lines { data, first_line } => {
+            Payload::Lines {
+                data,
+                first_line,
+                max_line_bytes,
+            } => {
                 for (line_number, line) in (first_line..).zip(data.split(|&b| b == b'\n')) {
                     let trimmed = trim_ascii_whitespace(line);
-                    if !trimmed.is_empty() {
-                        each(jsonl::parse_line(trimmed, &self.file, line_number));
+                    if trimmed.is_empty() {
+                        continue;
                     }
+                    if line.len() as u64 > max_line_bytes {
+                        each(Err(ReadError {
+                            source: Source {
+                                file: self.file.clone(),
+                                line: line_number,
+                            },
+                            kind: SkipKind::TooLarge,
+                            message: format!(
+                                "line of {} bytes is longer than --max-line-bytes ({max_line_bytes}); skipped",
+                                line.len()
+                            ),
+                        }));
+                        continue;
+                    }
+                    each(jsonl::parse_line(trimmed, &self.file, line_number));
                 }
             }
             Payload::Parsed(items) => items.into_iter().for_each(each),
@@ -291,6 +315,10 @@ pub struct ReadOptions {
     pub chunk_bytes: usize,
     /// Counter of raw bytes read, shared with the progress bar.
     pub bytes_read: Arc<AtomicU64>,
+    /// A longer JSON line is skipped (and reported) without being held in memory.
+    pub max_line_bytes: u64,
+    /// Reading a file stops (and is reported) past this many decompressed bytes.
+    pub max_file_bytes: u64,
 }
 
 impl Default for ReadOptions {
@@ -298,12 +326,37 @@ impl Default for ReadOptions {
         ReadOptions {
             chunk_bytes: 4 << 20,
             bytes_read: Arc::new(AtomicU64::new(0)),
+            max_line_bytes: 64 << 20,
+            max_file_bytes: 64 << 30,
         }
     }
 }
 
 /// Opens a file for reading: its bytes, decompressed if it is gzip.
-fn open(file: &InputFile, counter: &Arc<AtomicU64>) -> io::Result<Box<dyn BufRead + Send>> {
+/// Fails a read once more than `limit` bytes came through: the cap on a file's decompressed
+/// size, so one runaway file (a gzip bomb) cannot sink the night.
+struct LimitReader<R> {
+    inner: R,
+    limit: u64,
+    seen: u64,
+}
+
+impl<R: Read> Read for LimitReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if self.seen > self.limit {
+            return Err(io::Error::other(format!(
+                "the file is larger than --max-file-bytes ({} bytes) decompressed; the rest is not read",
+                self.limit
+            )));
+        }
+        Ok(n)
+    }
+}
+
+fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dyn BufRead + Send>> {
+    let counter = &options.bytes_read;
     let raw: Box<dyn Read + Send> = match &file.path {
         Some(path) => Box::new(File::open(path)?),
         None => Box::new(io::stdin()),
@@ -312,13 +365,20 @@ fn open(file: &InputFile, counter: &Arc<AtomicU64>) -> io::Result<Box<dyn BufRea
         inner: raw,
         counter: counter.clone(),
     };
-    if file.gzip {
-        let decoder =
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(256 << 10, counted));
-        Ok(Box::new(BufReader::with_capacity(256 << 10, decoder)))
+    let decompressed: Box<dyn Read + Send> = if file.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 << 10,
+            counted,
+        )))
     } else {
-        Ok(Box::new(BufReader::with_capacity(256 << 10, counted)))
-    }
+        Box::new(counted)
+    };
+    let limited = LimitReader {
+        inner: decompressed,
+        limit: options.max_file_bytes,
+        seen: 0,
+    };
+    Ok(Box::new(BufReader::with_capacity(256 << 10, limited)))
 }
 
 /// Reads every file in order and hands each chunk to `emit`; stops early when `emit` returns
@@ -341,7 +401,7 @@ pub fn read_chunks(
     };
     for file in files {
         let name = file.display.clone();
-        let reader = match open(file, &options.bytes_read) {
+        let reader = match open(file, options) {
             Ok(reader) => reader,
             Err(err) => {
                 let error = ReadError {
@@ -425,6 +485,43 @@ fn read_jsonl(
             // the chunk grow until it ends.
             match data.iter().rposition(|&b| b == b'\n') {
                 Some(last_newline) => carry = data.split_off(last_newline + 1),
+                None if data.len() as u64 > options.max_line_bytes => {
+                    // An overlong line: drop it without holding it in memory, and report it.
+                    let mut length = data.len() as u64;
+                    drop(data);
+                    let ended = match skip_past_newline(&mut reader) {
+                        Ok((skipped, found_newline)) => {
+                            length += skipped;
+                            !found_newline
+                        }
+                        Err(err) => {
+                            return emit(
+                                name,
+                                Payload::FileError(read_error(name, first_line, &err)),
+                                0,
+                            );
+                        }
+                    };
+                    let error = ReadError {
+                        source: Source {
+                            file: name.clone(),
+                            line: first_line,
+                        },
+                        kind: SkipKind::TooLarge,
+                        message: format!(
+                            "line of {length} bytes is longer than --max-line-bytes ({}); skipped",
+                            options.max_line_bytes
+                        ),
+                    };
+                    if !emit(name, Payload::Parsed(vec![Err(error)]), length) {
+                        return false;
+                    }
+                    first_line += 1;
+                    if ended {
+                        return true;
+                    }
+                    continue;
+                }
                 None => {
                     carry = data;
                     continue;
@@ -440,7 +537,12 @@ fn read_jsonl(
         }
         let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
         let bytes = data.len() as u64;
-        if !data.is_empty() && !emit(name, Payload::Lines { data, first_line }, bytes) {
+        let payload = Payload::Lines {
+            data,
+            first_line,
+            max_line_bytes: options.max_line_bytes,
+        };
+        if bytes > 0 && !emit(name, payload, bytes) {
             return false;
         }
         first_line += lines;
@@ -454,6 +556,28 @@ fn read_jsonl(
         if finished {
             return true;
         }
+    }
+}
+
+/// Reads past the next newline; returns the bytes skipped and whether a newline ended them.
+fn skip_past_newline(reader: &mut dyn BufRead) -> io::Result<(u64, bool)> {
+    let mut skipped = 0u64;
+    loop {
+        let buffer = match reader.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if buffer.is_empty() {
+            return Ok((skipped, false));
+        }
+        if let Some(at) = buffer.iter().position(|&b| b == b'\n') {
+            reader.consume(at + 1);
+            return Ok((skipped + at as u64 + 1, true));
+        }
+        let length = buffer.len();
+        reader.consume(length);
+        skipped += length as u64;
     }
 }
 

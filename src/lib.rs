@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod engine;
 pub mod explain;
 pub mod input;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scorecard;

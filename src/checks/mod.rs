@@ -129,8 +129,7 @@ impl Context<'_> {
         &self.normalized[turn]
     }
 
-    /// Whether the turn has any words (a `[noise]`-only turn still has the word "noise"; the
-    /// readers keep such marks as text, and an empty turn has none).
+    /// Whether the turn has any words (an empty or `[noise]`-only turn has none).
     pub fn has_words(&self, turn: usize) -> bool {
         self.normalized[turn].has_words()
     }
@@ -258,7 +257,7 @@ impl Context<'_> {
 /// How many characters of context an excerpt shows on each side of the match.
 const CONTEXT_CHARS: usize = 40;
 
-/// `text[from..to]` marked with «», with up to [`CONTEXT_CHARS`] characters each side, cut at
+/// `text[from..to]` marked with «», with up to 40 characters each side, cut at
 /// a word edge and marked `…` where cut; line breaks become spaces.
 pub fn excerpt(text: &str, from: usize, to: usize) -> String {
     let before = &text[..from];

@@ -109,7 +109,7 @@ mod tests {
             ),
             (
                 "customer: help\nagent: thanks!\nagent: [noise]\nagent: ...",
-                &[3],
+                &[2],
             ),
             ("customer: help", &[]),
             ("agent: the next step is a reset\ncustomer: ok", &[]),

@@ -7,9 +7,12 @@
 
 pub mod atomic;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use crate::redact::Redactor;
 
 use crate::audit::RunStats;
 use crate::callbacks::{Promise, PromiseState};
@@ -17,12 +20,44 @@ use crate::checks::Finding;
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
+use crate::transcript::format_rfc3339;
+use jiff::Zoned;
+
+/// How text is made safe for the people who read the output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Render<'a> {
+    /// Redact private data in evidence (`None`: `--no-redact`).
+    pub redactor: Option<&'a Redactor>,
+    /// Neutralize CSV cells a spreadsheet would run as a formula (off with `--raw-csv`).
+    pub csv_guard: bool,
+}
+
+impl Render<'_> {
+    /// Evidence as people may see it.
+    pub fn evidence<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.redactor {
+            Some(redactor) => redactor.redact(text),
+            None => Cow::Borrowed(text),
+        }
+    }
+
+    /// A CSV text cell: one that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
+    /// gets a leading `'`, so a spreadsheet shows it instead of running it (OWASP, CSV
+    /// injection).
+    pub fn cell<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if self.csv_guard && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            Cow::Owned(format!("'{text}"))
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+}
 
 /// The names of the files a report folder holds.
 pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
-pub use crate::callbacks::{PROMISES_FILE, promises_csv};
+pub use crate::callbacks::PROMISES_FILE;
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
     matches!(rule.kind, RuleKind::Promise { .. })
@@ -40,7 +75,7 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 }
 
 /// `scorecards.csv`: one row per agent, sorted by agent id.
-pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
+pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut writer = csv_writer();
     let mut header: Vec<String> = ["agent_id", "conversations", "score", "findings"]
         .iter()
@@ -59,7 +94,7 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
     let _ = writer.write_record(&header);
     for (agent, card) in &cards.agents {
         let mut row = vec![
-            agent.clone(),
+            render.cell(agent).into_owned(),
             card.conversations.to_string(),
             format!("{:.2}", card.score()),
             card.findings.to_string(),
@@ -80,7 +115,7 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet) -> Vec<u8> {
 }
 
 /// `findings.csv`: one row per finding, in the run's order (conversation id, then turn).
-pub fn findings_csv(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+pub fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut writer = csv_writer();
     let _ = writer.write_record([
         "conversation_id",
@@ -95,23 +130,54 @@ pub fn findings_csv(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
     ]);
     for finding in findings {
         let rule = &rules.rules[finding.rule as usize];
+        let evidence = render.evidence(&finding.evidence);
         let _ = writer.write_record([
-            finding.conversation_id.as_str(),
-            finding.agent_id.as_str(),
+            render.cell(&finding.conversation_id).as_ref(),
+            render.cell(&finding.agent_id).as_ref(),
             rule.id.as_str(),
             rule.severity.as_str(),
             &finding.turn.to_string(),
             &finding.at_ms.map(|ms| ms.to_string()).unwrap_or_default(),
-            finding.evidence.as_str(),
-            rule.message.as_str(),
-            &finding.source.to_string(),
+            render.cell(&evidence).as_ref(),
+            render.cell(&rule.message).as_ref(),
+            render.cell(&finding.source.to_string()).as_ref(),
+        ]);
+    }
+    finish(writer)
+}
+
+/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
+pub fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
+    let mut writer = csv_writer();
+    let _ = writer.write_record(crate::callbacks::COLUMNS);
+    let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();
+    for p in promises {
+        let (kept_by, kept_at) = match &p.kept_by {
+            Some((id, at)) => (id.clone(), format_rfc3339(at)),
+            None => (String::new(), String::new()),
+        };
+        let evidence = render.evidence(&p.evidence);
+        let _ = writer.write_record([
+            render.cell(&p.conversation_id).as_ref(),
+            render.cell(&p.agent_id).as_ref(),
+            render.cell(p.customer_id.as_deref().unwrap_or("")).as_ref(),
+            rules.rules[p.rule as usize].id.as_str(),
+            &p.turn.to_string(),
+            &time(&p.made_at),
+            &time(&p.deadline),
+            render.cell(p.time_words.as_deref().unwrap_or("")).as_ref(),
+            p.state.as_str(),
+            render.cell(&kept_by).as_ref(),
+            &kept_at,
+            render.cell(&evidence).as_ref(),
+            render.cell(&p.source.to_string()).as_ref(),
         ]);
     }
     finish(writer)
 }
 
 /// One finding per line: `file:line: rule severity: message "evidence"`.
-pub fn findings_text(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+pub fn findings_text(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut out = String::new();
     for finding in findings {
         let rule = &rules.rules[finding.rule as usize];
@@ -121,7 +187,7 @@ pub fn findings_text(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
             rule.id,
             rule.severity.as_str(),
             rule.message,
-            finding.evidence
+            render.evidence(&finding.evidence)
         ));
     }
     out.into_bytes()
@@ -142,10 +208,11 @@ struct FindingJson<'a> {
 }
 
 /// One finding object per line.
-pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
+pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut out = Vec::new();
     for finding in findings {
         let rule = &rules.rules[finding.rule as usize];
+        let evidence = render.evidence(&finding.evidence);
         let object = FindingJson {
             conversation_id: &finding.conversation_id,
             agent_id: &finding.agent_id,
@@ -153,7 +220,7 @@ pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet) -> Vec<u8> {
             severity: rule.severity.as_str(),
             turn: finding.turn,
             at_ms: finding.at_ms,
-            evidence: &finding.evidence,
+            evidence: &evidence,
             message: &rule.message,
             file: &finding.source.file,
             line: finding.source.line,
@@ -279,18 +346,47 @@ mod tests {
         let result = audit(&rules, "agent: please, calm down, \"sir\"\ncustomer: =cmd");
         let mut cards = Scorecards::new(1);
         cards.add(&result, &rules);
-        let scorecards = String::from_utf8(scorecards_csv(&cards, &rules)).unwrap();
+        let render = Render::default();
+        let scorecards = String::from_utf8(scorecards_csv(&cards, &rules, &render)).unwrap();
         assert_eq!(
             scorecards,
             "agent_id,conversations,score,findings,r_applicable,r_failed,r_rate\na-1,1,0.00,1,1,1,1.0000\n"
         );
-        let findings = String::from_utf8(findings_csv(&result.findings, &rules)).unwrap();
+        let findings = String::from_utf8(findings_csv(&result.findings, &rules, &render)).unwrap();
         assert_eq!(
             findings,
             "conversation_id,agent_id,rule,severity,turn,at_ms,evidence,message,source\n\
              c,a-1,r,major,1,,\"please, «calm down», \"\"sir\"\"\",m,t:1\n"
         );
-        let text = String::from_utf8(findings_text(&result.findings, &rules)).unwrap();
+        let text = String::from_utf8(findings_text(&result.findings, &rules, &render)).unwrap();
         assert_eq!(text, "t:1: r major: m \"please, «calm down», \"sir\"\"\n");
+    }
+
+    #[test]
+    fn spreadsheet_formulas_and_private_data_are_neutralized() {
+        let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let result = audit(
+            &rules,
+            "agent: calm down and call 555-123-4567 =HYPERLINK(x)",
+        );
+        let redactor = Redactor::new();
+        let guarded = Render {
+            redactor: Some(&redactor),
+            csv_guard: true,
+        };
+        let mut findings = result.findings.clone();
+        findings[0].evidence = format!("={}", findings[0].evidence);
+        findings[0].agent_id = "@agent".into();
+        let csv = String::from_utf8(findings_csv(&findings, &rules, &guarded)).unwrap();
+        assert!(csv.contains(",'@agent,"), "{csv}");
+        assert!(
+            csv.contains(",'=«calm down» and call [phone] =HYPERLINK(x),"),
+            "{csv}"
+        );
+        let raw = String::from_utf8(findings_csv(&findings, &rules, &Render::default())).unwrap();
+        assert!(
+            raw.contains(",@agent,") && raw.contains("555-123-4567"),
+            "{raw}"
+        );
     }
 }

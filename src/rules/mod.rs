@@ -1,7 +1,7 @@
 //! Rule files: loading, validation and the compiled rule set.
 //!
 //! Loading is in two stages, as in ast-grep: [`schema`] mirrors the TOML file (serde, with the
-//! span of every field and unknown keys refused), then [`compile`] checks each rule against its
+//! span of every field and unknown keys refused), then `compile` checks each rule against its
 //! kind and builds a [`Rule`] that is valid by construction. A [`RuleSet`] is the rules of every
 //! file given, in file order, with the one [`PhraseMatcher`] over all their phrases and, for each
 //! distinct phrase, the rules and roles that use it.

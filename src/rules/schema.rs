@@ -1,7 +1,7 @@
 //! The rule file as it is written: a serde mirror of the TOML, with spans.
 //!
 //! Nothing here is validated beyond what serde checks (types, known keys, known enum values);
-//! [`super::compile`] turns it into rules that are valid by construction. Every field keeps its
+//! the compile step in `rules/mod.rs` turns it into rules that are valid by construction. Every field keeps its
 //! span so that an error can name the line of the field at fault. Unknown keys are errors.
 
 use serde::Deserialize;

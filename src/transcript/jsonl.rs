@@ -78,10 +78,9 @@ pub fn parse_line(
     let invalid = |message: String| ReadError {
         source: source.clone(),
         kind: SkipKind::Invalid,
-        message,
+        message: format!("invalid conversation: {message}"),
     };
-    let id = non_empty(Some(raw.id))
-        .ok_or_else(|| invalid("invalid conversation: `id` is empty".into()))?;
+    let id = non_empty(Some(raw.id)).ok_or_else(|| invalid("`id` is empty".into()))?;
     let started_at = match non_empty(raw.started_at) {
         Some(value) => Some(
             parse_started_at(&value)

@@ -91,7 +91,12 @@ pub struct Source {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        if self.line == 0 {
+            // About the whole file (it could not be opened).
+            f.write_str(&self.file)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
     }
 }
 
@@ -195,15 +200,18 @@ pub enum SkipKind {
     Duplicate,
     /// The file could not be opened or read to its end.
     Unreadable,
+    /// A line (or file) is over the configured size limit.
+    TooLarge,
 }
 
 impl SkipKind {
-    pub const ALL: [SkipKind; 5] = [
+    pub const ALL: [SkipKind; 6] = [
         SkipKind::Malformed,
         SkipKind::Invalid,
         SkipKind::NoTurns,
         SkipKind::Duplicate,
         SkipKind::Unreadable,
+        SkipKind::TooLarge,
     ];
 
     /// The key used in `summary.json` and the stderr summary.
@@ -214,6 +222,7 @@ impl SkipKind {
             SkipKind::NoTurns => "no_turns",
             SkipKind::Duplicate => "duplicate_id",
             SkipKind::Unreadable => "unreadable",
+            SkipKind::TooLarge => "too_large",
         }
     }
 }

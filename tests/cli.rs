@@ -1,0 +1,374 @@
+//! Integration tests: the real binary on the fixtures, whole outputs compared with the
+//! expected files under `tests/expected/`.
+//!
+//! When a change to the rules or the output is intended, regenerate the expected files with
+//! `CALLQA_BLESS=1 cargo test --test cli` and review the diff before committing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs callqa in the project root, with colour off and standard input closed.
+fn callqa(args: &[&str]) -> Output {
+    callqa_with_stdin(args, None)
+}
+
+fn callqa_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the callqa binary runs");
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(bytes).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Compares `actual` with `fixtures/expected/NAME`, or writes it there under CALLQA_BLESS.
+fn assert_expected(name: &str, actual: &[u8]) {
+    let path = root().join("tests/expected").join(name);
+    if std::env::var_os("CALLQA_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|err| panic!("{}: {err} (run with CALLQA_BLESS=1)", path.display()));
+    if expected != actual {
+        panic!(
+            "{} differs from the output:\n--- expected\n{}\n--- actual\n{}",
+            path.display(),
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual)
+        );
+    }
+}
+
+fn assert_report_dir(name: &str, dir: &Path) {
+    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        assert_expected(&format!("{name}/{file}"), &bytes);
+    }
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited with a code")
+}
+
+#[test]
+fn demo_audit_writes_the_three_files() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("report");
+    let output = callqa(&["audit", "fixtures/demo", "-o", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        output.stdout.is_empty(),
+        "with -o and no --format, stdout stays empty"
+    );
+    assert_report_dir("demo", &dir);
+    let err = stderr(&output);
+    assert!(
+        err.contains("11 conversations read from 3 files: 10 audited, 1 skipped (duplicate_id 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fixtures/demo/older/2026-11-19.jsonl.gz:1: duplicate conversation id \"call-0001\": already read at fixtures/demo/calls.jsonl:1; skipped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn thread_count_changes_no_byte() {
+    // A generated input large enough to be cut into many chunks and spread over workers.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..3000 {
+        let agent = format!("a-{}", i % 17);
+        let phrase = match i % 5 {
+            0 => "calm down, you should have read the terms",
+            1 => "I'm so sorry about that, DM us your order number",
+            2 => "thanks",
+            3 => "we'll send a replacement today",
+            _ => "is there anything else",
+        };
+        text.push_str(&format!(
+            "{{\"id\":\"g-{:05}\",\"agent_id\":\"{agent}\",\"turns\":[{{\"speaker\":\"customer\",\"text\":\"this is ridiculous, still waiting\",\"start_ms\":0,\"end_ms\":4000}},{{\"speaker\":\"agent\",\"text\":\"{phrase}\",\"start_ms\":{},\"end_ms\":6000}}]}}\n",
+            (i * 7919) % 3000,
+            1000 + (i % 4) * 1000
+        ));
+    }
+    std::fs::write(dir.path().join("big.jsonl"), &text).unwrap();
+    let input = dir.path().join("big.jsonl");
+    let mut reports = Vec::new();
+    for threads in ["1", "2", "4"] {
+        let report = dir.path().join(format!("out-{threads}"));
+        let output = callqa(&[
+            "audit",
+            input.to_str().unwrap(),
+            "-j",
+            threads,
+            "-q",
+            "-o",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        reports.push(report);
+    }
+    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+        let first = std::fs::read(reports[0].join(file)).unwrap();
+        assert!(first.len() > 100);
+        for other in &reports[1..] {
+            assert_eq!(
+                first,
+                std::fs::read(other.join(file)).unwrap(),
+                "{file} differs with -j"
+            );
+        }
+    }
+}
+
+#[test]
+fn stdout_formats() {
+    let csv = callqa(&["audit", "fixtures/demo", "-q"]);
+    assert_eq!(code(&csv), 0);
+    assert_expected("demo/scorecards.csv", &csv.stdout);
+    let text = callqa(&["audit", "fixtures/demo", "-q", "--format", "text"]);
+    assert_expected("demo/findings.txt", &text.stdout);
+    let json = callqa(&["audit", "fixtures/demo", "-q", "--format", "json"]);
+    assert_expected("demo/findings.jsonl", &json.stdout);
+    for line in stdout(&json).lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(object["rule"].is_string() && object["line"].is_u64());
+    }
+}
+
+#[test]
+fn standard_input_is_read() {
+    let calls = std::fs::read(root().join("fixtures/demo/calls.jsonl")).unwrap();
+    let output = callqa_with_stdin(&["audit", "--format", "text"], Some(&calls));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("\n-:2: blame major: "),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_team_pack_runs_beside_the_default() {
+    let output = callqa(&[
+        "audit",
+        "fixtures/demo/calls.jsonl",
+        "--rules",
+        "default",
+        "--rules",
+        "fixtures/rules/team.toml",
+        "-q",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let header = stdout(&output).lines().next().unwrap().to_string();
+    assert!(header.ends_with("greeting_applicable,greeting_failed,greeting_rate,guarantee_applicable,guarantee_failed,guarantee_rate"), "{header}");
+    let twice = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "--rules",
+        "fixtures/rules/team.toml",
+        "--rules",
+        "fixtures/rules/team.toml",
+    ]);
+    assert_eq!(code(&twice), 2);
+    assert!(
+        stderr(&twice).contains("defined twice"),
+        "{}",
+        stderr(&twice)
+    );
+}
+
+#[test]
+fn bad_lines_are_reported_and_skipped() {
+    let output = callqa(&["audit", "fixtures/bad/malformed.jsonl", "--format", "text"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let err = stderr(&output);
+    for expected in [
+        "fixtures/bad/malformed.jsonl:2: malformed JSON: EOF while parsing a string",
+        "fixtures/bad/malformed.jsonl:3: invalid conversation: conversation \"bad-speaker-3\", turn 1: unknown speaker \"bot\"",
+        "fixtures/bad/malformed.jsonl:4: conversation \"no-turns-4\" has no turns",
+        "fixtures/bad/malformed.jsonl:5: invalid conversation: missing field `id`",
+        "fixtures/bad/malformed.jsonl:6: duplicate conversation id \"ok-1\": already read at fixtures/bad/malformed.jsonl:1; skipped",
+        "6 conversations read from 1 file: 1 audited, 5 skipped (malformed 1, invalid 2, no_turns 1, duplicate_id 1)",
+    ] {
+        assert!(err.contains(expected), "stderr lacks {expected:?}:\n{err}");
+    }
+    let strict_dir = tempfile::tempdir().unwrap();
+    let report = strict_dir.path().join("r");
+    let strict = callqa(&[
+        "audit",
+        "fixtures/bad/malformed.jsonl",
+        "--strict",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&strict), 3);
+    assert!(
+        !report.exists(),
+        "no report is written when --strict fails the run"
+    );
+}
+
+#[test]
+fn nothing_readable_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    let output = callqa(&["audit", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&output), 3);
+    assert!(stderr(&output).contains("no conversation could be read"));
+    let missing = callqa(&["audit", "fixtures/no-such-folder"]);
+    assert_eq!(code(&missing), 3);
+    assert!(
+        stderr(&missing).contains("fixtures/no-such-folder: cannot read"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn gates() {
+    let cases: [(&[&str], i32); 6] = [
+        (&["--fail-on", "major"], 1),
+        (&["--fail-on", "critical"], 0),
+        (&["--fail-under", "90"], 1),
+        (&["--fail-under", "0"], 0),
+        (&["--fail-under", "0", "--fail-on", "minor"], 1),
+        (&["--as-of", "not a time"], 2),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["audit", "fixtures/demo", "-q", "--format", "text"];
+        args.extend_from_slice(flags);
+        let output = callqa(&args);
+        assert_eq!(code(&output), expected, "{flags:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn rule_file_errors_exit_2_naming_file_line_and_field() {
+    let cases = [
+        (
+            "fixtures/rules/typo-key.toml",
+            "fixtures/rules/typo-key.toml:9: unknown field `phrase`",
+        ),
+        (
+            "fixtures/rules/bad-kind.toml",
+            "fixtures/rules/bad-kind.toml:6: unknown variant `forbidden`",
+        ),
+    ];
+    for (file, expected) in cases {
+        for command in [
+            vec!["audit", "fixtures/demo", "--rules", file],
+            vec!["rules", "test", file],
+        ] {
+            let output = callqa(&command);
+            assert_eq!(code(&output), 2, "{command:?}");
+            assert!(
+                stderr(&output).contains(expected),
+                "{command:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    let failing = callqa(&["rules", "test", "fixtures/rules/failing-example.toml"]);
+    assert_eq!(code(&failing), 2);
+    assert!(
+        stderr(&failing).contains("fixtures/rules/failing-example.toml:11: field `examples.pass`: rule `blame` found please «calm down», sir in this example"),
+        "{}",
+        stderr(&failing)
+    );
+}
+
+#[test]
+fn shipped_packs_pass_their_own_tests() {
+    let output = callqa(&["rules", "test"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("examples, all behaved"),
+        "{}",
+        stdout(&output)
+    );
+    let team = callqa(&["rules", "test", "fixtures/rules/team.toml", "default"]);
+    assert_eq!(code(&team), 0, "{}", stderr(&team));
+}
+
+#[test]
+fn rules_list() {
+    let output = callqa(&["rules", "list", "fixtures/rules/team.toml"]);
+    assert_eq!(
+        stdout(&output),
+        "greeting\trequire\tminor\tweight=1\tspeaker=agent\tfixtures/rules/team.toml:5\tAgent did not name the bank in the greeting\n\
+         guarantee\tforbid\tcritical\tweight=5\tspeaker=agent\tfixtures/rules/team.toml:17\tAgent promised an outcome the bank cannot guarantee\n"
+    );
+    let phrases = callqa(&["rules", "list", "fixtures/rules/team.toml", "--phrases"]);
+    assert_eq!(
+        stdout(&phrases),
+        "northwind bank\nnorthwind\ni guarantee\n100% guaranteed\nguaranteed approval\ncannot guarantee\ncan't guarantee\n"
+    );
+    let default = callqa(&["rules", "list"]);
+    let ids: Vec<&str> = std::str::from_utf8(&default.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert!(
+        ids.starts_with(&["interruption", "blame", "apology", "closing"]),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn explain_shows_findings_under_their_turns() {
+    let output = callqa(&["explain", "fixtures/demo", "--id", "call-0002"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_expected("demo/explain-call-0002.txt", &output.stdout);
+    let missing = callqa(&["explain", "fixtures/demo", "--id", "nope"]);
+    assert_eq!(code(&missing), 3);
+}
+
+#[test]
+fn a_folder_of_someone_else_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "keep me").unwrap();
+    let output = callqa(&["audit", "fixtures/demo", "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("notes.txt"), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn the_harper_valley_excerpt_has_real_timings() {
+    let output = callqa(&["audit", "fixtures/harper-valley", "-q", "--format", "text"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_expected("harper-valley/findings.txt", &output.stdout);
+}
