@@ -116,7 +116,7 @@ struct Contact {
     conversation: Arc<str>,
 }
 
-/// The size of one [`Contact`]: with the merge's duplicate-check entry (the id, once, and its
+/// The size of one contact (a conversation as the join sees it): with the merge's duplicate-check entry (the id, once, and its
 /// source) and one customer-id entry per distinct customer, what the join keeps per
 /// conversation, whatever the conversation's length.
 pub const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
