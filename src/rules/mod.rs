@@ -876,6 +876,50 @@ examples.pass = ["agent: It's not your fault at all."]
     }
 
     #[test]
+    fn promise_fields_compile_and_their_errors_name_the_field() {
+        let promise = GOOD.replace("\"forbid\"", "\"promise\"");
+        let with = |extra: &str| format!("{promise}{extra}\n");
+        let set = load(&with(
+            "default_within = \"3 business days\"\nkept_by = \"outbound\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            set.rules[0].kind,
+            RuleKind::Promise {
+                windows: Windows {
+                    default_within: Within::BusinessDays(3),
+                    ..Windows::default()
+                },
+                kept_by: KeptBy::Outbound,
+            }
+        );
+        let cases = [
+            (
+                with("default_within = \"soonish\""),
+                14,
+                "field `default_within`",
+            ),
+            (with("shortly = \"4\""), 14, "field `shortly`"),
+            (
+                with("kept_by = \"inbound\""),
+                14,
+                "unknown variant `inbound`",
+            ),
+            (
+                format!("{GOOD}asap = \"1 hour\"\n"),
+                14,
+                "`asap` does not apply to kind `forbid`",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(&text).unwrap_err();
+            let shown = err.to_string();
+            assert_eq!(err.line, line, "{shown}");
+            assert!(shown.contains(needle), "{shown} lacks {needle}");
+        }
+    }
+
+    #[test]
     fn the_default_pack_compiles() {
         let set = RuleSet::default_pack().unwrap();
         let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
