@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::callbacks::{Contacts, Judge, Promise};
 use crate::checks::{Auditor, ConversationAudit, Finding};
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
+use crate::metadata::Metadata;
 use crate::rules::RuleSet;
 use crate::scorecard::Scorecards;
 use crate::transcript::{Direction, ReadError, SkipKind, Source};
@@ -34,6 +35,19 @@ pub struct AuditOptions {
     pub carried_promises: Vec<Promise>,
     /// Set (by a SIGINT handler) to stop reading; the run then returns what it merged.
     pub cancel: Arc<AtomicBool>,
+    /// `--metadata`, read once and shared read-only by the workers, which join it onto each
+    /// conversation before auditing it.
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+/// How the `--metadata` join went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataStats {
+    pub rows: u64,
+    /// Rows no conversation matched.
+    pub unmatched_rows: u64,
+    /// Audited conversations that matched no row.
+    pub unmatched_conversations: u64,
 }
 
 /// Counts of what was read, for the summary.
@@ -47,6 +61,8 @@ pub struct RunStats {
     pub unreadable_files: u64,
     /// Uncompressed bytes read.
     pub bytes: u64,
+    /// Present when `--metadata` was given.
+    pub metadata: Option<MetadataStats>,
 }
 
 impl RunStats {
@@ -83,6 +99,8 @@ enum Item {
         customer_id: Option<String>,
         direction: Option<Direction>,
         audit: ConversationAudit,
+        /// The `--metadata` row joined onto it.
+        metadata_row: Option<usize>,
     },
     Skipped(ReadError),
     FileError(ReadError),
@@ -95,15 +113,17 @@ struct ChunkResult {
     bytes: u64,
 }
 
-fn audit_chunk(auditor: &mut Auditor, chunk: Chunk) -> ChunkResult {
+fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
+    let relative = chunk.relative.clone();
     let mut items = Vec::new();
     if let Payload::FileError(error) = &chunk.payload {
         items.push(Item::FileError(error.clone()));
     }
     chunk.for_each_conversation(|read| match read {
-        Ok(conversation) => {
+        Ok(mut conversation) => {
+            let metadata_row = metadata.and_then(|m| m.join(&mut conversation, &relative));
             if conversation.turns.is_empty() {
                 items.push(Item::Skipped(ReadError {
                     source: conversation.source.clone(),
@@ -120,6 +140,7 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk) -> ChunkResult {
                 customer_id: conversation.customer_id,
                 direction: conversation.direction,
                 audit,
+                metadata_row,
             });
         }
         Err(error) => items.push(Item::Skipped(error)),
@@ -133,6 +154,8 @@ struct Merger<'r> {
     run: AuditRun,
     /// Where each audited id was first read.
     seen: HashMap<Arc<str>, Source>,
+    /// Per `--metadata` row, whether a conversation matched it.
+    matched_rows: Vec<bool>,
     /// Every audited conversation's customer, start and direction, for the promise join.
     contacts: Contacts,
     /// Conversations with promises: scored only once their promises are judged.
@@ -152,8 +175,14 @@ impl Merger<'_> {
                     customer_id,
                     direction,
                     audit,
+                    metadata_row,
                 } => {
                     run.stats.read += 1;
+                    if let Some(row) = metadata_row
+                        && let Some(matched) = self.matched_rows.get_mut(row)
+                    {
+                        *matched = true;
+                    }
                     if let Some(first) = self.seen.get(id.as_str()) {
                         *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
                         run.problems.push(ReadError {
@@ -166,6 +195,11 @@ impl Merger<'_> {
                         continue;
                     }
                     run.stats.audited += 1;
+                    if metadata_row.is_none()
+                        && let Some(stats) = &mut run.stats.metadata
+                    {
+                        stats.unmatched_conversations += 1;
+                    }
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
                         run.findings.extend(audit.findings);
@@ -207,6 +241,9 @@ impl Merger<'_> {
     /// Judges every promise against the whole input's contacts and folds the outcomes into
     /// the findings and scorecards; then sorts.
     fn finish(mut self, as_of: Option<jiff::Zoned>, carried: Vec<Promise>) -> AuditRun {
+        if let Some(stats) = &mut self.run.stats.metadata {
+            stats.unmatched_rows = self.matched_rows.iter().filter(|m| !**m).count() as u64;
+        }
         let as_of = as_of.or_else(|| self.run.latest_started_at.clone());
         let judge = Judge::new(
             self.rules,
@@ -271,12 +308,21 @@ pub fn run(
         rules,
         run: AuditRun {
             scorecards: Scorecards::new(rules.rules.len()),
+            stats: RunStats {
+                metadata: options.metadata.as_ref().map(|m| MetadataStats {
+                    rows: m.rows.len() as u64,
+                    ..MetadataStats::default()
+                }),
+                ..RunStats::default()
+            },
             ..AuditRun::default()
         },
         seen: HashMap::new(),
         contacts: Contacts::default(),
         held: Vec::new(),
+        matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
+    let metadata = options.metadata.as_deref();
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
@@ -291,7 +337,7 @@ pub fn run(
                     || Auditor::new(rules),
                     |auditor, chunk| {
                         // A closed channel means the merge has stopped; nothing to do then.
-                        let _ = result_tx.send(audit_chunk(auditor, chunk));
+                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata));
                     },
                 );
             });

@@ -30,6 +30,21 @@ pub enum Command {
     Rules(RulesCommand),
     /// Show one conversation turn by turn, with its findings under the turns that caused them
     Explain(ExplainArgs),
+    /// Write the conversations of any readable input as canonical JSON Lines
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Files or folders to read (folders recursively; `-` or nothing: standard input)
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Write the JSON Lines to FILE instead of standard output
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +64,37 @@ pub enum RulesCommand {
     },
 }
 
+/// How input files are read (shared by audit, explain and convert).
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Input format, instead of detecting it from the file name (and, for .json, its keys)
+    #[arg(long, value_enum, value_name = "FMT", help_heading = "Input")]
+    pub input_format: Option<InputFormatArg>,
+
+    /// Speaker labels (post-call analytics `spk_N`) or voice names (WebVTT) that are agents;
+    /// every other speaker of those files is a customer. Overrides the file's own labels
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        help_heading = "Input"
+    )]
+    pub agent_speakers: Vec<String>,
+
+    /// CSV of conversation metadata (conversation_id or file; agent_id, customer_id,
+    /// started_at, direction, channel, team), joined onto the conversations read
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub metadata: Option<PathBuf>,
+
+    /// Skip (and report) a JSON line longer than this many bytes
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, help_heading = "Limits")]
+    pub max_line_bytes: u64,
+
+    /// Stop reading (and report) a file after this many decompressed bytes
+    #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size, help_heading = "Limits")]
+    pub max_file_bytes: u64,
+}
+
 /// Where conversations come from and which rules judge them (shared by audit and explain).
 #[derive(Debug, Args)]
 pub struct InputArgs {
@@ -64,9 +110,8 @@ pub struct InputArgs {
     )]
     pub rules: Vec<PathBuf>,
 
-    /// Input format, instead of detecting it from the file name
-    #[arg(long, value_enum, value_name = "FMT", help_heading = "Input")]
-    pub input_format: Option<InputFormatArg>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// The moment the export was taken (RFC 3339); default: the latest start time seen
     #[arg(long, value_name = "TIME", help_heading = "Input")]
@@ -75,14 +120,6 @@ pub struct InputArgs {
     /// An earlier run's promises.csv: its pending promises are judged again in this run
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub promises: Option<PathBuf>,
-
-    /// Skip (and report) a JSON line longer than this many bytes
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, help_heading = "Limits")]
-    pub max_line_bytes: u64,
-
-    /// Stop reading (and report) a file after this many decompressed bytes
-    #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size, help_heading = "Limits")]
-    pub max_file_bytes: u64,
 
     /// Keep card numbers, national ids, e-mail addresses and phone numbers in the output
     #[arg(long, help_heading = "Output")]
@@ -166,9 +203,22 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormatArg {
+    /// Canonical JSON Lines, one conversation per line
     Jsonl,
+    /// Turn-per-row CSV
     Csv,
+    /// Plain-text script of `Agent:` / `Customer:` lines, one conversation per file
     Script,
+    /// WebVTT captions with voice tags (`<v Agent Sam>`)
+    Vtt,
+    /// Amazon Transcribe Call Analytics output JSON
+    Transcribe,
+    /// Amazon Connect Contact Lens output JSON (voice or chat)
+    ContactLens,
+    /// Amazon Transcribe post-call analytics (PCA) output JSON
+    Pca,
+    /// Google CCAI Insights conversation JSON
+    Ccai,
 }
 
 impl From<InputFormatArg> for InputFormat {
@@ -177,6 +227,11 @@ impl From<InputFormatArg> for InputFormat {
             InputFormatArg::Jsonl => InputFormat::Jsonl,
             InputFormatArg::Csv => InputFormat::Csv,
             InputFormatArg::Script => InputFormat::Script,
+            InputFormatArg::Vtt => InputFormat::Vtt,
+            InputFormatArg::Transcribe => InputFormat::Transcribe,
+            InputFormatArg::ContactLens => InputFormat::ContactLens,
+            InputFormatArg::Pca => InputFormat::Pca,
+            InputFormatArg::Ccai => InputFormat::Ccai,
         }
     }
 }

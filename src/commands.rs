@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -13,14 +13,18 @@ use anyhow::{Context as _, anyhow};
 use callqa::audit::{self, AuditOptions, AuditRun};
 use callqa::callbacks::PromiseState;
 use callqa::checks::Auditor;
-use callqa::input::{self, InputFormat, ReadOptions};
+use callqa::input::{self, Discovery, InputFormat, ReadOptions};
+use callqa::metadata::Metadata;
 use callqa::redact::Redactor;
 use callqa::report::{self, Render, Summary, atomic};
 use callqa::rules::verify::run_examples;
 use callqa::rules::{RuleSet, RuleSource, Severity};
 use callqa::transcript::{SkipKind, format_rfc3339, parse_started_at};
 
-use crate::cli::{AuditArgs, Cli, Command, ExplainArgs, InputArgs, OutputFormat, RulesCommand};
+use crate::cli::{
+    AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, OutputFormat, RulesCommand,
+    SourceArgs,
+};
 use crate::progress::Progress;
 
 /// Exit codes, in one place. When several apply, the highest wins.
@@ -43,6 +47,60 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rules(RulesCommand::Test { paths }) => rules_test(&paths),
         Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
         Command::Explain(args) => explain(args),
+        Command::Convert(args) => convert(args),
+    }
+}
+
+/// The input side of a command: the files found, how to read them, and the metadata to
+/// join onto what they hold.
+struct Sources {
+    discovery: Discovery,
+    read: ReadOptions,
+    metadata: Option<Arc<Metadata>>,
+}
+
+/// Finds the files and reads `--metadata`; an unreadable metadata file is a usage error.
+fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Exit> {
+    let metadata = match &args.metadata {
+        Some(path) => Some(Arc::new(Metadata::load(path).map_err(|err| {
+            eprintln!("callqa: --metadata: {err}");
+            Exit::Usage
+        })?)),
+        None => None,
+    };
+    let forced: Option<InputFormat> = args.input_format.map(Into::into);
+    Ok(Sources {
+        discovery: input::discover(paths, forced),
+        read: ReadOptions {
+            agent_speakers: args
+                .agent_speakers
+                .iter()
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .collect(),
+            max_line_bytes: args.max_line_bytes,
+            max_file_bytes: args.max_file_bytes,
+            ..ReadOptions::default()
+        },
+        metadata,
+    })
+}
+
+/// Says which format each file is read as, and which files are ignored (`--verbose`).
+fn print_formats(discovery: &Discovery) {
+    for file in &discovery.files {
+        eprintln!(
+            "callqa: {}: {}{}",
+            file.display,
+            file.format.name(),
+            if file.gzip { " (gzip)" } else { "" }
+        );
+    }
+    for ignored in &discovery.ignored {
+        eprintln!(
+            "callqa: {}: ignored (no format callqa reads has this name)",
+            ignored.display()
+        );
     }
 }
 
@@ -162,14 +220,6 @@ fn carried_promises(
     })
 }
 
-fn read_options(input: &InputArgs) -> ReadOptions {
-    ReadOptions {
-        max_line_bytes: input.max_line_bytes,
-        max_file_bytes: input.max_file_bytes,
-        ..ReadOptions::default()
-    }
-}
-
 /// Parses `--as-of`, or exits 2.
 fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
     match &input.as_of {
@@ -193,23 +243,16 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         eprintln!("callqa: -j must be 1 or more");
         return Ok(Exit::Usage);
     }
-    let forced: Option<InputFormat> = args.input.input_format.map(Into::into);
-    let discovery = input::discover(&args.input.paths, forced);
+    let Sources {
+        discovery,
+        read,
+        metadata,
+    } = match open_sources(&args.input.paths, &args.input.source) {
+        Ok(sources) => sources,
+        Err(code) => return Ok(code),
+    };
     if args.verbose {
-        for file in &discovery.files {
-            eprintln!(
-                "callqa: {}: {}{}",
-                file.display,
-                file.format.name(),
-                if file.gzip { " (gzip)" } else { "" }
-            );
-        }
-        for ignored in &discovery.ignored {
-            eprintln!(
-                "callqa: {}: ignored (no format callqa reads has this name)",
-                ignored.display()
-            );
-        }
+        print_formats(&discovery);
     }
     let mut files_by_format: BTreeMap<&'static str, u64> = BTreeMap::new();
     for file in &discovery.files {
@@ -221,7 +264,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        read: read_options(&args.input),
+        read,
+        metadata,
         cancel: Arc::new(AtomicBool::new(false)),
         as_of,
         carried_promises: carried,
@@ -441,6 +485,12 @@ fn print_summary(summary: &Summary, seconds: f64) {
             count(PromiseState::Unverifiable)
         );
     }
+    if let Some(metadata) = &stats.metadata {
+        eprintln!(
+            "callqa: metadata: {} rows, {} matched no conversation; {} audited conversations matched no row",
+            metadata.rows, metadata.unmatched_rows, metadata.unmatched_conversations
+        );
+    }
     let megabytes = stats.bytes as f64 / 1e6;
     eprintln!(
         "callqa: {:.2} s, {:.1} MB at {:.1} MB/s",
@@ -459,16 +509,22 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let forced: Option<InputFormat> = args.input.input_format.map(Into::into);
-    let discovery = input::discover(&args.input.paths, forced);
-    report_problems(&discovery.errors, false);
+    let sources = match open_sources(&args.input.paths, &args.input.source) {
+        Ok(sources) => sources,
+        Err(code) => return Ok(code),
+    };
+    report_problems(&sources.discovery.errors, false);
     let mut found = None;
-    input::read_chunks(&discovery.files, &read_options(&args.input), |chunk| {
+    input::read_chunks(&sources.discovery.files, &sources.read, |chunk| {
+        let relative = chunk.relative.clone();
         chunk.for_each_conversation(|item| {
             if found.is_none()
-                && let Ok(conversation) = item
+                && let Ok(mut conversation) = item
                 && conversation.id == args.id
             {
+                if let Some(metadata) = &sources.metadata {
+                    metadata.join(&mut conversation, &relative);
+                }
                 found = Some(conversation);
             }
         });
@@ -483,12 +539,13 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         // Promises are judged against the whole input: audit it all (text is not kept).
         let options = AuditOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            read: read_options(&args.input),
+            read: sources.read.clone(),
+            metadata: sources.metadata.clone(),
             as_of,
             carried_promises: carried,
             ..AuditOptions::default()
         };
-        let run = audit::run(&discovery.files, &rules, &options, &mut |_| {})
+        let run = audit::run(&sources.discovery.files, &rules, &options, &mut |_| {})
             .context("cannot start the worker threads")?;
         audit.promises = run
             .promises
@@ -509,6 +566,77 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
     );
     write_stdout(text.as_bytes())?;
     Ok(Exit::Success)
+}
+
+/// `callqa convert`: every conversation read (with `--metadata` joined), as canonical JSON
+/// Lines in input order. What cannot be read is reported on standard error and left out;
+/// nothing read at all exits 3, as an audit would.
+fn convert(args: ConvertArgs) -> anyhow::Result<Exit> {
+    let sources = match open_sources(&args.paths, &args.source) {
+        Ok(sources) => sources,
+        Err(code) => return Ok(code),
+    };
+    let mut out: Vec<u8> = Vec::new();
+    let mut problems = sources.discovery.errors.clone();
+    let mut converted = 0u64;
+    input::read_chunks(&sources.discovery.files, &sources.read, |chunk| {
+        if let input::Payload::FileError(error) = &chunk.payload {
+            problems.push(error.clone());
+        }
+        let relative = chunk.relative.clone();
+        chunk.for_each_conversation(|item| match item {
+            Ok(mut conversation) => {
+                if let Some(metadata) = &sources.metadata {
+                    metadata.join(&mut conversation, &relative);
+                }
+                let value = callqa::transcript::jsonl::to_json_value(&conversation);
+                // Serializing a JSON value into memory cannot fail.
+                let _ = serde_json::to_writer(&mut out, &value);
+                out.push(b'\n');
+                converted += 1;
+            }
+            Err(error) => problems.push(error),
+        });
+        true
+    });
+    report_problems(&problems, false);
+    let files = sources.discovery.files.len();
+    eprintln!(
+        "callqa: {converted} conversation{} converted from {files} file{}; {} problem{}",
+        if converted == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" },
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    if converted == 0 {
+        eprintln!("callqa: error: no conversation could be read");
+        return Ok(Exit::Input);
+    }
+    match &args.output {
+        Some(path) => write_file_atomically(path, &out)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write_stdout(&out)?,
+    }
+    Ok(Exit::Success)
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so a killed run leaves the
+/// old file or the new one, never half of one.
+fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.callqa-{}.tmp", std::process::id()));
+    let result = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
 }
 
 /// Writes to standard output; a closed pipe (`| head`) ends the output quietly.

@@ -5,18 +5,23 @@
 //! so a link loop cannot trap the walk). [`read_chunks`] then reads them one after the other,
 //! decompressing `.gz` on the fly, and hands out [`Chunk`]s: for JSON Lines a few MiB of whole
 //! lines, so that one big file is parsed on every core; for formats that are parsed as a
-//! stream (CSV) or as a whole (scripts), batches of conversations already parsed. Every chunk
+//! stream (CSV) or as a whole (scripts, captions and the contact-center JSON exports, whose
+//! `.json` files are told apart by the top-level keys of their first JSON value, see
+//! [`detect`]), batches of conversations already parsed. Every chunk
 //! carries its sequence number, so results can be merged in input order.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::transcript::amazon::{self, Flavor};
 use crate::transcript::csv::CsvReader;
-use crate::transcript::script::parse_script;
-use crate::transcript::{Conversation, ReadError, SkipKind, Source, jsonl};
+use crate::transcript::{
+    Conversation, DocumentContext, ReadError, SkipKind, Source, ccai, jsonl, pca, script, vtt,
+};
 
 /// The input formats callqa reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,18 +32,45 @@ pub enum InputFormat {
     Csv,
     /// Plain-text script, one conversation per file.
     Script,
+    /// WebVTT captions with voice tags, one conversation per file.
+    Vtt,
+    /// Amazon Transcribe Call Analytics output JSON, one call per file.
+    Transcribe,
+    /// Amazon Connect Contact Lens output JSON (voice or chat), one contact per file.
+    ContactLens,
+    /// Amazon Transcribe post-call analytics (PCA) output JSON, one call per file.
+    Pca,
+    /// Google CCAI Insights conversation JSON, one conversation per file.
+    Ccai,
 }
 
 impl InputFormat {
+    pub const ALL: [InputFormat; 8] = [
+        InputFormat::Jsonl,
+        InputFormat::Csv,
+        InputFormat::Script,
+        InputFormat::Vtt,
+        InputFormat::Transcribe,
+        InputFormat::ContactLens,
+        InputFormat::Pca,
+        InputFormat::Ccai,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             InputFormat::Jsonl => "jsonl",
             InputFormat::Csv => "csv",
             InputFormat::Script => "script",
+            InputFormat::Vtt => "vtt",
+            InputFormat::Transcribe => "transcribe",
+            InputFormat::ContactLens => "contact-lens",
+            InputFormat::Pca => "pca",
+            InputFormat::Ccai => "ccai",
         }
     }
 
-    /// The format a file name says, looking through a `.gz` ending.
+    /// The format a file name says, looking through a `.gz` ending. A `.json` file says
+    /// JSON Lines here; [`detect`] looks inside it.
     pub fn from_file_name(name: &str) -> Option<InputFormat> {
         let lower = name.to_ascii_lowercase();
         let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
@@ -47,8 +79,88 @@ impl InputFormat {
             "jsonl" | "ndjson" | "json" => Some(InputFormat::Jsonl),
             "csv" => Some(InputFormat::Csv),
             "txt" | "script" => Some(InputFormat::Script),
+            "vtt" => Some(InputFormat::Vtt),
             _ => None,
         }
+    }
+
+    /// The format the top-level keys of a JSON file's first value say: `SpeechSegments` is
+    /// post-call analytics, `entries` CCAI Insights, `Transcript` Amazon's (Contact Lens when
+    /// it lists `Participants` and names no Transcribe `JobName`), anything else JSON Lines.
+    pub fn from_json_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> InputFormat {
+        let keys: std::collections::BTreeSet<&str> = keys.into_iter().collect();
+        if keys.contains("SpeechSegments") {
+            InputFormat::Pca
+        } else if keys.contains("entries") {
+            InputFormat::Ccai
+        } else if keys.contains("Transcript") {
+            if keys.contains("Participants") && !keys.contains("JobName") {
+                InputFormat::ContactLens
+            } else {
+                InputFormat::Transcribe
+            }
+        } else {
+            InputFormat::Jsonl
+        }
+    }
+}
+
+/// The format of a file: the one forced, else the name's, else (for `.json`) the one the
+/// top-level keys of its first JSON value say. Only that first value is read: a JSON Lines
+/// file is not read to its end here.
+pub fn detect(path: &Path, forced: Option<InputFormat>) -> InputFormat {
+    if let Some(format) = forced {
+        return format;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let by_name = InputFormat::from_file_name(&name).unwrap_or(InputFormat::Jsonl);
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    if !stem.ends_with(".json") {
+        return by_name;
+    }
+    sniff_json(path, name.ends_with(".gz")).unwrap_or(by_name)
+}
+
+fn sniff_json(path: &Path, gzip: bool) -> Option<InputFormat> {
+    let file = File::open(path).ok()?;
+    let mut reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    // The first MiB is kept, for the case the first value does not parse.
+    let mut prefix = Vec::new();
+    (&mut reader).take(1 << 20).read_to_end(&mut prefix).ok()?;
+    let start = if prefix.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let first = serde_json::Deserializer::from_reader(prefix[start..].chain(reader))
+        .into_iter::<BTreeMap<String, serde::de::IgnoredAny>>()
+        .next()?;
+    match first {
+        Ok(keys) => Some(InputFormat::from_json_keys(keys.keys().map(String::as_str))),
+        // A broken first value that spans lines is a document, not a JSON line: name its
+        // format by the keys it shows, so that its reader reports it once, as a whole.
+        Err(err) if err.line() > 1 => {
+            let text = String::from_utf8_lossy(&prefix);
+            let keys = [
+                "SpeechSegments",
+                "entries",
+                "Transcript",
+                "Participants",
+                "JobName",
+            ];
+            Some(InputFormat::from_json_keys(
+                keys.into_iter()
+                    .filter(|key| text.contains(&format!("\"{key}\""))),
+            ))
+        }
+        Err(_) => None,
     }
 }
 
@@ -136,9 +248,7 @@ fn input_file(
         path: Some(path.to_path_buf()),
         display: Arc::from(path.display().to_string()),
         relative,
-        format: forced
-            .or_else(|| InputFormat::from_file_name(&name))
-            .unwrap_or(InputFormat::Jsonl),
+        format: detect(path, forced),
         gzip: name.to_ascii_lowercase().ends_with(".gz"),
         size,
     }
@@ -240,6 +350,9 @@ pub enum Payload {
 pub struct Chunk {
     pub seq: u64,
     pub file: Arc<str>,
+    /// The file's path relative to the audited folder (see [`InputFile::relative`]), by which
+    /// `--metadata` rows can name it.
+    pub relative: Arc<str>,
     pub payload: Payload,
     /// Uncompressed bytes this chunk covers.
     pub bytes: u64,
@@ -319,6 +432,8 @@ pub struct ReadOptions {
     pub max_line_bytes: u64,
     /// Reading a file stops (and is reported) past this many decompressed bytes.
     pub max_file_bytes: u64,
+    /// `--agent-speakers`: the speaker labels or voice names that are agents.
+    pub agent_speakers: Vec<String>,
 }
 
 impl Default for ReadOptions {
@@ -328,6 +443,7 @@ impl Default for ReadOptions {
             bytes_read: Arc::new(AtomicU64::new(0)),
             max_line_bytes: 64 << 20,
             max_file_bytes: 64 << 30,
+            agent_speakers: Vec::new(),
         }
     }
 }
@@ -389,17 +505,19 @@ pub fn read_chunks(
     mut emit: impl FnMut(Chunk) -> bool,
 ) {
     let mut seq = 0u64;
-    let mut next = |file: &Arc<str>, payload: Payload, bytes: u64| {
-        let chunk = Chunk {
-            seq,
-            file: file.clone(),
-            payload,
-            bytes,
-        };
-        seq += 1;
-        emit(chunk)
-    };
     for file in files {
+        let relative: Arc<str> = Arc::from(file.relative.as_str());
+        let mut next = |file: &Arc<str>, payload: Payload, bytes: u64| {
+            let chunk = Chunk {
+                seq,
+                file: file.clone(),
+                relative: relative.clone(),
+                payload,
+                bytes,
+            };
+            seq += 1;
+            emit(chunk)
+        };
         let name = file.display.clone();
         let reader = match open(file, options) {
             Ok(reader) => reader,
@@ -421,7 +539,7 @@ pub fn read_chunks(
         let go_on = match file.format {
             InputFormat::Jsonl => read_jsonl(reader, &name, options, &mut next),
             InputFormat::Csv => read_csv(reader, &name, options, &mut next),
-            InputFormat::Script => read_script(reader, file, &mut next),
+            format => read_document(reader, file, format, options, &mut next),
         };
         if !go_on {
             return;
@@ -630,29 +748,46 @@ fn read_csv(
     batch.is_empty() || emit(name, Payload::Parsed(batch), batch_bytes)
 }
 
-fn read_script(mut reader: Box<dyn BufRead + Send>, file: &InputFile, emit: &mut Emit) -> bool {
+/// Reads a one-conversation file whole and parses it with the reader of its format.
+fn read_document(
+    mut reader: Box<dyn BufRead + Send>,
+    file: &InputFile,
+    format: InputFormat,
+    options: &ReadOptions,
+    emit: &mut Emit,
+) -> bool {
     let name = &file.display;
     let mut bytes = Vec::new();
     if let Err(err) = reader.read_to_end(&mut bytes) {
         return emit(name, Payload::FileError(read_error(name, 1, &err)), 0);
     }
-    let size = bytes.len() as u64;
-    let item = match String::from_utf8(bytes) {
-        Ok(text) => parse_script(text.trim_start_matches('\u{feff}'), name, &file.relative),
-        Err(err) => {
-            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-            Err(ReadError {
-                source: Source {
-                    file: name.clone(),
-                    line,
-                },
-                kind: SkipKind::Malformed,
-                message: "the script is not valid UTF-8".into(),
-            })
-        }
+    let cx = DocumentContext {
+        file: name,
+        default_id: &file.relative,
+        agent_speakers: &options.agent_speakers,
     };
-    emit(name, Payload::Parsed(vec![item]), size)
+    let item = parse_document(format, &bytes, &cx);
+    emit(name, Payload::Parsed(vec![item]), bytes.len() as u64)
+}
+
+/// Parses a whole file of a one-conversation format (the stream formats are not).
+fn parse_document(
+    format: InputFormat,
+    bytes: &[u8],
+    cx: &DocumentContext,
+) -> Result<Conversation, ReadError> {
+    match format {
+        InputFormat::Script => script::parse_document(bytes, cx),
+        InputFormat::Vtt => vtt::parse(bytes, cx),
+        InputFormat::Transcribe => amazon::parse(bytes, cx, Flavor::CallAnalytics),
+        InputFormat::ContactLens => amazon::parse(bytes, cx, Flavor::ContactLens),
+        InputFormat::Pca => pca::parse(bytes, cx),
+        InputFormat::Ccai => ccai::parse(bytes, cx),
+        InputFormat::Jsonl | InputFormat::Csv => Err(cx.invalid(
+            0,
+            format!("{} is not a one-conversation format", format.name()),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -735,6 +870,48 @@ mod tests {
         assert!(ids.len() < 200);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with(":unreadable"), "{errors:?}");
+    }
+
+    #[test]
+    fn json_files_are_told_apart_by_their_top_level_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &str, InputFormat); 8] = [
+            (
+                "a.json",
+                "{\"id\":\"c1\",\"turns\":[]}\n{\"id\":\"c2\",\"turns\":[]}\n",
+                InputFormat::Jsonl,
+            ),
+            (
+                "b.json",
+                "{\"SpeechSegments\":[],\"ConversationAnalytics\":{}}",
+                InputFormat::Pca,
+            ),
+            ("c.json", "\u{feff}{\"entries\":[]}", InputFormat::Ccai),
+            (
+                "d.json",
+                "{\"Participants\":[],\"Transcript\":[]}",
+                InputFormat::ContactLens,
+            ),
+            (
+                "e.json",
+                "{\"JobName\":\"j\",\"Participants\":[],\"Transcript\":[]}",
+                InputFormat::Transcribe,
+            ),
+            ("f.json", "{\"Transcript\":[]}", InputFormat::Transcribe),
+            // A broken document spanning lines is still named by the keys it shows.
+            (
+                "g.json",
+                "{\n\"SpeechSegments\": [\n{\"Segm",
+                InputFormat::Pca,
+            ),
+            ("h.jsonl", "{\"entries\":[]}", InputFormat::Jsonl),
+        ];
+        for (name, text, expected) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(detect(&path, None), expected, "{name}");
+            assert_eq!(detect(&path, Some(InputFormat::Vtt)), InputFormat::Vtt);
+        }
     }
 
     #[test]

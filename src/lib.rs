@@ -1,6 +1,7 @@
 //! callqa: a QA auditor for customer-service transcripts.
 //!
-//! The pipeline flows one way: input files ([`input`]) → conversations ([`transcript`]) →
+//! The pipeline flows one way: input files ([`input`]) → conversations ([`transcript`], with
+//! the `--metadata` join of [`metadata`]) →
 //! phrase hits ([`engine`]) → findings and per-agent rule states ([`checks`]) → per-agent
 //! partial scorecards that merge associatively ([`scorecard`]) → writers ([`report`]).
 //! [`audit`] runs it in parallel: a reader thread splits files into chunks of whole
@@ -15,6 +16,7 @@ pub mod deadline;
 pub mod engine;
 pub mod explain;
 pub mod input;
+pub mod metadata;
 pub mod redact;
 pub mod report;
 pub mod rules;

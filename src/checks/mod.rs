@@ -450,12 +450,16 @@ fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
         RuleKind::Respond {
             trigger_speaker,
             within_turns,
+            count_earlier,
         } => respond::check(
             context,
             index,
             rule,
-            *trigger_speaker,
-            *within_turns,
+            respond::Settings {
+                trigger_speaker: *trigger_speaker,
+                within_turns: *within_turns,
+                count_earlier: *count_earlier,
+            },
             outcome,
         ),
         RuleKind::Overlap {

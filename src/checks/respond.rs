@@ -2,6 +2,9 @@
 //! phrases within its next `within_turns` turns (however few remain; none remaining counts as
 //! unanswered). One finding per unanswered trigger, at the trigger's turn.
 //!
+//! With `count_earlier = true`, a phrase the speaker already said before the trigger answers
+//! it too: an apology given earlier covers a complaint repeated later.
+//!
 //! A trigger is answerable by the agent of the first agent turn after it, or of the last agent
 //! turn when none follows; the rule is applicable to that agent.
 
@@ -9,15 +12,26 @@ use super::{Context, Outcome, excerpt};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
+pub(crate) struct Settings {
+    pub trigger_speaker: Speaker,
+    pub within_turns: usize,
+    pub count_earlier: bool,
+}
+
 pub(crate) fn check(
     context: &Context,
     index: u32,
     rule: &Rule,
-    trigger_speaker: Speaker,
-    within_turns: usize,
+    settings: Settings,
     outcome: &mut Outcome,
 ) {
+    let Settings {
+        trigger_speaker,
+        within_turns,
+        count_earlier,
+    } = settings;
     let turns = context.conversation_turns();
+    let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
     for trigger_turn in context.turns_of(trigger_speaker) {
         let trigger_hits =
             context.effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless);
@@ -36,9 +50,12 @@ pub(crate) fn check(
             None => context.conversation.default_agent(),
         };
         outcome.applicable(agent, index);
-        let answered = responses
-            .iter()
-            .any(|&t| context.has_hit(t, index, Role::Phrase, Role::Unless));
+        let answered = responses.iter().any(|&t| responded(t))
+            || (count_earlier
+                && context
+                    .turns_of(rule.speaker)
+                    .take_while(|&t| t < trigger_turn)
+                    .any(responded));
         if answered {
             continue;
         }
@@ -87,6 +104,42 @@ mod tests {
         ];
         for (script, expected) in cases {
             assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");
+        }
+    }
+
+    #[test]
+    fn earlier_responses_count_when_asked() {
+        let body = "kind = \"respond\"\nwithin_turns = 1\nphrases = [\"sorry\"]\ntrigger.phrases = [\"worst\"]";
+        let strict = rule_set(body);
+        let lenient = rule_set(&format!("{body}\ncount_earlier = true"));
+        let cases: [(&str, &[usize], &[usize]); 3] = [
+            (
+                "customer: worst\nagent: so sorry\ncustomer: still the worst\nagent: ok",
+                &[3],
+                &[],
+            ),
+            (
+                "agent: sorry for the wait\ncustomer: worst\nagent: ok",
+                &[2],
+                &[],
+            ),
+            (
+                "customer: worst\nagent: ok\ncustomer: worst",
+                &[1, 3],
+                &[1, 3],
+            ),
+        ];
+        for (script, strict_turns, lenient_turns) in cases {
+            assert_eq!(
+                finding_turns(&audit(&strict, script)),
+                strict_turns,
+                "strict: {script}"
+            );
+            assert_eq!(
+                finding_turns(&audit(&lenient, script)),
+                lenient_turns,
+                "lenient: {script}"
+            );
         }
     }
 

@@ -328,6 +328,17 @@ impl Summary<'_> {
             "findings": self.findings.len(),
             "rules": rules,
         });
+        let mut summary = summary;
+        if let (Some(m), Some(object)) = (&self.stats.metadata, summary.as_object_mut()) {
+            object.insert(
+                "metadata".into(),
+                serde_json::json!({
+                    "rows": m.rows,
+                    "unmatched_rows": m.unmatched_rows,
+                    "unmatched_conversations": m.unmatched_conversations,
+                }),
+            );
+        }
         let mut out = serde_json::to_vec_pretty(&summary).unwrap_or_default();
         out.push(b'\n');
         out

@@ -129,10 +129,12 @@ pub enum RuleKind {
     Forbid,
     /// `speaker` says one of the phrases inside `window`, or a finding.
     Require { window: Window },
-    /// After a trigger by `trigger_speaker`, `speaker` says a phrase within `within_turns`.
+    /// After a trigger by `trigger_speaker`, `speaker` says a phrase within `within_turns`
+    /// (or, with `count_earlier`, already said one before the trigger).
     Respond {
         trigger_speaker: Speaker,
         within_turns: usize,
+        count_earlier: bool,
     },
     /// `speaker` starts while the other party still speaks (or right after a cut-off).
     Overlap {
@@ -414,7 +416,7 @@ fn compile_rule(
 
     // Fields that belong to one kind only.
     type KindField<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [RawKind]);
-    let kind_fields: [KindField; 12] = [
+    let kind_fields: [KindField; 13] = [
         (
             "default_within",
             raw.default_within.as_ref().map(Spanned::span),
@@ -458,6 +460,11 @@ fn compile_rule(
         (
             "within_turns",
             raw.within_turns.as_ref().map(Spanned::span),
+            &[RawKind::Respond],
+        ),
+        (
+            "count_earlier",
+            raw.count_earlier.as_ref().map(Spanned::span),
             &[RawKind::Respond],
         ),
         (
@@ -630,6 +637,7 @@ fn compile_rule(
                     .as_ref()
                     .map_or(Speaker::Customer, |s| speaker_of(*s.get_ref())),
                 within_turns: positive(within, "within_turns")?,
+                count_earlier: raw.count_earlier.as_ref().is_some_and(|v| *v.get_ref()),
             }
         }
         RawKind::Overlap => {

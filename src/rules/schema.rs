@@ -87,6 +87,7 @@ pub struct RawRule {
     // respond
     pub trigger: Option<Spanned<RawTrigger>>,
     pub within_turns: Option<Spanned<i64>>,
+    pub count_earlier: Option<Spanned<bool>>,
 
     // overlap
     pub min_overlap_ms: Option<Spanned<i64>>,

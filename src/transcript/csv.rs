@@ -143,17 +143,7 @@ impl<R: Read> CsvReader<R> {
         let finished = if starts_new {
             let previous = self.pending.take().map(Self::finish);
             self.pending = Some(Pending {
-                conversation: Conversation {
-                    id: id.clone(),
-                    agent_id: None,
-                    customer_id: None,
-                    started_at: None,
-                    channel: None,
-                    direction: None,
-                    team: None,
-                    turns: Vec::new(),
-                    source: source.clone(),
-                },
+                conversation: Conversation::new(id.clone(), source.clone()),
                 error: None,
             });
             previous

@@ -7,13 +7,28 @@
 //!
 //! Every conversation carries its [`Source`] (file and line) so that findings and skip
 //! messages can point at the place a person would open.
+//!
+//! Two kinds of reader live here. Streams (canonical JSON Lines, turn-per-row CSV) are cut
+//! into chunks by the input layer. Documents (scripts, WebVTT captions and the contact-center
+//! exports: Transcribe Call Analytics, Contact Lens, post-call analytics, CCAI Insights) hold
+//! one conversation per file and are parsed whole: each such reader is a function
+//! `parse(bytes, &DocumentContext) -> Result<Conversation, ReadError>`, and a file that names
+//! no conversation id gets [`DocumentContext::default_id`] (its path relative to the audited
+//! folder). A document with a missing or wrong-typed field is one skip whose message names
+//! the file, the line and the field path, never a panic.
 
+pub mod amazon;
+pub mod ccai;
 pub mod csv;
 pub mod jsonl;
+pub mod pca;
 pub mod script;
+pub mod vtt;
 
 use std::fmt;
 use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
 
 /// Who spoke a turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,6 +155,139 @@ pub struct Conversation {
     pub team: Option<String>,
     pub turns: Vec<Turn>,
     pub source: Source,
+}
+
+impl Conversation {
+    /// A conversation with an id and a source, no metadata and no turns yet.
+    pub fn new(id: impl Into<String>, source: Source) -> Conversation {
+        Conversation {
+            id: id.into(),
+            agent_id: None,
+            customer_id: None,
+            started_at: None,
+            channel: None,
+            direction: None,
+            team: None,
+            turns: Vec::new(),
+            source,
+        }
+    }
+}
+
+/// What a whole-file reader is told besides the file's bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentContext<'a> {
+    /// The file as findings and messages name it.
+    pub file: &'a Arc<str>,
+    /// The id of a conversation whose file names none: the path relative to the audited
+    /// folder (the file name for a file named on the command line).
+    pub default_id: &'a str,
+    /// `--agent-speakers`: the speaker labels or voice names that are agents; when given,
+    /// every other speaker of a post-call analytics file or caption file is a customer.
+    pub agent_speakers: &'a [String],
+}
+
+impl DocumentContext<'_> {
+    /// Where the document is, at `line`.
+    pub fn source(&self, line: u64) -> Source {
+        Source {
+            file: self.file.clone(),
+            line,
+        }
+    }
+
+    /// A skip of the whole document: the field is wrong or missing.
+    pub fn invalid(&self, line: u64, message: String) -> ReadError {
+        ReadError {
+            source: self.source(line),
+            kind: SkipKind::Invalid,
+            message,
+        }
+    }
+
+    /// Whether `label` is named by `--agent-speakers` (any case).
+    pub fn is_listed_agent(&self, label: &str) -> bool {
+        self.agent_speakers
+            .iter()
+            .any(|name| name.trim().eq_ignore_ascii_case(label.trim()))
+    }
+
+    /// The document as UTF-8 text, without a byte order mark.
+    pub fn text<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b str, ReadError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        std::str::from_utf8(bytes).map_err(|err| {
+            let valid = &bytes[..err.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            ReadError {
+                source: self.source(line),
+                kind: SkipKind::Malformed,
+                message: format!("the {what} is not valid UTF-8"),
+            }
+        })
+    }
+
+    /// Parses the document as JSON into `T`. A syntax error is `malformed`; a missing field
+    /// or a value of the wrong type is `invalid`, with the path of the field
+    /// (`Transcript[3].Content`) and its line.
+    pub fn json<T: DeserializeOwned>(&self, bytes: &[u8], what: &str) -> Result<T, ReadError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            self.json_error(what, &path, &err.into_inner())
+        })?;
+        deserializer
+            .end()
+            .map_err(|err| self.json_error(what, "", &err))?;
+        Ok(value)
+    }
+
+    fn json_error(&self, what: &str, path: &str, err: &serde_json::Error) -> ReadError {
+        let kind = if err.is_data() {
+            SkipKind::Invalid
+        } else {
+            SkipKind::Malformed
+        };
+        let text = err.to_string();
+        let reason = text
+            .rfind(" at line ")
+            .map_or(text.as_str(), |at| &text[..at]);
+        let message = match (kind, path) {
+            (SkipKind::Invalid, "." | "") => format!("invalid {what}: {reason}"),
+            (SkipKind::Invalid, path) => format!("invalid {what}: field {path}: {reason}"),
+            _ => format!(
+                "malformed JSON in a {what}: {reason} (column {})",
+                err.column()
+            ),
+        };
+        ReadError {
+            source: self.source(err.line().max(1) as u64),
+            kind,
+            message,
+        }
+    }
+}
+
+/// Milliseconds from a count of seconds as exports write them (`12.345`), rounded.
+pub fn seconds_to_ms(seconds: f64) -> Option<i64> {
+    (0.0..1e12)
+        .contains(&seconds)
+        .then(|| (seconds * 1000.0).round() as i64)
+}
+
+/// The earliest of absolute turn times becomes the conversation's start (in UTC), and each
+/// turn's time an offset from it in ms: the canonical form of chat exports.
+pub fn anchor_absolute_times(conversation: &mut Conversation, times: &[Option<jiff::Timestamp>]) {
+    let Some(first) = times.iter().flatten().min().copied() else {
+        return;
+    };
+    conversation.started_at = Some(first.to_zoned(jiff::tz::TimeZone::UTC));
+    for (turn, time) in conversation.turns.iter_mut().zip(times) {
+        if let Some(time) = time {
+            let offset = time.as_millisecond() - first.as_millisecond();
+            turn.start_ms = Some(offset);
+        }
+    }
 }
 
 /// The id agents are grouped under when nothing names them.

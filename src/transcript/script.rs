@@ -15,7 +15,13 @@
 
 use std::sync::Arc;
 
-use super::{Conversation, ReadError, SkipKind, Source, Speaker, Turn};
+use super::{Conversation, DocumentContext, ReadError, SkipKind, Source, Speaker, Turn};
+
+/// Parses a script file (UTF-8) into one conversation whose id is the file's relative path.
+pub fn parse_document(bytes: &[u8], cx: &DocumentContext) -> Result<Conversation, ReadError> {
+    let text = cx.text(bytes, "script")?;
+    parse_script(text, cx.file, cx.default_id)
+}
 
 /// Parses a whole script into one conversation with the given id.
 pub fn parse_script(text: &str, file: &Arc<str>, id: &str) -> Result<Conversation, ReadError> {
@@ -63,19 +69,13 @@ pub fn parse_script_from_line(
             ..turn
         });
     }
+    let source = Source {
+        file: file.clone(),
+        line: first_turn_line.unwrap_or(first_line),
+    };
     Ok(Conversation {
-        id: id.to_string(),
-        agent_id: None,
-        customer_id: None,
-        started_at: None,
-        channel: None,
-        direction: None,
-        team: None,
         turns,
-        source: Source {
-            file: file.clone(),
-            line: first_turn_line.unwrap_or(first_line),
-        },
+        ..Conversation::new(id, source)
     })
 }
 
