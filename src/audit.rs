@@ -124,12 +124,8 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
     chunk.for_each_conversation(|read| match read {
         Ok(mut conversation) => {
             let metadata_row = metadata.and_then(|m| m.join(&mut conversation, &relative));
-            if conversation.turns.is_empty() {
-                items.push(Item::Skipped(ReadError {
-                    source: conversation.source.clone(),
-                    kind: SkipKind::NoTurns,
-                    message: format!("conversation {:?} has no turns", conversation.id),
-                }));
+            if let Err(error) = conversation.validate() {
+                items.push(Item::Skipped(error));
                 return;
             }
             let audit = auditor.audit(&conversation);

@@ -459,14 +459,26 @@ struct LimitReader<R> {
 
 impl<R: Read> Read for LimitReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.seen += n as u64;
-        if self.seen > self.limit {
-            return Err(io::Error::other(format!(
-                "the file is larger than --max-file-bytes ({} bytes) decompressed; the rest is not read",
-                self.limit
-            )));
+        if buf.is_empty() {
+            return Ok(0);
         }
+        let allowed = self.limit - self.seen;
+        if allowed == 0 {
+            // At the limit: the file is fine if it ends here.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(format!(
+                    "the file is larger than --max-file-bytes ({} bytes) decompressed; the rest is not read",
+                    self.limit
+                ))),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.seen += n as u64;
         Ok(n)
     }
 }
@@ -609,7 +621,8 @@ fn read_jsonl(
                     drop(data);
                     let ended = match skip_past_newline(&mut reader) {
                         Ok((skipped, found_newline)) => {
-                            length += skipped;
+                            // The newline ends the line; it is not part of it.
+                            length += skipped - u64::from(found_newline);
                             !found_newline
                         }
                         Err(err) => {

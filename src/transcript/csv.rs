@@ -17,6 +17,8 @@ use super::{
 
 /// Column positions found in the header.
 struct Columns {
+    /// How many columns the header has: every row must have as many fields.
+    width: usize,
     id: usize,
     speaker: usize,
     text: usize,
@@ -48,6 +50,7 @@ impl Columns {
             })
         };
         Ok(Columns {
+            width: header.len(),
             id: required("conversation_id")?,
             speaker: required("speaker")?,
             text: required("text")?,
@@ -162,10 +165,11 @@ impl<R: Read> CsvReader<R> {
             if id.is_empty() {
                 return Err(row.invalid("`conversation_id` is empty".into()));
             }
-            if self.record.len() <= columns.text.max(columns.speaker).max(columns.id) {
+            if self.record.len() != columns.width {
                 return Err(row.invalid(format!(
-                    "the row has {} fields, fewer than the header's columns",
-                    self.record.len()
+                    "the row has {} fields, the header {} columns",
+                    self.record.len(),
+                    columns.width
                 )));
             }
             let speaker_label = field(columns.speaker);
@@ -354,7 +358,7 @@ mod tests {
                 .as_ref()
                 .unwrap_err()
                 .message
-                .contains("fewer than")
+                .contains("the row has 2 fields, the header 4 columns")
         );
         assert_eq!(results[3].as_ref().unwrap().turns[0].start_ms, Some(5));
     }

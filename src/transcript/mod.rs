@@ -309,6 +309,43 @@ impl Conversation {
         self.agent_id.as_deref().unwrap_or(UNKNOWN_AGENT)
     }
 
+    /// Checks what every reader leaves to the audit: there are turns, and timings are not
+    /// negative and do not end before they start.
+    pub fn validate(&self) -> Result<(), ReadError> {
+        let error = |kind: SkipKind, message: String| ReadError {
+            source: self.source.clone(),
+            kind,
+            message,
+        };
+        if self.turns.is_empty() {
+            return Err(error(
+                SkipKind::NoTurns,
+                format!("conversation {:?} has no turns", self.id),
+            ));
+        }
+        for (index, turn) in self.turns.iter().enumerate() {
+            let problem = match (turn.start_ms, turn.end_ms) {
+                (Some(start), _) if start < 0 => Some(format!("start_ms {start} is negative")),
+                (_, Some(end)) if end < 0 => Some(format!("end_ms {end} is negative")),
+                (Some(start), Some(end)) if end < start => {
+                    Some(format!("end_ms {end} is before start_ms {start}"))
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(error(
+                    SkipKind::Invalid,
+                    format!(
+                        "invalid conversation: conversation {:?}, turn {}: {problem}",
+                        self.id,
+                        index + 1
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Where turn `index` is, for findings: the turn's own line when the format has one.
     pub fn turn_source(&self, index: usize) -> Source {
         match self.turns.get(index).and_then(|turn| turn.line) {
