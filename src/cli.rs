@@ -45,6 +45,10 @@ pub struct ConvertArgs {
     /// Write the JSON Lines to FILE instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Replace card numbers, national ids, e-mail addresses and phone numbers in the text
+    #[arg(long)]
+    pub redact: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The commands: glue between the flags and the library. Each command returns the exit code
 //! it earned; messages go to standard error, results to standard output or the report folder.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -233,6 +234,16 @@ fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
 
 fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     let started = Instant::now();
+    // Ctrl-C stops the reader; the run then ends cleanly, writes nothing and exits 130. A
+    // second Ctrl-C (or a handler that cannot be set) falls back to the default: the report
+    // folder is replaced whole or not at all either way.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let on_signal = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if on_signal.swap(true, Ordering::SeqCst) {
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
     let (rules, as_of, carried) = match load_inputs(&args.input) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -266,19 +277,10 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         read,
         metadata,
-        cancel: Arc::new(AtomicBool::new(false)),
+        cancel: cancel.clone(),
         as_of,
         carried_promises: carried,
     };
-    // Ctrl-C stops the reader; the run then ends cleanly, writes nothing and exits 130. A
-    // second Ctrl-C (or a handler that cannot be set) falls back to the default: the report
-    // folder is replaced whole or not at all either way.
-    let cancel = options.cancel.clone();
-    let _ = ctrlc::set_handler(move || {
-        if cancel.swap(true, Ordering::SeqCst) {
-            std::process::exit(Exit::Interrupted as i32);
-        }
-    });
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
         progress.update(bytes_read.load(Ordering::Relaxed), conversations);
@@ -579,6 +581,8 @@ fn convert(args: ConvertArgs) -> anyhow::Result<Exit> {
     let mut out: Vec<u8> = Vec::new();
     let mut problems = sources.discovery.errors.clone();
     let mut converted = 0u64;
+    // convert copies text as it is, for other tools; --redact makes a copy safe to share.
+    let redactor = args.redact.then(Redactor::new);
     input::read_chunks(&sources.discovery.files, &sources.read, |chunk| {
         if let input::Payload::FileError(error) = &chunk.payload {
             problems.push(error.clone());
@@ -588,6 +592,13 @@ fn convert(args: ConvertArgs) -> anyhow::Result<Exit> {
             Ok(mut conversation) => {
                 if let Some(metadata) = &sources.metadata {
                     metadata.join(&mut conversation, &relative);
+                }
+                if let Some(redactor) = &redactor {
+                    for turn in &mut conversation.turns {
+                        if let Cow::Owned(redacted) = redactor.redact(&turn.text) {
+                            turn.text = redacted;
+                        }
+                    }
                 }
                 let value = callqa::transcript::jsonl::to_json_value(&conversation);
                 // Serializing a JSON value into memory cannot fail.
