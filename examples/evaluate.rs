@@ -15,6 +15,7 @@
 //! | blame   | blame    | `blame`                                           |
 //! | apology | apology  | `complaint` and not `apology`                     |
 //! | closing | closing  | an agent turn exists and not `next_steps_at_close`|
+//! | callback| callback | `callback_promise` (detection: the rule found a promise; whether it was kept needs the other conversations) |
 //!
 //! Only labeled conversations count. Without RULES, the built-in default pack is scored.
 
@@ -61,6 +62,11 @@ const CHECKS: &[Check] = &[
             }
             Some(!flag(label, "next_steps_at_close")?)
         },
+    },
+    Check {
+        name: "callback",
+        rule_id: "callback",
+        expected: |label| flag(label, "callback_promise"),
     },
 ];
 
@@ -180,7 +186,9 @@ fn main() -> ExitCode {
             let Some(expected) = (check.expected)(label) else {
                 continue;
             };
-            let fired = audit.findings.iter().any(|f| f.rule as usize == rule_index);
+            // A promise rule fires where it found a promise (judging it needs the whole input).
+            let fired = audit.findings.iter().any(|f| f.rule as usize == rule_index)
+                || audit.promises.iter().any(|p| p.rule as usize == rule_index);
             let id = conversation.id.clone();
             match (fired, expected) {
                 (true, true) => confusion.true_positive += 1,

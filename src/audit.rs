@@ -15,12 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use crate::callbacks::{Contacts, Judge, Promise};
 use crate::checks::{Auditor, ConversationAudit, Finding};
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
 use crate::rules::RuleSet;
 use crate::scorecard::Scorecards;
-use crate::transcript::{ReadError, SkipKind, Source};
+use crate::transcript::{Direction, ReadError, SkipKind, Source};
 
 /// How the audit runs.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,10 @@ pub struct AuditOptions {
     /// Worker threads (at least 1).
     pub threads: usize,
     pub read: ReadOptions,
+    /// The moment the export was taken (default: the latest start time read).
+    pub as_of: Option<jiff::Zoned>,
+    /// Pending promises of an earlier run, judged again against this run's contacts.
+    pub carried_promises: Vec<Promise>,
     /// Set (by a SIGINT handler) to stop reading; the run then returns what it merged.
     pub cancel: Arc<AtomicBool>,
     /// `--metadata`, read once and shared read-only by the workers, which join it onto each
@@ -77,6 +82,11 @@ pub struct AuditRun {
     pub problems: Vec<ReadError>,
     /// The latest `started_at` of the audited conversations.
     pub latest_started_at: Option<jiff::Zoned>,
+    /// The `as_of` promises were judged at: the option, else the latest start time.
+    pub as_of: Option<jiff::Zoned>,
+    /// Every promise of the run (this input's and the carried ones), judged, sorted by
+    /// conversation id, turn and rule.
+    pub promises: Vec<Promise>,
 }
 
 /// One conversation's result as a worker hands it to the merge.
@@ -86,6 +96,8 @@ enum Item {
         id: String,
         source: Source,
         started_at: Option<jiff::Zoned>,
+        customer_id: Option<String>,
+        direction: Option<Direction>,
         audit: ConversationAudit,
         /// The `--metadata` row joined onto it.
         metadata_row: Option<usize>,
@@ -121,6 +133,8 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
                 id: conversation.id,
                 source: conversation.source,
                 started_at: conversation.started_at,
+                customer_id: conversation.customer_id,
+                direction: conversation.direction,
                 audit,
                 metadata_row,
             });
@@ -135,9 +149,13 @@ struct Merger<'r> {
     rules: &'r RuleSet,
     run: AuditRun,
     /// Where each audited id was first read.
-    seen: HashMap<String, Source>,
+    seen: HashMap<Arc<str>, Source>,
     /// Per `--metadata` row, whether a conversation matched it.
     matched_rows: Vec<bool>,
+    /// Every audited conversation's customer, start and direction, for the promise join.
+    contacts: Contacts,
+    /// Conversations with promises: scored only once their promises are judged.
+    held: Vec<ConversationAudit>,
 }
 
 impl Merger<'_> {
@@ -150,6 +168,8 @@ impl Merger<'_> {
                     id,
                     source,
                     started_at,
+                    customer_id,
+                    direction,
                     audit,
                     metadata_row,
                 } => {
@@ -159,7 +179,7 @@ impl Merger<'_> {
                     {
                         *matched = true;
                     }
-                    if let Some(first) = self.seen.get(&id) {
+                    if let Some(first) = self.seen.get(id.as_str()) {
                         *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
                         run.problems.push(ReadError {
                             message: format!(
@@ -176,8 +196,21 @@ impl Merger<'_> {
                     {
                         stats.unmatched_conversations += 1;
                     }
-                    run.scorecards.add(&audit, self.rules);
-                    run.findings.extend(audit.findings);
+                    if audit.promises.is_empty() {
+                        run.scorecards.add(&audit, self.rules);
+                        run.findings.extend(audit.findings);
+                    } else {
+                        self.held.push(audit);
+                    }
+                    let id: Arc<str> = Arc::from(id);
+                    if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
+                        self.contacts.add(
+                            customer,
+                            started,
+                            direction == Some(Direction::Outbound),
+                            id.clone(),
+                        );
+                    }
                     if let Some(started) = started_at
                         && run
                             .latest_started_at
@@ -201,10 +234,45 @@ impl Merger<'_> {
         }
     }
 
-    fn finish(mut self) -> AuditRun {
+    /// Judges every promise against the whole input's contacts and folds the outcomes into
+    /// the findings and scorecards; then sorts.
+    fn finish(mut self, as_of: Option<jiff::Zoned>, carried: Vec<Promise>) -> AuditRun {
         if let Some(stats) = &mut self.run.stats.metadata {
             stats.unmatched_rows = self.matched_rows.iter().filter(|m| !**m).count() as u64;
         }
+        let as_of = as_of.or_else(|| self.run.latest_started_at.clone());
+        let judge = Judge::new(
+            self.rules,
+            std::mem::take(&mut self.contacts),
+            as_of.as_ref(),
+        );
+        let run = &mut self.run;
+        for mut audit in std::mem::take(&mut self.held) {
+            judge.fold(&mut audit);
+            run.scorecards.add(&audit, self.rules);
+            run.findings.append(&mut audit.findings);
+            run.promises.append(&mut audit.promises);
+        }
+        for mut promise in carried {
+            // A conversation read again in this run was judged from its own copy.
+            if self.seen.contains_key(promise.conversation_id.as_str()) {
+                continue;
+            }
+            judge.judge(&mut promise);
+            run.scorecards.add_carried(&promise, self.rules);
+            if promise.state == crate::callbacks::PromiseState::Broken {
+                run.findings.push(promise.finding());
+            }
+            run.promises.push(promise);
+        }
+        run.promises.sort_by(|a, b| {
+            (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
+                b.conversation_id.as_str(),
+                b.turn,
+                b.rule,
+            ))
+        });
+        run.as_of = as_of;
         // Stable: findings of one conversation and turn keep their rule and position order.
         self.run.findings.sort_by(|a, b| {
             (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
@@ -246,6 +314,8 @@ pub fn run(
             ..AuditRun::default()
         },
         seen: HashMap::new(),
+        contacts: Contacts::default(),
+        held: Vec::new(),
         matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
     let metadata = options.metadata.as_deref();
@@ -279,7 +349,7 @@ pub fn run(
             }
         }
     });
-    Ok(merger.finish())
+    Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone()))
 }
 
 #[cfg(test)]

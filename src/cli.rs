@@ -121,6 +121,10 @@ pub struct InputArgs {
     #[arg(long, value_name = "TIME", help_heading = "Input")]
     pub as_of: Option<String>,
 
+    /// An earlier run's promises.csv: its pending promises are judged again in this run
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub promises: Option<PathBuf>,
+
     /// Keep card numbers, national ids, e-mail addresses and phone numbers in the output
     #[arg(long, help_heading = "Output")]
     pub no_redact: bool,
@@ -149,7 +153,7 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Write scorecards.csv, findings.csv and summary.json into this folder
+    /// Write scorecards.csv, findings.csv, summary.json and promises.csv into this folder
     #[arg(
         short = 'o',
         long = "output",

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context as _, anyhow};
 
 use callqa::audit::{self, AuditOptions, AuditRun};
+use callqa::callbacks::PromiseState;
 use callqa::checks::Auditor;
 use callqa::input::{self, Discovery, InputFormat, ReadOptions};
 use callqa::metadata::Metadata;
@@ -183,6 +184,43 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// What audit and explain load before reading transcripts: the rules, `--as-of` and the
+/// promises carried by `--promises`; or the exit code of the first that fails.
+fn load_inputs(
+    input: &InputArgs,
+) -> Result<
+    (
+        RuleSet,
+        Option<jiff::Zoned>,
+        Vec<callqa::callbacks::Promise>,
+    ),
+    Exit,
+> {
+    let rules = load_rules(&input.rules)?;
+    let as_of = parse_as_of(input)?;
+    let carried = carried_promises(input, &rules)?;
+    Ok((rules, as_of, carried))
+}
+
+/// Reads the pending promises of `--promises`, or exits 2.
+fn carried_promises(
+    input: &InputArgs,
+    rules: &RuleSet,
+) -> Result<Vec<callqa::callbacks::Promise>, Exit> {
+    let Some(path) = &input.promises else {
+        return Ok(Vec::new());
+    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        eprintln!("callqa: --promises: {file}: {err}");
+        Exit::Usage
+    })?;
+    callqa::callbacks::read_promises_csv(&file, &text, rules).map_err(|err| {
+        eprintln!("callqa: --promises: {err}");
+        Exit::Usage
+    })
+}
+
 /// Parses `--as-of`, or exits 2.
 fn parse_as_of(input: &InputArgs) -> Result<Option<jiff::Zoned>, Exit> {
     match &input.as_of {
@@ -206,12 +244,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             std::process::exit(Exit::Interrupted as i32);
         }
     });
-    let rules = match load_rules(&args.input.rules) {
-        Ok(rules) => rules,
-        Err(code) => return Ok(code),
-    };
-    let as_of = match parse_as_of(&args.input) {
-        Ok(as_of) => as_of,
+    let (rules, as_of, carried) = match load_inputs(&args.input) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     if let Some(threads) = args.threads
@@ -244,6 +278,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         read,
         metadata,
         cancel: cancel.clone(),
+        as_of,
+        carried_promises: carried,
     };
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
@@ -265,14 +301,13 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     let mut problems = discovery.errors.clone();
     problems.append(&mut run.problems);
 
-    let as_of_text = as_of
-        .or_else(|| run.latest_started_at.clone())
-        .map(|t| format_rfc3339(&t));
+    let as_of_text = run.as_of.as_ref().map(format_rfc3339);
     let summary = Summary {
         rules: &rules,
         stats: &run.stats,
         scorecards: &run.scorecards,
         findings: &run.findings,
+        promises: &run.promises,
         as_of: as_of_text,
         files_by_format,
     };
@@ -303,6 +338,10 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     report::findings_csv(&run.findings, &rules, &render),
                 ),
                 (report::SUMMARY_FILE, summary.to_json()),
+                (
+                    report::PROMISES_FILE,
+                    report::promises_csv(&run.promises, &rules, &render),
+                ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {
                 eprintln!("callqa: error: cannot write the report: {err}");
@@ -435,6 +474,19 @@ fn print_summary(summary: &Summary, seconds: f64) {
         summary.findings.len(),
         per_rule.join(", ")
     );
+    if !summary.promises.is_empty() {
+        let count =
+            |state: PromiseState| summary.promises.iter().filter(|p| p.state == state).count();
+        let carried = summary.promises.iter().filter(|p| p.carried).count();
+        eprintln!(
+            "callqa: promises: {} made, {carried} carried; {} kept, {} broken, {} pending, {} unverifiable",
+            summary.promises.len() - carried,
+            count(PromiseState::Kept),
+            count(PromiseState::Broken),
+            count(PromiseState::Pending),
+            count(PromiseState::Unverifiable)
+        );
+    }
     if let Some(metadata) = &stats.metadata {
         eprintln!(
             "callqa: metadata: {} rows, {} matched no conversation; {} audited conversations matched no row",
@@ -455,13 +507,10 @@ fn print_summary(summary: &Summary, seconds: f64) {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
-    let rules = match load_rules(&args.input.rules) {
-        Ok(rules) => rules,
+    let (rules, as_of, carried) = match load_inputs(&args.input) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    if let Err(code) = parse_as_of(&args.input) {
-        return Ok(code);
-    }
     let sources = match open_sources(&args.input.paths, &args.input.source) {
         Ok(sources) => sources,
         Err(code) => return Ok(code),
@@ -487,7 +536,26 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         eprintln!("callqa: no conversation with id {:?} in the input", args.id);
         return Ok(Exit::Input);
     };
-    let audit = Auditor::new(&rules).audit(&conversation);
+    let mut audit = Auditor::new(&rules).audit(&conversation);
+    if !audit.promises.is_empty() {
+        // Promises are judged against the whole input: audit it all (text is not kept).
+        let options = AuditOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            read: sources.read.clone(),
+            metadata: sources.metadata.clone(),
+            as_of,
+            carried_promises: carried,
+            ..AuditOptions::default()
+        };
+        let run = audit::run(&sources.discovery.files, &rules, &options, &mut |_| {})
+            .context("cannot start the worker threads")?;
+        audit.promises = run
+            .promises
+            .into_iter()
+            .filter(|p| p.conversation_id == conversation.id && !p.carried)
+            .collect();
+        callqa::callbacks::fold_judged(&mut audit);
+    }
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let redactor = Redactor::new();

@@ -122,6 +122,30 @@ pub fn render(
             ));
         }
     }
+    if !audit.promises.is_empty() {
+        out.push_str(&paint.wrap(BOLD, "promises"));
+        out.push('\n');
+    }
+    for promise in &audit.promises {
+        let time = |t: &Option<jiff::Zoned>| t.as_ref().map_or("?".to_string(), format_rfc3339);
+        out.push_str(&format!(
+            "  turn {} ({}): {}\n    made {}, deadline {} ({}): {}",
+            promise.turn,
+            promise.agent_id,
+            paint.redact(&promise.evidence),
+            time(&promise.made_at),
+            time(&promise.deadline),
+            promise
+                .time_words
+                .as_deref()
+                .map_or("default window".to_string(), |w| format!("\"{w}\"")),
+            promise.state.as_str()
+        ));
+        if let Some((id, at)) = &promise.kept_by {
+            out.push_str(&format!(" by conversation {id} at {}", format_rfc3339(at)));
+        }
+        out.push('\n');
+    }
     out.push_str(&paint.wrap(BOLD, "scores"));
     out.push('\n');
     if audit.agents.is_empty() {

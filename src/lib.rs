@@ -10,7 +10,9 @@
 //! TOML files ([`rules`]); the checks the product promises are rules of the built-in pack.
 
 pub mod audit;
+pub mod callbacks;
 pub mod checks;
+pub mod deadline;
 pub mod engine;
 pub mod explain;
 pub mod input;

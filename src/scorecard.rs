@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::callbacks::{Promise, PromiseState};
 use crate::checks::{ConversationAudit, RuleState};
-use crate::rules::RuleSet;
+use crate::rules::{RuleKind, RuleSet};
 
 /// How often a rule applied and failed (conversations, for an agent; agent-conversations, in
 /// the run's totals).
@@ -16,12 +17,31 @@ use crate::rules::RuleSet;
 pub struct RuleCount {
     pub applicable: u64,
     pub failed: u64,
+    /// Promises only: not yet due at `as_of`.
+    pub pending: u64,
+    /// Promises only: no customer id or no start time.
+    pub unverifiable: u64,
 }
 
 impl RuleCount {
     fn merge(&mut self, other: &RuleCount) {
         self.applicable += other.applicable;
         self.failed += other.failed;
+        self.pending += other.pending;
+        self.unverifiable += other.unverifiable;
+    }
+
+    /// Counts one judged promise: kept and broken ones are applicable, broken ones failed.
+    fn count_promise(&mut self, state: PromiseState) {
+        match state {
+            PromiseState::Kept => self.applicable += 1,
+            PromiseState::Broken => {
+                self.applicable += 1;
+                self.failed += 1;
+            }
+            PromiseState::Pending => self.pending += 1,
+            PromiseState::Unverifiable => self.unverifiable += 1,
+        }
     }
 
     /// failed / applicable, or `None` when the rule never applied.
@@ -79,38 +99,34 @@ impl Scorecards {
         }
     }
 
-    /// Adds one audited conversation.
+    /// Adds one audited conversation (its promises judged already). A promise rule's counts
+    /// are of promises, not conversations; its state only weighs in the conversation's score.
     pub fn add(&mut self, audit: &ConversationAudit, rules: &RuleSet) {
         let rule_count = rules.rules.len();
-        if self.totals.len() < rule_count {
-            self.totals.resize(rule_count, RuleCount::default());
-        }
         for part in &audit.agents {
-            let card = self
-                .agents
-                .entry(part.agent_id.clone())
-                .or_insert_with(|| AgentCard {
-                    rules: vec![RuleCount::default(); rule_count],
-                    ..AgentCard::default()
-                });
+            let card = self.card(&part.agent_id, rule_count);
             card.conversations += 1;
             card.score_micros += (part.score(rules) * 1e6).round() as u64;
+            let mut counted = vec![RuleCount::default(); rule_count];
             for (index, state) in part.states.iter().enumerate() {
-                let count = &mut card.rules[index];
-                let total = &mut self.totals[index];
+                if matches!(rules.rules[index].kind, RuleKind::Promise { .. }) {
+                    continue;
+                }
+                let count = &mut counted[index];
                 match state {
                     RuleState::NotApplicable => {}
-                    RuleState::Passed => {
-                        count.applicable += 1;
-                        total.applicable += 1;
-                    }
+                    RuleState::Passed => count.applicable += 1,
                     RuleState::Failed => {
                         count.applicable += 1;
                         count.failed += 1;
-                        total.applicable += 1;
-                        total.failed += 1;
                     }
                 }
+            }
+            for (mine, add) in card.rules.iter_mut().zip(&counted) {
+                mine.merge(add);
+            }
+            for (total, add) in self.totals.iter_mut().zip(&counted) {
+                total.merge(add);
             }
         }
         for finding in &audit.findings {
@@ -118,6 +134,40 @@ impl Scorecards {
                 card.findings += 1;
             }
         }
+        for promise in &audit.promises {
+            self.count_promise(promise, rule_count);
+        }
+    }
+
+    /// The agent's card, created empty when missing; the totals grow to `rule_count`.
+    fn card(&mut self, agent: &str, rule_count: usize) -> &mut AgentCard {
+        if self.totals.len() < rule_count {
+            self.totals.resize(rule_count, RuleCount::default());
+        }
+        self.agents
+            .entry(agent.to_string())
+            .or_insert_with(|| AgentCard {
+                rules: vec![RuleCount::default(); rule_count],
+                ..AgentCard::default()
+            })
+    }
+
+    /// Counts one judged promise for its agent and in the totals; a broken promise carried
+    /// from an earlier run also counts as the agent's finding (its conversation was scored in
+    /// the run that read it).
+    pub fn add_carried(&mut self, promise: &Promise, rules: &RuleSet) {
+        self.count_promise(promise, rules.rules.len());
+        if promise.state == PromiseState::Broken
+            && let Some(card) = self.agents.get_mut(&promise.agent_id)
+        {
+            card.findings += 1;
+        }
+    }
+
+    fn count_promise(&mut self, promise: &Promise, rule_count: usize) {
+        let index = promise.rule as usize;
+        self.card(&promise.agent_id, rule_count).rules[index].count_promise(promise.state);
+        self.totals[index].count_promise(promise.state);
     }
 
     /// Merges another partial scorecard into this one.
@@ -146,6 +196,7 @@ mod tests {
                 agent_id: agent.into(),
                 states,
             }],
+            promises: Vec::new(),
         }
     }
 
@@ -179,14 +230,16 @@ mod tests {
             a.rules[0],
             RuleCount {
                 applicable: 1,
-                failed: 1
+                failed: 1,
+                ..RuleCount::default()
             }
         );
         assert_eq!(
             whole.totals[0],
             RuleCount {
                 applicable: 3,
-                failed: 2
+                failed: 2,
+                ..RuleCount::default()
             }
         );
     }

@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const REPORT_FILES: [&str; 3] = ["findings.csv", "scorecards.csv", "summary.json"];
+const REPORT_FILES: [&str; 4] = [
+    "findings.csv",
+    "promises.csv",
+    "scorecards.csv",
+    "summary.json",
+];
 
 fn callqa() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callqa"));
@@ -73,7 +78,7 @@ fn assert_whole(report: &Path, previous: &[Vec<u8>], conversations: u64) -> &'st
     if current == previous {
         return "previous";
     }
-    let summary: serde_json::Value = serde_json::from_slice(&current[2]).expect("a whole summary");
+    let summary: serde_json::Value = serde_json::from_slice(&current[3]).expect("a whole summary");
     assert_eq!(
         summary["conversations"]["read"], conversations,
         "a whole new report"

@@ -11,9 +11,11 @@
 
 mod forbid;
 mod overlap;
+mod promise;
 mod require;
 mod respond;
 
+use crate::callbacks::Promise;
 use crate::engine::{Hit, Normalized, normalize_into};
 use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
 use crate::transcript::{Conversation, Source, Speaker};
@@ -86,6 +88,9 @@ pub struct ConversationAudit {
     pub findings: Vec<Finding>,
     /// In order of each agent's first turn.
     pub agents: Vec<AgentPart>,
+    /// The promises of later contact, by turn then rule; judged only after the whole input
+    /// is read ([`crate::callbacks`]).
+    pub promises: Vec<Promise>,
 }
 
 /// A rule's hit in a turn: which rule, in which role, where in the normalized text.
@@ -323,6 +328,7 @@ pub(crate) struct Outcome {
     rule_count: usize,
     agents: Vec<AgentPart>,
     findings: Vec<Finding>,
+    promises: Vec<Promise>,
 }
 
 impl Outcome {
@@ -415,6 +421,7 @@ impl<'r> Auditor<'r> {
             rule_count: self.rules.rules.len(),
             agents: Vec::new(),
             findings: Vec::new(),
+            promises: Vec::new(),
         };
         // Every agent who spoke is scored, even where no rule applies to them.
         for turn in context.turns_of(Speaker::Agent) {
@@ -427,9 +434,11 @@ impl<'r> Auditor<'r> {
             run_rule(&context, index as u32, rule, &mut outcome);
         }
         outcome.findings.sort_by_key(|f| (f.turn, f.rule));
+        outcome.promises.sort_by_key(|p| (p.turn, p.rule));
         ConversationAudit {
             findings: outcome.findings,
             agents: outcome.agents,
+            promises: outcome.promises,
         }
     }
 }
@@ -468,6 +477,7 @@ fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
             },
             outcome,
         ),
+        RuleKind::Promise { windows, .. } => promise::check(context, index, rule, windows, outcome),
     }
 }
 

@@ -15,10 +15,13 @@ use serde::Serialize;
 use crate::redact::Redactor;
 
 use crate::audit::RunStats;
+use crate::callbacks::{Promise, PromiseState};
 use crate::checks::Finding;
-use crate::rules::RuleSet;
+use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
+use crate::transcript::format_rfc3339;
+use jiff::Zoned;
 
 /// How text is made safe for the people who read the output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,6 +57,11 @@ impl Render<'_> {
 pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub use crate::callbacks::PROMISES_FILE;
+
+fn is_promise(rule: &crate::rules::Rule) -> bool {
+    matches!(rule.kind, RuleKind::Promise { .. })
+}
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
@@ -77,6 +85,11 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> V
         for column in ["applicable", "failed", "rate"] {
             header.push(format!("{}_{column}", rule.id));
         }
+        if is_promise(rule) {
+            for column in ["pending", "unverifiable"] {
+                header.push(format!("{}_{column}", rule.id));
+            }
+        }
     }
     let _ = writer.write_record(&header);
     for (agent, card) in &cards.agents {
@@ -91,6 +104,10 @@ pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> V
             row.push(count.applicable.to_string());
             row.push(count.failed.to_string());
             row.push(count.rate().map(|r| format!("{r:.4}")).unwrap_or_default());
+            if is_promise(&rules.rules[index]) {
+                row.push(count.pending.to_string());
+                row.push(count.unverifiable.to_string());
+            }
         }
         let _ = writer.write_record(&row);
     }
@@ -124,6 +141,36 @@ pub fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> V
             render.cell(&evidence).as_ref(),
             render.cell(&rule.message).as_ref(),
             render.cell(&finding.source.to_string()).as_ref(),
+        ]);
+    }
+    finish(writer)
+}
+
+/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
+pub fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
+    let mut writer = csv_writer();
+    let _ = writer.write_record(crate::callbacks::COLUMNS);
+    let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();
+    for p in promises {
+        let (kept_by, kept_at) = match &p.kept_by {
+            Some((id, at)) => (id.clone(), format_rfc3339(at)),
+            None => (String::new(), String::new()),
+        };
+        let evidence = render.evidence(&p.evidence);
+        let _ = writer.write_record([
+            render.cell(&p.conversation_id).as_ref(),
+            render.cell(&p.agent_id).as_ref(),
+            render.cell(p.customer_id.as_deref().unwrap_or("")).as_ref(),
+            rules.rules[p.rule as usize].id.as_str(),
+            &p.turn.to_string(),
+            &time(&p.made_at),
+            &time(&p.deadline),
+            render.cell(p.time_words.as_deref().unwrap_or("")).as_ref(),
+            p.state.as_str(),
+            render.cell(&kept_by).as_ref(),
+            &kept_at,
+            render.cell(&evidence).as_ref(),
+            render.cell(&p.source.to_string()).as_ref(),
         ]);
     }
     finish(writer)
@@ -191,6 +238,8 @@ pub struct Summary<'a> {
     pub stats: &'a RunStats,
     pub scorecards: &'a Scorecards,
     pub findings: &'a [Finding],
+    /// Every promise of the run, judged.
+    pub promises: &'a [Promise],
     /// RFC 3339, when known.
     pub as_of: Option<String>,
     /// Files read, per input format.
@@ -205,6 +254,21 @@ impl Summary<'_> {
             counts[finding.rule as usize] += 1;
         }
         counts
+    }
+
+    /// A promise rule's totals: made (in this input), carried (from an earlier run), and
+    /// how all of them were judged.
+    fn promise_totals(&self, rule: u32) -> serde_json::Value {
+        let of_rule = || self.promises.iter().filter(move |p| p.rule == rule);
+        let state = |s: PromiseState| of_rule().filter(|p| p.state == s).count();
+        serde_json::json!({
+            "made": of_rule().filter(|p| !p.carried).count(),
+            "carried": of_rule().filter(|p| p.carried).count(),
+            "kept": state(PromiseState::Kept),
+            "broken": state(PromiseState::Broken),
+            "pending": state(PromiseState::Pending),
+            "unverifiable": state(PromiseState::Unverifiable),
+        })
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -230,7 +294,7 @@ impl Summary<'_> {
                     .get(index)
                     .copied()
                     .unwrap_or_default();
-                serde_json::json!({
+                let mut object = serde_json::json!({
                     "id": rule.id,
                     "kind": rule.kind.name(),
                     "severity": rule.severity.as_str(),
@@ -238,7 +302,11 @@ impl Summary<'_> {
                     "applicable": total.applicable,
                     "failed": total.failed,
                     "findings": per_rule[index],
-                })
+                });
+                if is_promise(rule) {
+                    object["promises"] = self.promise_totals(index as u32);
+                }
+                object
             })
             .collect();
         let summary = serde_json::json!({

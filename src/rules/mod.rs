@@ -19,10 +19,11 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::deadline::{Windows, Within};
 use crate::engine::{PhraseMatcher, normalize};
 use crate::transcript::Speaker;
 use crate::transcript::script::parse_script_from_line;
-pub use schema::Severity;
+pub use schema::{KeptBy, Severity};
 use schema::{Phrases, RawFile, RawKind, RawRule, RawSpeaker};
 
 /// The default pack, built into the binary.
@@ -141,6 +142,9 @@ pub enum RuleKind {
         max_gap_ms: i64,
         min_words: usize,
     },
+    /// `speaker` promises a later contact; judged against the customer's later
+    /// conversations after the whole input is read.
+    Promise { windows: Windows, kept_by: KeptBy },
 }
 
 impl RuleKind {
@@ -150,6 +154,7 @@ impl RuleKind {
             RuleKind::Require { .. } => "require",
             RuleKind::Respond { .. } => "respond",
             RuleKind::Overlap { .. } => "overlap",
+            RuleKind::Promise { .. } => "promise",
         }
     }
 }
@@ -411,7 +416,27 @@ fn compile_rule(
 
     // Fields that belong to one kind only.
     type KindField<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [RawKind]);
-    let kind_fields: [KindField; 9] = [
+    let kind_fields: [KindField; 13] = [
+        (
+            "default_within",
+            raw.default_within.as_ref().map(Spanned::span),
+            &[RawKind::Promise],
+        ),
+        (
+            "shortly",
+            raw.shortly.as_ref().map(Spanned::span),
+            &[RawKind::Promise],
+        ),
+        (
+            "asap",
+            raw.asap.as_ref().map(Spanned::span),
+            &[RawKind::Promise],
+        ),
+        (
+            "kept_by",
+            raw.kept_by.as_ref().map(Spanned::span),
+            &[RawKind::Promise],
+        ),
         (
             "first_turns",
             raw.first_turns.as_ref().map(Spanned::span),
@@ -523,7 +548,31 @@ fn compile_rule(
             }
         };
 
+    let window = |value: &Option<Spanned<String>>, field: &str, default: Within| match value {
+        None => Ok(default),
+        Some(value) => {
+            Within::parse(value.get_ref()).map_err(|message| at(value.span(), field, message))
+        }
+    };
+
     let kind = match kind_name {
+        RawKind::Promise => {
+            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
+            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
+            let defaults = Windows::default();
+            RuleKind::Promise {
+                windows: Windows {
+                    default_within: window(
+                        &raw.default_within,
+                        "default_within",
+                        defaults.default_within,
+                    )?,
+                    shortly: window(&raw.shortly, "shortly", defaults.shortly)?,
+                    asap: window(&raw.asap, "asap", defaults.asap)?,
+                },
+                kept_by: raw.kept_by.as_ref().map_or(KeptBy::Any, |k| *k.get_ref()),
+            }
+        }
         RawKind::Forbid => {
             add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
             add_phrases(&raw.unless, "unless", Role::Unless, false)?;
@@ -700,6 +749,7 @@ fn kind_label(kind: RawKind) -> &'static str {
         RawKind::Require => "require",
         RawKind::Respond => "respond",
         RawKind::Overlap => "overlap",
+        RawKind::Promise => "promise",
     }
 }
 
@@ -831,6 +881,50 @@ examples.pass = ["agent: It's not your fault at all."]
                 .to_string()
                 .contains("needs `trigger`")
         );
+    }
+
+    #[test]
+    fn promise_fields_compile_and_their_errors_name_the_field() {
+        let promise = GOOD.replace("\"forbid\"", "\"promise\"");
+        let with = |extra: &str| format!("{promise}{extra}\n");
+        let set = load(&with(
+            "default_within = \"3 business days\"\nkept_by = \"outbound\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            set.rules[0].kind,
+            RuleKind::Promise {
+                windows: Windows {
+                    default_within: Within::BusinessDays(3),
+                    ..Windows::default()
+                },
+                kept_by: KeptBy::Outbound,
+            }
+        );
+        let cases = [
+            (
+                with("default_within = \"soonish\""),
+                14,
+                "field `default_within`",
+            ),
+            (with("shortly = \"4\""), 14, "field `shortly`"),
+            (
+                with("kept_by = \"inbound\""),
+                14,
+                "unknown variant `inbound`",
+            ),
+            (
+                format!("{GOOD}asap = \"1 hour\"\n"),
+                14,
+                "`asap` does not apply to kind `forbid`",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(&text).unwrap_err();
+            let shown = err.to_string();
+            assert_eq!(err.line, line, "{shown}");
+            assert!(shown.contains(needle), "{shown} lacks {needle}");
+        }
     }
 
     #[test]

@@ -23,6 +23,17 @@ pub enum RawKind {
     Require,
     Respond,
     Overlap,
+    Promise,
+}
+
+/// Which later contacts keep a promise.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KeptBy {
+    /// Any conversation of the customer, inbound or outbound.
+    Any,
+    /// Only outbound conversations (the company called back).
+    Outbound,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -83,6 +94,12 @@ pub struct RawRule {
     pub max_gap_ms: Option<Spanned<i64>>,
     pub ignore: Option<Phrases>,
     pub min_words: Option<Spanned<i64>>,
+
+    // promise
+    pub default_within: Option<Spanned<String>>,
+    pub shortly: Option<Spanned<String>>,
+    pub asap: Option<Spanned<String>>,
+    pub kept_by: Option<Spanned<KeptBy>>,
 }
 
 #[derive(Debug, Deserialize)]

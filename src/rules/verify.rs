@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::checks::Auditor;
-use crate::rules::{Example, RuleSet};
+use crate::rules::{Example, RuleKind, RuleSet};
 use crate::transcript::script::parse_script_from_line;
 
 /// An example that did not behave.
@@ -71,11 +71,25 @@ pub fn run_examples(set: &RuleSet) -> (usize, Vec<ExampleFailure>) {
                     continue;
                 };
                 let audit = auditor.audit(&conversation);
-                let evidence: Vec<String> = audit
-                    .findings
-                    .iter()
-                    .filter(|f| f.rule as usize == index)
-                    .map(|f| f.evidence.clone())
+                // A promise rule's examples test detection only: a fail example holds a
+                // promise, a pass example none (whether it is kept needs other conversations).
+                let found: Vec<(u32, &String)> = if matches!(rule.kind, RuleKind::Promise { .. }) {
+                    audit
+                        .promises
+                        .iter()
+                        .map(|p| (p.rule, &p.evidence))
+                        .collect()
+                } else {
+                    audit
+                        .findings
+                        .iter()
+                        .map(|f| (f.rule, &f.evidence))
+                        .collect()
+                };
+                let evidence: Vec<String> = found
+                    .into_iter()
+                    .filter(|(rule, _)| *rule as usize == index)
+                    .map(|(_, evidence)| evidence.clone())
                     .collect();
                 if evidence.is_empty() == expected_finding {
                     failures.push(ExampleFailure {

@@ -1,0 +1,226 @@
+//! Callback promises through the real binary: each state and edge is a folder under
+//! `fixtures/promises/` with its input and the whole report it must produce (`expected/`).
+//! `CALLQA_BLESS=1 cargo test --test promises` rewrites the expected files after a deliberate
+//! change; review the diff before committing it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RULES: &str = "fixtures/promises/rules.toml";
+const REPORT: [&str; 4] = [
+    "scorecards.csv",
+    "findings.csv",
+    "summary.json",
+    "promises.csv",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `callqa audit` in the package root (paths in the report stay relative) and returns
+/// the report folder.
+fn audit(inputs: &[&str], extra: &[&str], out: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(root())
+        .arg("audit")
+        .args(inputs)
+        .args(["--rules", RULES, "--quiet", "-o"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("callqa runs");
+    assert!(
+        output.status.success(),
+        "callqa audit {inputs:?} {extra:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Compares every report file with `expected` (or writes it, when blessing).
+fn compare(out: &Path, expected: &Path) {
+    let bless = std::env::var_os("CALLQA_BLESS").is_some();
+    for name in REPORT {
+        let actual = std::fs::read_to_string(out.join(name)).expect("report file written");
+        let path = expected.join(name);
+        if bless {
+            std::fs::create_dir_all(expected).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            continue;
+        }
+        let wanted = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        assert_eq!(actual, wanted, "{} differs", path.display());
+    }
+}
+
+fn check_fixture(name: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let out = temp.path().join("report");
+    let input = format!("fixtures/promises/{name}/input");
+    audit(&[&input], &["-j", "2"], &out);
+    compare(
+        &out,
+        &root().join(format!("fixtures/promises/{name}/expected")),
+    );
+}
+
+#[test]
+fn a_contact_before_the_deadline_keeps_the_promise() {
+    check_fixture("kept");
+}
+
+#[test]
+fn a_deadline_passed_without_contact_is_a_broken_promise_and_a_finding() {
+    check_fixture("broken");
+}
+
+#[test]
+fn a_deadline_after_as_of_is_pending() {
+    check_fixture("pending");
+}
+
+#[test]
+fn without_customer_or_start_time_a_promise_is_unverifiable() {
+    check_fixture("unverifiable");
+}
+
+#[test]
+fn tomorrow_at_23_30_minus_5_ends_with_that_offsets_next_day() {
+    check_fixture("tomorrow-late-offset");
+}
+
+#[test]
+fn two_business_days_from_a_friday_skip_the_weekend() {
+    check_fixture("business-days-friday");
+}
+
+#[test]
+fn a_contact_exactly_at_the_deadline_keeps_the_promise() {
+    check_fixture("contact-at-deadline");
+}
+
+#[test]
+fn conversations_out_of_time_order_across_files_are_joined() {
+    check_fixture("out-of-order");
+}
+
+#[test]
+fn three_nights_carry_pending_promises_and_break_each_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut previous: Option<PathBuf> = None;
+    for night in 1..=3 {
+        let out = temp.path().join(format!("night-{night}"));
+        let input = format!("fixtures/promises/nights/{night}/input");
+        let carried = previous.as_ref().map(|p| p.join("promises.csv"));
+        let mut extra: Vec<&str> = Vec::new();
+        if let Some(carried) = &carried {
+            extra.push("--promises");
+            extra.push(carried.to_str().unwrap());
+        }
+        audit(&[&input], &extra, &out);
+        compare(
+            &out,
+            &root().join(format!("fixtures/promises/nights/{night}/expected")),
+        );
+        previous = Some(out);
+    }
+}
+
+#[test]
+fn file_order_and_threads_change_nothing() {
+    // Every fixture input at once, in path order and with the files renamed so that the
+    // order reverses; with 1 and 3 threads.
+    let temp = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![root().join("fixtures/promises")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("nights") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let forward = temp.path().join("forward");
+    let backward = temp.path().join("backward");
+    std::fs::create_dir_all(&forward).unwrap();
+    std::fs::create_dir_all(&backward).unwrap();
+    let count = files.len();
+    for (i, file) in files.iter().enumerate() {
+        std::fs::copy(file, forward.join(format!("{i:02}.jsonl"))).unwrap();
+        std::fs::copy(file, backward.join(format!("{:02}.jsonl", count - 1 - i))).unwrap();
+    }
+    let mut reports = Vec::new();
+    for (dir, threads) in [
+        (&forward, "1"),
+        (&backward, "1"),
+        (&forward, "3"),
+        (&backward, "3"),
+    ] {
+        let out = temp.path().join(format!(
+            "out-{}-{threads}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        audit(&[dir.to_str().unwrap()], &["-j", threads], &out);
+        let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+        // The source column names the copied file, so it is left out of the comparison.
+        let drop_source = |text: String| -> String {
+            text.lines()
+                .map(|line| line.rsplit_once(',').map_or(line, |(rest, _)| rest))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        reports.push((
+            read("scorecards.csv"),
+            drop_source(read("findings.csv")),
+            drop_source(read("promises.csv")),
+            read("summary.json"),
+        ));
+    }
+    assert!(reports[0].2.contains("kept") && reports[0].2.contains("broken"));
+    for other in &reports[1..] {
+        assert_eq!(other, &reports[0]);
+    }
+}
+
+#[test]
+fn explain_shows_each_promise_with_its_state_and_keeper() {
+    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(root())
+        .args([
+            "explain",
+            "fixtures/promises/out-of-order/input",
+            "--rules",
+            RULES,
+            "--id",
+            "o-1",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let wanted = "promises\n  turn 2 (a-1): «You'll hear from us» by Monday.\n    made 2026-11-20T09:01:00-05:00, deadline 2026-11-23T23:59:59-05:00 (\"Monday\"): kept by conversation o-2 at 2026-11-21T09:00:00-05:00\n";
+    assert!(text.contains(wanted), "{text}");
+}
+
+#[test]
+fn promise_examples_test_detection_only() {
+    for rules in [RULES, "default"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+            .current_dir(root())
+            .args(["rules", "test", rules])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
