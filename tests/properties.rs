@@ -52,6 +52,7 @@ proptest! {
             .iter()
             .map(|(agent, rule_states)| ConversationAudit {
                 findings: Vec::new(),
+                promises: Vec::new(),
                 agents: vec![AgentPart {
                     agent_id: format!("a-{agent}"),
                     states: rule_states
