@@ -784,7 +784,7 @@ fn read_document(
 }
 
 /// Parses a whole file of a one-conversation format (the stream formats are not).
-fn parse_document(
+pub fn parse_document(
     format: InputFormat,
     bytes: &[u8],
     cx: &DocumentContext,
