@@ -1,6 +1,7 @@
 //! `require`: the speaker says one of the phrases inside a window of its own turns (the first
 //! or last N turns with words, or the turns that start in the last S seconds of the
-//! conversation), or there is one finding.
+//! conversation), or there is one finding. Turns made only of `ignore` phrases (a goodbye)
+//! count in no window.
 //!
 //! The window's answerable agent is the agent of the first agent turn (`first_turns`) or of
 //! the last agent turn (`last_turns`, `last_seconds`): the rule is applicable to that agent
@@ -17,7 +18,12 @@ pub(crate) fn check(
     window: Window,
     outcome: &mut Outcome,
 ) {
-    let speaker_turns: Vec<usize> = context.turns_of(rule.speaker).collect();
+    // A turn of nothing but `ignore` phrases ("okay bye bye") counts in no window: on a call
+    // the summary comes before the goodbye.
+    let speaker_turns: Vec<usize> = context
+        .turns_of(rule.speaker)
+        .filter(|&turn| !context.all_words_covered(turn, index, Role::Ignore))
+        .collect();
     if speaker_turns.is_empty() {
         return;
     }
@@ -114,6 +120,21 @@ mod tests {
             ("customer: help", &[]),
             ("agent: the next step is a reset\ncustomer: ok", &[]),
             ("agent: hello\ncustomer: bye", &[1]),
+        ];
+        for (script, expected) in cases {
+            assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");
+        }
+    }
+
+    #[test]
+    fn goodbyes_can_be_left_out_of_the_window() {
+        let rules = rule_set(
+            "kind = \"require\"\nlast_turns = 1\nphrases = [\"dm us\"]\nignore = [\"bye\", \"okay\", \"thank you\"]",
+        );
+        let cases: [(&str, &[usize]); 3] = [
+            ("agent: please DM us your number\ncustomer: thanks\nagent: okay bye bye", &[]),
+            ("agent: hello\ncustomer: thanks\nagent: okay bye bye", &[1]),
+            ("agent: okay\nagent: thank you bye", &[]),
         ];
         for (script, expected) in cases {
             assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");

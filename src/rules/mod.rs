@@ -208,7 +208,8 @@ pub enum Role {
     Trigger,
     /// `trigger.unless`.
     TriggerUnless,
-    /// `ignore` of an `overlap` rule: backchannel words.
+    /// `ignore` of an `overlap` rule (backchannel words) or a `require` rule (turns of only
+    /// these words, such as a goodbye, count in no window).
     Ignore,
 }
 
@@ -491,7 +492,7 @@ fn compile_rule(
         }
     }
     if let Some(ignore) = &raw.ignore
-        && kind_name != RawKind::Overlap
+        && !matches!(kind_name, RawKind::Overlap | RawKind::Require)
     {
         return Err(not_for_kind(ignore.span(), "ignore"));
     }
@@ -581,6 +582,7 @@ fn compile_rule(
         RawKind::Require => {
             add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
             add_phrases(&raw.unless, "unless", Role::Unless, false)?;
+            add_phrases(&raw.ignore, "ignore", Role::Ignore, false)?;
             let windows = [
                 raw.first_turns.is_some(),
                 raw.last_turns.is_some(),
