@@ -23,7 +23,7 @@ use divan::counter::BytesCount;
 
 use callqa::audit::{AuditOptions, run};
 use callqa::checks::Auditor;
-use callqa::engine::{Hit, Normalized, normalize_into};
+use callqa::engine::{Hit, Normalized, normalize_into, normalize_text_into};
 use callqa::input::{InputFormat, ReadOptions, discover};
 use callqa::rules::{Role, RuleKind, RuleSet};
 use callqa::transcript::{Conversation, jsonl};
@@ -176,7 +176,7 @@ fn naive_forbid_findings(rules: &RuleSet, conversation: &Conversation) -> usize 
     count
 }
 
-/// Normalization and the one automaton, turn by turn, as the auditor runs them.
+/// Normalization (text only) and the one automaton, turn by turn, as the auditor runs them.
 #[divan::bench(sample_count = 20)]
 fn normalize_and_match(bencher: Bencher) {
     let fixture = &*FIXTURE;
@@ -188,7 +188,7 @@ fn normalize_and_match(bencher: Bencher) {
             let mut hits = Vec::new();
             for conversation in &fixture.conversations {
                 for turn in &conversation.turns {
-                    normalize_into(&turn.text, &mut normalized);
+                    normalize_text_into(&turn.text, &mut normalized);
                     rules.matcher.find_into(&normalized.text, &mut hits);
                 }
             }
@@ -197,10 +197,16 @@ fn normalize_and_match(bencher: Bencher) {
         });
 }
 
-/// Normalization alone.
-#[divan::bench(sample_count = 20)]
-fn normalize(bencher: Bencher) {
+/// Normalization alone: text only, as the auditor runs it, or with the byte origins that
+/// evidence needs.
+#[divan::bench(sample_count = 20, args = ["text", "with-origins"])]
+fn normalize(bencher: Bencher, mode: &str) {
     let fixture = &*FIXTURE;
+    let normalize = if mode == "text" {
+        normalize_text_into
+    } else {
+        normalize_into
+    };
     bencher
         .counter(BytesCount::new(fixture.stats.text_bytes))
         .bench(|| {
@@ -208,7 +214,7 @@ fn normalize(bencher: Bencher) {
             let mut total = 0;
             for conversation in &fixture.conversations {
                 for turn in &conversation.turns {
-                    normalize_into(&turn.text, &mut normalized);
+                    normalize(&turn.text, &mut normalized);
                     total += normalized.text.len();
                 }
             }
@@ -217,12 +223,17 @@ fn normalize(bencher: Bencher) {
         });
 }
 
-/// The overlapping search over normalized text, for each automaton kind aho-corasick offers
-/// (the engine uses the DFA).
-#[divan::bench(sample_count = 20, args = ["noncontiguous-nfa", "contiguous-nfa", "dfa"])]
+/// The overlapping search over normalized text, for each automaton kind aho-corasick offers,
+/// with and without its prefilter (the engine uses the DFA without prefilter: every pattern
+/// starts with a space, so the prefilter stops at every word).
+#[divan::bench(
+    sample_count = 20,
+    args = ["noncontiguous-nfa", "contiguous-nfa", "dfa", "dfa+prefilter"]
+)]
 fn automaton_kind(bencher: Bencher, kind: &str) {
     let fixture = &*FIXTURE;
-    let kind = match kind {
+    let prefilter = kind.ends_with("+prefilter");
+    let kind = match kind.trim_end_matches("+prefilter") {
         "noncontiguous-nfa" => AhoCorasickKind::NoncontiguousNFA,
         "contiguous-nfa" => AhoCorasickKind::ContiguousNFA,
         _ => AhoCorasickKind::DFA,
@@ -236,6 +247,7 @@ fn automaton_kind(bencher: Bencher, kind: &str) {
     let automaton = AhoCorasick::builder()
         .kind(Some(kind))
         .match_kind(MatchKind::Standard)
+        .prefilter(prefilter)
         .build(&patterns)
         .expect("the pack's phrases build");
     bencher
