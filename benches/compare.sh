@@ -122,7 +122,7 @@ echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 
   "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs; $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "vs rg" "peak RSS MiB"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------" "-----------:" "---------:" "----------:" "-------------:"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------" "----------:" "---------:" "----------:" "-------------:"
 declare -A RG_SPEED=()
 for entry in "${ROWS[@]}"; do
   label=${entry%%|*}
