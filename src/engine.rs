@@ -109,6 +109,17 @@ const ASCII_CLASS: [AsciiClass; 128] = {
 /// instructions a character for scripts such as Devanagari or CJK.
 static BMP_WORD_CHARS: [OnceLock<[u64; 4]>; 256] = [const { OnceLock::new() }; 256];
 
+/// Bytes that are ASCII letters or digits (a lookup is cheaper than the two range tests).
+const ASCII_WORD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
 /// Whether a non-ASCII character is a letter or digit (the same answer as
 /// [`char::is_alphanumeric`]).
 fn is_word_char(c: char) -> bool {
@@ -176,10 +187,10 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
         if b.is_ascii() {
             match ASCII_CLASS[b as usize] {
                 AsciiClass::Word => {
-                    let run_end = bytes[index..]
-                        .iter()
-                        .position(|b| !b.is_ascii_alphanumeric())
-                        .map_or(bytes.len(), |n| index + n);
+                    let mut run_end = index + 1;
+                    while run_end < bytes.len() && ASCII_WORD_BYTE[bytes[run_end] as usize] {
+                        run_end += 1;
+                    }
                     let from = text.len();
                     text.push_str(&source[index..run_end]);
                     text[from..].make_ascii_lowercase();
