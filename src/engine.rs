@@ -10,6 +10,8 @@
 //! the whole rule set: each turn is scanned once, whatever the number of rules, and every
 //! (overlapping) hit is reported with the rules and roles that use its phrase.
 
+use std::sync::OnceLock;
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// True for the characters that are deleted, not turned into a space.
@@ -52,7 +54,12 @@ impl Normalized {
 
     /// The number of words.
     pub fn word_count(&self) -> usize {
-        self.text.split_ascii_whitespace().count()
+        // ` w1 w2 … wn `: one space more than words (the text holds no other white space).
+        self.text
+            .bytes()
+            .filter(|&b| b == b' ')
+            .count()
+            .saturating_sub(1)
     }
 
     /// The original byte range of normalized range `start..end` (both on word edges).
@@ -65,66 +72,189 @@ impl Normalized {
     }
 }
 
-/// Normalizes `source` into `out`, reusing its buffers.
+/// What an ASCII byte is to normalization.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AsciiClass {
+    /// Punctuation, symbols, spaces and controls: a word break.
+    Break,
+    /// A letter or digit: kept (lower-cased).
+    Word,
+    /// `'`: deleted.
+    Apostrophe,
+    /// `[` or `<`: maybe the start of a recognizer mark, else a break.
+    MarkOpen,
+}
+
+const ASCII_CLASS: [AsciiClass; 128] = {
+    let mut table = [AsciiClass::Break; 128];
+    let mut b = 0;
+    while b < 128 {
+        let byte = b as u8;
+        table[b] = if byte.is_ascii_alphanumeric() {
+            AsciiClass::Word
+        } else if byte == b'\'' {
+            AsciiClass::Apostrophe
+        } else if byte == b'[' || byte == b'<' {
+            AsciiClass::MarkOpen
+        } else {
+            AsciiClass::Break
+        };
+        b += 1;
+    }
+    table
+};
+
+/// [`char::is_alphanumeric`] for the Basic Multilingual Plane, as bits, a page of 256
+/// characters at a time, filled on first use: the standard library's lookup costs hundreds of
+/// instructions a character for scripts such as Devanagari or CJK.
+static BMP_WORD_CHARS: [OnceLock<[u64; 4]>; 256] = [const { OnceLock::new() }; 256];
+
+/// Bytes that are ASCII letters or digits (a lookup is cheaper than the two range tests).
+const ASCII_WORD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
+/// Whether a non-ASCII character is a letter or digit (the same answer as
+/// [`char::is_alphanumeric`]).
+fn is_word_char(c: char) -> bool {
+    let code = c as u32;
+    if code > 0xFFFF {
+        return c.is_alphanumeric();
+    }
+    let page = BMP_WORD_CHARS[(code >> 8) as usize].get_or_init(|| {
+        let mut bits = [0u64; 4];
+        for low in 0..256u32 {
+            if char::from_u32((code & !0xFF) | low).is_some_and(char::is_alphanumeric) {
+                bits[(low / 64) as usize] |= 1 << (low % 64);
+            }
+        }
+        bits
+    });
+    let low = code & 0xFF;
+    (page[(low / 64) as usize] >> (low % 64)) & 1 == 1
+}
+
+/// CJK Unified Ideographs: letters (3 bytes in UTF-8) with no case, the commonest non-Latin
+/// letters in the exports callqa reads; answered without the Unicode tables.
+fn is_caseless_ideograph(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}')
+}
+
+/// Normalizes `source` into `out`, reusing its buffers, with the origin of every byte.
 pub fn normalize_into(source: &str, out: &mut Normalized) {
-    out.text.clear();
+    normalize_impl::<true>(source, &mut out.text, &mut out.origin);
+}
+
+/// Normalizes `source` into `out.text` only, leaving `out.origin` empty: the same text as
+/// [`normalize_into`] without the cost of the origins, for the many turns whose hits never
+/// need to be shown. [`Normalized::original_range`] must not be called on the result.
+pub fn normalize_text_into(source: &str, out: &mut Normalized) {
+    normalize_impl::<false>(source, &mut out.text, &mut out.origin);
     out.origin.clear();
-    out.text.push(' ');
-    out.origin.push(0);
+}
+
+fn push_space<const ORIGIN: bool>(text: &mut String, origin: &mut Vec<u32>, offset: u32) {
+    text.push(' ');
+    if ORIGIN {
+        origin.push(offset);
+    }
+}
+
+/// The one normalization. ASCII runs of letters and digits, the bulk of most transcripts, are
+/// copied and lower-cased a run at a time; other characters go one by one. With `ORIGIN`
+/// false, `origin` is not touched.
+fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &mut Vec<u32>) {
+    text.clear();
+    text.reserve(source.len() + 2);
+    text.push(' ');
+    if ORIGIN {
+        origin.clear();
+        origin.reserve(source.len() + 3);
+        origin.push(0);
+    }
+    let bytes = source.as_bytes();
     let mut last_was_space = true;
-    let mut skip_to = 0usize;
-    for (index, c) in source.char_indices() {
-        if index < skip_to {
-            continue;
-        }
+    let mut index = 0usize;
+    while index < bytes.len() {
+        let b = bytes[index];
         let offset = index as u32;
-        if (c == '[' || c == '<')
-            && let Some(len) = non_speech_mark_len(&source[index..])
-        {
-            // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
-            skip_to = index + len;
-            if !last_was_space {
-                out.text.push(' ');
-                out.origin.push(offset);
-                last_was_space = true;
+        if b.is_ascii() {
+            match ASCII_CLASS[b as usize] {
+                AsciiClass::Word => {
+                    let mut run_end = index + 1;
+                    while run_end < bytes.len() && ASCII_WORD_BYTE[bytes[run_end] as usize] {
+                        run_end += 1;
+                    }
+                    let from = text.len();
+                    text.push_str(&source[index..run_end]);
+                    text[from..].make_ascii_lowercase();
+                    if ORIGIN {
+                        origin.extend(offset..run_end as u32);
+                    }
+                    last_was_space = false;
+                    index = run_end;
+                    continue;
+                }
+                AsciiClass::Apostrophe => {}
+                AsciiClass::MarkOpen if let Some(len) = non_speech_mark_len(&source[index..]) => {
+                    // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
+                    if !last_was_space {
+                        push_space::<ORIGIN>(text, origin, offset);
+                        last_was_space = true;
+                    }
+                    index += len;
+                    continue;
+                }
+                AsciiClass::MarkOpen | AsciiClass::Break => {
+                    if !last_was_space {
+                        push_space::<ORIGIN>(text, origin, offset);
+                        last_was_space = true;
+                    }
+                }
             }
+            index += 1;
             continue;
         }
-        if c.is_ascii() {
-            let b = c as u8;
-            if b.is_ascii_alphanumeric() {
-                out.text.push(b.to_ascii_lowercase() as char);
-                out.origin.push(offset);
-                last_was_space = false;
-            } else if b == b'\'' {
-                // deleted
-            } else if !last_was_space {
-                out.text.push(' ');
-                out.origin.push(offset);
-                last_was_space = true;
-            }
-        } else if is_apostrophe(c) {
+        let Some(c) = source[index..].chars().next() else {
+            break;
+        };
+        index += c.len_utf8();
+        if is_apostrophe(c) {
             // deleted
-        } else if c.is_alphanumeric() || (is_combining_mark(c) && !last_was_space) {
+        } else if is_caseless_ideograph(c) {
+            text.push(c);
+            if ORIGIN {
+                origin.extend([offset; 3]);
+            }
+            last_was_space = false;
+        } else if is_word_char(c) || (is_combining_mark(c) && !last_was_space) {
             for lower in c.to_lowercase() {
-                let before = out.text.len();
-                out.text.push(lower);
-                for _ in before..out.text.len() {
-                    out.origin.push(offset);
+                let before = text.len();
+                text.push(lower);
+                if ORIGIN {
+                    for _ in before..text.len() {
+                        origin.push(offset);
+                    }
                 }
             }
             last_was_space = false;
         } else if !last_was_space {
-            out.text.push(' ');
-            out.origin.push(offset);
+            push_space::<ORIGIN>(text, origin, offset);
             last_was_space = true;
         }
     }
     if !last_was_space {
-        out.text.push(' ');
-        out.origin.push(source.len() as u32);
+        push_space::<ORIGIN>(text, origin, source.len() as u32);
     }
-    out.origin.push(source.len() as u32);
+    if ORIGIN {
+        origin.push(source.len() as u32);
+    }
 }
 
 /// The byte length of a non-speech mark at the start of `text`: `[word]` or `<word>` with only
@@ -178,9 +308,12 @@ impl PhraseMatcher {
         let patterns: Vec<String> = phrases.iter().map(|p| format!(" {p} ")).collect();
         // The DFA kind: the rule set is small (hundreds to a few thousand phrases), and the
         // DFA scans several times faster than the default NFA for an overlapping search.
+        // No prefilter: every pattern starts with a space, so the prefilter would be a memchr
+        // for the space that ends every word, a call per word for nothing.
         let automaton = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
+            .prefilter(false)
             .build(&patterns)?;
         Ok(PhraseMatcher { automaton })
     }
@@ -228,6 +361,171 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input), expected, "{input:?}");
+        }
+    }
+
+    /// The first, character-at-a-time normalization: the fast one must agree with it byte for
+    /// byte, origins included.
+    fn reference_normalize_into(source: &str, out: &mut Normalized) {
+        out.text.clear();
+        out.origin.clear();
+        out.text.push(' ');
+        out.origin.push(0);
+        let mut last_was_space = true;
+        let mut skip_to = 0usize;
+        for (index, c) in source.char_indices() {
+            if index < skip_to {
+                continue;
+            }
+            let offset = index as u32;
+            if (c == '[' || c == '<')
+                && let Some(len) = non_speech_mark_len(&source[index..])
+            {
+                // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
+                skip_to = index + len;
+                if !last_was_space {
+                    out.text.push(' ');
+                    out.origin.push(offset);
+                    last_was_space = true;
+                }
+                continue;
+            }
+            if c.is_ascii() {
+                let b = c as u8;
+                if b.is_ascii_alphanumeric() {
+                    out.text.push(b.to_ascii_lowercase() as char);
+                    out.origin.push(offset);
+                    last_was_space = false;
+                } else if b == b'\'' {
+                    // deleted
+                } else if !last_was_space {
+                    out.text.push(' ');
+                    out.origin.push(offset);
+                    last_was_space = true;
+                }
+            } else if is_apostrophe(c) {
+                // deleted
+            } else if c.is_alphanumeric() || (is_combining_mark(c) && !last_was_space) {
+                for lower in c.to_lowercase() {
+                    let before = out.text.len();
+                    out.text.push(lower);
+                    for _ in before..out.text.len() {
+                        out.origin.push(offset);
+                    }
+                }
+                last_was_space = false;
+            } else if !last_was_space {
+                out.text.push(' ');
+                out.origin.push(offset);
+                last_was_space = true;
+            }
+        }
+        if !last_was_space {
+            out.text.push(' ');
+            out.origin.push(source.len() as u32);
+        }
+        out.origin.push(source.len() as u32);
+    }
+
+    #[test]
+    fn fast_normalization_agrees_with_the_reference() {
+        let pieces = [
+            "Hello",
+            "WORLD",
+            "it's",
+            "it’s",
+            "I’M",
+            " ",
+            "  ",
+            ",",
+            "...",
+            "—",
+            "--",
+            "[noise]",
+            "<unk>",
+            "[4.6]",
+            "[",
+            "<",
+            "é",
+            "e\u{0301}",
+            "\u{0301}",
+            "ß",
+            "İ",
+            "Σ",
+            "Straße",
+            "नमस्ते",
+            "我的订单",
+            "\u{4E00}",
+            "\u{9FFF}",
+            "\u{A000}",
+            "\u{3400}",
+            "👍",
+            "×",
+            "÷",
+            "“",
+            "”",
+            "…",
+            "\u{2071}",
+            "x2",
+            "42",
+            "\n",
+            "\t",
+            "Ǆ",
+            "ǅ",
+            "Ⅻ",
+            "½",
+            "٣",
+            "\u{00A0}",
+            "\u{FF07}",
+            "\u{02BC}",
+            "mm-hmm",
+            "DM us",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut fast = Normalized::default();
+        let mut reference = Normalized::default();
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut pick = state;
+            for _ in 0..(state % 9) {
+                text.push_str(pieces[(pick % pieces.len() as u64) as usize]);
+                pick /= pieces.len() as u64;
+                if pick == 0 {
+                    pick = state.rotate_left(17);
+                }
+            }
+            normalize_into(&text, &mut fast);
+            reference_normalize_into(&text, &mut reference);
+            assert_eq!(fast.text, reference.text, "{text:?}");
+            assert_eq!(fast.origin, reference.origin, "{text:?}");
+            assert_eq!(
+                fast.word_count(),
+                reference.text.split_ascii_whitespace().count(),
+                "{text:?}"
+            );
+            normalize_text_into(&text, &mut fast);
+            assert_eq!(fast.text, reference.text, "{text:?}");
+            assert!(fast.origin.is_empty());
+        }
+    }
+
+    #[test]
+    fn word_chars_are_the_alphanumerics() {
+        for c in ('\u{80}'..='\u{FFFF}').chain(['\u{1F44D}', '\u{10000}', '\u{20000}']) {
+            assert_eq!(
+                is_word_char(c),
+                c.is_alphanumeric(),
+                "{c:?} U+{:04X}",
+                c as u32
+            );
+        }
+        for c in '\u{4E00}'..='\u{9FFF}' {
+            assert!(c.is_alphanumeric(), "U+{:04X}", c as u32);
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+            assert_eq!(c.len_utf8(), 3);
         }
     }
 

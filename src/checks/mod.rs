@@ -16,7 +16,7 @@ mod require;
 mod respond;
 
 use crate::callbacks::Promise;
-use crate::engine::{Hit, Normalized, normalize_into};
+use crate::engine::{Hit, Normalized, normalize_into, normalize_text_into};
 use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
 use crate::transcript::{Conversation, Source, Speaker};
 
@@ -146,27 +146,28 @@ impl Context<'_> {
             .filter(move |h| h.rule == rule && h.role == role)
     }
 
-    /// The hits of `role` in `turn` for `rule` that no hit of `cancel` overlaps.
+    /// The hits of `role` in `turn` for `rule` that no hit of `cancel` overlaps, in order.
     pub fn effective_hits(
         &self,
         turn: usize,
         rule: u32,
         role: Role,
         cancel: Role,
-    ) -> Vec<(u32, u32)> {
+    ) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.rule_hits(turn, rule, role)
-            .filter(|hit| {
+            .filter(move |hit| {
                 !self
                     .rule_hits(turn, rule, cancel)
                     .any(|c| c.start < hit.end && hit.start < c.end)
             })
             .map(|hit| (hit.start, hit.end))
-            .collect()
     }
 
     /// Whether `turn` holds an effective hit.
     pub fn has_hit(&self, turn: usize, rule: u32, role: Role, cancel: Role) -> bool {
-        !self.effective_hits(turn, rule, role, cancel).is_empty()
+        self.effective_hits(turn, rule, role, cancel)
+            .next()
+            .is_some()
     }
 
     /// Whether every word of `turn` is covered by hits of `role` for `rule`.
@@ -225,10 +226,17 @@ impl Context<'_> {
         any
     }
 
+    /// The original byte range of `turn`'s normalized range `start..end`. The auditor keeps
+    /// no byte origins (most turns never need them): the turn is normalized again with them.
+    pub fn original_range(&self, turn: usize, start: u32, end: u32) -> (usize, usize) {
+        let mut with_origins = Normalized::default();
+        normalize_into(&self.conversation.turns[turn].text, &mut with_origins);
+        with_origins.original_range(start as usize, end as usize)
+    }
+
     /// The evidence for a hit: the speaker's words around it, the match in «».
     pub fn excerpt(&self, turn: usize, start: u32, end: u32) -> (String, (usize, usize)) {
-        let normalized = &self.normalized[turn];
-        let (from, to) = normalized.original_range(start as usize, end as usize);
+        let (from, to) = self.original_range(turn, start, end);
         let text = &self.conversation.turns[turn].text;
         (excerpt(text, from, to), (from, to))
     }
@@ -392,7 +400,7 @@ impl<'r> Auditor<'r> {
         self.turn_hits.clear();
         for (index, turn) in turns.iter().enumerate() {
             let normalized = &mut self.normalized[index];
-            normalize_into(&turn.text, normalized);
+            normalize_text_into(&turn.text, normalized);
             self.hits.clear();
             self.rules
                 .matcher

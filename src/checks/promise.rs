@@ -22,7 +22,7 @@ pub(crate) fn check(
     let conversation = context.conversation;
     for turn in context.turns_of(rule.speaker) {
         let hits = context.effective_hits(turn, index, Role::Phrase, Role::Unless);
-        let Some(&(start, end)) = hits.iter().min() else {
+        let Some((start, end)) = hits.min() else {
             continue;
         };
         let (evidence, span) = context.excerpt(turn, start, end);

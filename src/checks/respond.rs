@@ -33,9 +33,10 @@ pub(crate) fn check(
     let turns = context.conversation_turns();
     let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
     for trigger_turn in context.turns_of(trigger_speaker) {
-        let trigger_hits =
-            context.effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless);
-        let Some(&(start, end)) = trigger_hits.first() else {
+        let Some((start, end)) = context
+            .effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless)
+            .next()
+        else {
             continue;
         };
         let responses: Vec<usize> = context
@@ -59,9 +60,7 @@ pub(crate) fn check(
         if answered {
             continue;
         }
-        let (from, to) = context
-            .normalized(trigger_turn)
-            .original_range(start as usize, end as usize);
+        let (from, to) = context.original_range(trigger_turn, start, end);
         let evidence = format!(
             "{}: \"{}\"; no response in the next {within_turns} {} turn{}",
             trigger_speaker,

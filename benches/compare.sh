@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# callqa against `cat` and ripgrep on one generated corpus: wall time (median of RUNS), MB/s,
+# callqa's speed as a fraction of ripgrep's, and peak RSS; then a streaming memory check.
+#
+#   benches/compare.sh                  # 1 GiB in 16 JSON Lines files + one 1 GiB file, 5 runs
+#   SIZE=200M RUNS=3 STREAM=1G benches/compare.sh
+#
+# Environment: SIZE (corpus size, default 1G), FILES (16), RUNS (5), SEED (7), STREAM (size of
+# the streamed check, default 4G; 0 skips it), WORK (folder for the corpus and reports,
+# default target/compare). The corpus is kept in WORK and reused while SIZE, FILES, SEED and
+# the pack's phrases are unchanged. ripgrep searches the pack's phrases as exported by
+# `callqa rules list --phrases` (case-insensitive, whole words, fixed strings): the same
+# matching work without normalization, checks or reports, so the ratio says what callqa's
+# extra work costs. Installs ripgrep and GNU time when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=${SIZE:-1G}
+FILES=${FILES:-16}
+RUNS=${RUNS:-5}
+SEED=${SEED:-7}
+STREAM=${STREAM:-4G}
+WORK=${WORK:-target/compare}
+
+apt_install() {
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
+if ! command -v rg >/dev/null; then
+  echo "compare: installing ripgrep" >&2
+  apt_install ripgrep || cargo install --locked ripgrep
+fi
+if [ ! -x /usr/bin/time ] || ! /usr/bin/time -v true 2>/dev/null; then
+  echo "compare: installing GNU time" >&2
+  apt_install time
+fi
+
+echo "compare: building" >&2
+cargo build --release --locked --quiet --bin callqa --example gen_corpus
+CALLQA=$PWD/target/release/callqa
+GEN=$PWD/target/release/examples/gen_corpus
+
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+"$CALLQA" rules list --phrases >"$WORK/phrases.txt"
+CORPUS=$WORK/corpus
+STAMP="size=$SIZE files=$FILES seed=$SEED phrases=$(sha256sum <"$WORK/phrases.txt" | cut -c1-16)"
+if [ "$(cat "$CORPUS/stamp" 2>/dev/null)" != "$STAMP" ]; then
+  echo "compare: generating the corpus ($STAMP)" >&2
+  rm -rf "$CORPUS"
+  mkdir -p "$CORPUS"
+  "$GEN" --bytes "$SIZE" --files "$FILES" --format jsonl --seed "$SEED" --out "$CORPUS/multi"
+  "$GEN" --bytes "$SIZE" --files "$FILES" --format jsonl --seed "$SEED" --gzip --out "$CORPUS/gz"
+  "$GEN" --bytes "$SIZE" --files 1 --format jsonl --seed "$SEED" --out "$CORPUS/single"
+  echo "$STAMP" >"$CORPUS/stamp"
+fi
+MULTI_BYTES=$(cat "$CORPUS"/multi/* | wc -c)
+SINGLE_BYTES=$(wc -c <"$CORPUS/single/part-000.jsonl")
+SINGLE=$CORPUS/single/part-000.jsonl
+# Warm the page cache, so every row reads from memory.
+cat "$CORPUS"/multi/* "$CORPUS"/gz/* "$SINGLE" >/dev/null
+
+# measure BYTES COMMAND...: prints "median_seconds peak_rss_kib" over RUNS runs (RSS: the
+# largest of the runs). ripgrep exits 1 when nothing matches: only >1 is a failure.
+measure() {
+  local bytes=$1
+  shift
+  local times=() rss=0 run start end status kib
+  for ((run = 0; run < RUNS; run++)); do
+    start=$(date +%s%N)
+    status=0
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/stderr.txt" || status=$?
+    end=$(date +%s%N)
+    if [ "$status" -gt 1 ]; then
+      echo "compare: failed ($status): $*" >&2
+      cat "$WORK/stderr.txt" >&2
+      exit 1
+    fi
+    kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    ((kib > rss)) && rss=$kib
+    times+=("$(((end - start) / 1000))")
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$median $rss $bytes"
+}
+
+ROWS=()
+row() {
+  local label=$1
+  shift
+  local result
+  result=$(measure "$@")
+  ROWS+=("$label|$result")
+  echo "compare: $label: $result" >&2
+}
+
+RG=(rg --count-matches --no-unicode -i -w -F -f "$WORK/phrases.txt")
+AUDIT=("$CALLQA" audit -q -o "$WORK/report")
+MULTI=("$CORPUS"/multi/*)
+GZ=("$CORPUS"/gz/*)
+
+row "cat, $FILES files" "$MULTI_BYTES" cat "${MULTI[@]}"
+row "rg -j1, $FILES files" "$MULTI_BYTES" "${RG[@]}" -j1 "${MULTI[@]}"
+row "rg -j2, $FILES files" "$MULTI_BYTES" "${RG[@]}" -j2 "${MULTI[@]}"
+row "callqa -j1, $FILES files" "$MULTI_BYTES" "${AUDIT[@]}" -j1 "$CORPUS/multi"
+row "callqa -j2, $FILES files" "$MULTI_BYTES" "${AUDIT[@]}" -j2 "$CORPUS/multi"
+row "cat, 1 file" "$SINGLE_BYTES" cat "$SINGLE"
+row "rg -j1, 1 file" "$SINGLE_BYTES" "${RG[@]}" -j1 "$SINGLE"
+row "rg -j2, 1 file" "$SINGLE_BYTES" "${RG[@]}" -j2 "$SINGLE"
+row "callqa -j1, 1 file" "$SINGLE_BYTES" "${AUDIT[@]}" -j1 "$SINGLE"
+row "callqa -j2, 1 file" "$SINGLE_BYTES" "${AUDIT[@]}" -j2 "$SINGLE"
+row "rg -z -j2, $FILES gzip files" "$MULTI_BYTES" "${RG[@]}" -z -j2 "${GZ[@]}"
+row "callqa -j2, $FILES gzip files" "$MULTI_BYTES" "${AUDIT[@]}" -j2 "$CORPUS/gz"
+
+# The table: each callqa row is compared with the ripgrep row of the same input and -j.
+echo
+echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 1 file), seed $SEED," \
+  "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs; $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "vs rg" "peak RSS MiB"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------" "----------:" "---------:" "----------:" "-------------:"
+declare -A RG_SPEED=()
+for entry in "${ROWS[@]}"; do
+  label=${entry%%|*}
+  read -r micros rss bytes <<<"${entry#*|}"
+  speed=$(awk -v b="$bytes" -v u="$micros" 'BEGIN {printf "%.1f", b / u}')
+  key=$(echo "$label" | sed -E 's/^(rg|callqa)( -z)? //')
+  ratio=""
+  case $label in
+  rg*) RG_SPEED[$key]=$speed ;;
+  callqa*)
+    if [ -n "${RG_SPEED[$key]:-}" ]; then
+      ratio=$(awk -v a="$speed" -v b="${RG_SPEED[$key]}" 'BEGIN {printf "%.2f", a / b}')
+    fi
+    ;;
+  esac
+  printf '| %-28s | %9s | %8s | %9s | %12s |\n' "$label" \
+    "$(awk -v u="$micros" 'BEGIN {printf "%.2f", u / 1e6}')" "$speed" "$ratio" \
+    "$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')"
+done
+echo "(vs rg: callqa's MB/s over ripgrep's on the same input and -j; MB = 10^6 bytes)"
+
+if [ "$STREAM" != "0" ]; then
+  echo
+  echo "compare: streaming $STREAM through callqa audit - (generated on the fly, not stored)" >&2
+  start=$(date +%s%N)
+  "$GEN" --bytes "$STREAM" --seed "$SEED" --out - 2>"$WORK/gen.txt" |
+    /usr/bin/time -v -o "$WORK/time.txt" "$CALLQA" audit -j2 -o "$WORK/report-stream" - 2>"$WORK/stream.txt"
+  end=$(date +%s%N)
+  kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  echo "streaming check: $STREAM generated and piped into \`callqa audit -j2 -o DIR -\`:" \
+    "peak RSS $((kib / 1024)) MiB, wall $(awk -v u="$(((end - start) / 1000))" 'BEGIN {printf "%.1f", u / 1e6}') s" \
+    "(the generator shares the cores)"
+  sed 's/^/  /' "$WORK/gen.txt" "$WORK/stream.txt"
+fi
