@@ -75,6 +75,9 @@ impl RunStats {
 #[derive(Debug, Default)]
 pub struct AuditRun {
     pub scorecards: Scorecards,
+    /// The same aggregates per team (conversations without a team under [`NO_TEAM`]); a
+    /// promise carried from an earlier run counts for its agent only, not for a team.
+    pub teams: Scorecards,
     /// Sorted by conversation id, then turn, then rule order.
     pub findings: Vec<Finding>,
     pub stats: RunStats,
@@ -89,6 +92,16 @@ pub struct AuditRun {
     pub promises: Vec<Promise>,
 }
 
+/// The team row of conversations that name no team.
+pub const NO_TEAM: &str = "(none)";
+
+fn team_key(team: &Option<String>) -> &str {
+    match team.as_deref().map(str::trim) {
+        Some(team) if !team.is_empty() => team,
+        _ => NO_TEAM,
+    }
+}
+
 /// One conversation's result as a worker hands it to the merge.
 #[derive(Debug)]
 enum Item {
@@ -98,6 +111,8 @@ enum Item {
         started_at: Option<jiff::Zoned>,
         customer_id: Option<String>,
         direction: Option<Direction>,
+        /// The conversation's team, for the team roll-up.
+        team: Option<String>,
         audit: ConversationAudit,
         /// The `--metadata` row joined onto it.
         metadata_row: Option<usize>,
@@ -135,6 +150,7 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
                 started_at: conversation.started_at,
                 customer_id: conversation.customer_id,
                 direction: conversation.direction,
+                team: conversation.team,
                 audit,
                 metadata_row,
             });
@@ -154,8 +170,9 @@ struct Merger<'r> {
     matched_rows: Vec<bool>,
     /// Every audited conversation's customer, start and direction, for the promise join.
     contacts: Contacts,
-    /// Conversations with promises: scored only once their promises are judged.
-    held: Vec<ConversationAudit>,
+    /// Conversations with promises (and their team): scored only once their promises are
+    /// judged.
+    held: Vec<(ConversationAudit, Option<String>)>,
 }
 
 impl Merger<'_> {
@@ -170,6 +187,7 @@ impl Merger<'_> {
                     started_at,
                     customer_id,
                     direction,
+                    team,
                     audit,
                     metadata_row,
                 } => {
@@ -198,9 +216,10 @@ impl Merger<'_> {
                     }
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
+                        run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
                         run.findings.extend(audit.findings);
                     } else {
-                        self.held.push(audit);
+                        self.held.push((audit, team));
                     }
                     let id: Arc<str> = Arc::from(id);
                     if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
@@ -247,9 +266,10 @@ impl Merger<'_> {
             as_of.as_ref(),
         );
         let run = &mut self.run;
-        for mut audit in std::mem::take(&mut self.held) {
+        for (mut audit, team) in std::mem::take(&mut self.held) {
             judge.fold(&mut audit);
             run.scorecards.add(&audit, self.rules);
+            run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
             run.findings.append(&mut audit.findings);
             run.promises.append(&mut audit.promises);
         }
@@ -304,6 +324,7 @@ pub fn run(
         rules,
         run: AuditRun {
             scorecards: Scorecards::new(rules.rules.len()),
+            teams: Scorecards::new(rules.rules.len()),
             stats: RunStats {
                 metadata: options.metadata.as_ref().map(|m| MetadataStats {
                     rows: m.rows.len() as u64,

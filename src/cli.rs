@@ -248,6 +248,10 @@ pub enum OutputFormat {
     Text,
     /// A finding object per line
     Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per finding
+    Github,
+    /// A SARIF 2.1.0 log, for code-scanning dashboards
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -342,6 +342,10 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     report::PROMISES_FILE,
                     report::promises_csv(&run.promises, &rules, &render),
                 ),
+                (
+                    report::TEAMS_FILE,
+                    report::teams_csv(&run.teams, &rules, &render),
+                ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {
                 eprintln!("callqa: error: cannot write the report: {err}");
@@ -358,6 +362,12 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules, &render),
                 OutputFormat::Text => report::findings_text(&run.findings, &rules, &render),
                 OutputFormat::Json => report::findings_json_lines(&run.findings, &rules, &render),
+                OutputFormat::Github => {
+                    report::ci::findings_github(&run.findings, &rules, &render, &[])
+                }
+                OutputFormat::Sarif => {
+                    report::ci::findings_sarif(&run.findings, &rules, &render, None)
+                }
             };
             write_stdout(&bytes)?;
         }

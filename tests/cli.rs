@@ -67,7 +67,12 @@ fn assert_expected(name: &str, actual: &[u8]) {
 }
 
 fn assert_report_dir(name: &str, dir: &Path) {
-    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+    for file in [
+        "scorecards.csv",
+        "findings.csv",
+        "summary.json",
+        "teams.csv",
+    ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         assert_expected(&format!("{name}/{file}"), &bytes);
     }
@@ -136,7 +141,12 @@ fn thread_count_changes_no_byte() {
         assert_eq!(code(&output), 0, "{}", stderr(&output));
         reports.push(report);
     }
-    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+    for file in [
+        "scorecards.csv",
+        "findings.csv",
+        "summary.json",
+        "teams.csv",
+    ] {
         let first = std::fs::read(reports[0].join(file)).unwrap();
         assert!(first.len() > 100);
         for other in &reports[1..] {
@@ -371,4 +381,88 @@ fn the_harper_valley_excerpt_has_real_timings() {
     let output = callqa(&["audit", "fixtures/harper-valley", "-q", "--format", "text"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_expected("harper-valley/findings.txt", &output.stdout);
+}
+
+#[test]
+fn ci_formats_are_pinned() {
+    let github = callqa(&["audit", "fixtures/demo", "-q", "--format", "github"]);
+    assert_eq!(code(&github), 0, "{}", stderr(&github));
+    assert_expected("demo/findings.github.txt", &github.stdout);
+    let sarif = callqa(&["audit", "fixtures/demo", "-q", "--format", "sarif"]);
+    assert_eq!(code(&sarif), 0, "{}", stderr(&sarif));
+    assert_expected("demo/findings.sarif", &sarif.stdout);
+    let scripts = callqa(&["audit", "fixtures/scripts", "-q", "--format", "sarif"]);
+    assert_expected("scripts/findings.sarif", &scripts.stdout);
+}
+
+/// The SARIF output of the demo and of the scripts validates against the OASIS schema.
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let mut schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("fixtures/sarif/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    // The published file has one defect the validator's meta-schema check refuses: region's
+    // `anyOf` (one of startLine, charOffset, byteOffset is required) sits inside
+    // `properties`, as if it were a property. Move it where the spec means it to be.
+    let region = &mut schema["definitions"]["region"];
+    let any_of = region["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("anyOf")
+        .expect("the known defect is still there");
+    region["anyOf"] = any_of;
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    for input in ["fixtures/demo", "fixtures/scripts", "fixtures/formats"] {
+        let output = callqa(&["audit", input, "-q", "--format", "sarif"]);
+        let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{input}: {errors:#?}");
+        assert!(!log["runs"][0]["results"].as_array().unwrap().is_empty());
+    }
+    // The validator is not vacuous: a result without a message is refused.
+    let mut broken: serde_json::Value = serde_json::from_slice(
+        &callqa(&["audit", "fixtures/demo", "-q", "--format", "sarif"]).stdout,
+    )
+    .unwrap();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert!(!validator.is_valid(&broken));
+}
+
+/// A script with blame language fails the gate, and the workflow command names its file and
+/// the line of the turn, so the finding shows on the pull request.
+#[test]
+fn a_blaming_script_fails_the_github_gate_at_its_line() {
+    let output = callqa(&[
+        "audit",
+        "fixtures/scripts/bad",
+        "--fail-on",
+        "major",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.lines().any(|line| line.starts_with(
+            "::error file=fixtures/scripts/bad/deflect.txt,line=2,title=callqa blame (major)::Agent blamed the customer"
+        )),
+        "{out}"
+    );
+    let good = callqa(&[
+        "audit",
+        "fixtures/scripts/good",
+        "--fail-on",
+        "major",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(code(&good), 0, "{}", stdout(&good));
+    assert!(!stdout(&good).contains("::error"), "{}", stdout(&good));
 }

@@ -6,6 +6,7 @@
 //! decimals, rates with 4).
 
 pub mod atomic;
+pub mod ci;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -57,6 +58,7 @@ impl Render<'_> {
 pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub const TEAMS_FILE: &str = "teams.csv";
 pub use crate::callbacks::PROMISES_FILE;
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
@@ -76,8 +78,17 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 
 /// `scorecards.csv`: one row per agent, sorted by agent id.
 pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+    cards_csv("agent_id", cards, rules, render)
+}
+
+/// `teams.csv`: the scorecard columns per team, sorted by team (`(none)`: no team).
+pub fn teams_csv(teams: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+    cards_csv("team", teams, rules, render)
+}
+
+fn cards_csv(key: &str, cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut writer = csv_writer();
-    let mut header: Vec<String> = ["agent_id", "conversations", "score", "findings"]
+    let mut header: Vec<String> = [key, "conversations", "score", "findings"]
         .iter()
         .map(|s| s.to_string())
         .collect();
