@@ -38,6 +38,45 @@ pub struct AuditOptions {
     /// `--metadata`, read once and shared read-only by the workers, which join it onto each
     /// conversation before auditing it.
     pub metadata: Option<Arc<Metadata>>,
+    /// Keep the turns of at most this many conversations with findings (the first ones in
+    /// input order), for the HTML report; 0 keeps none.
+    pub retain_turns: usize,
+}
+
+/// A turn kept for the HTML report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainedTurn {
+    pub speaker: crate::transcript::Speaker,
+    /// Who spoke it, for agent turns.
+    pub agent_id: Option<String>,
+    /// The original text, unredacted: writers redact it.
+    pub text: String,
+    pub start_ms: Option<i64>,
+}
+
+/// A conversation with findings whose turns are kept for the HTML report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainedConversation {
+    pub source: Source,
+    pub turns: Vec<RetainedTurn>,
+}
+
+fn retain(conversation: &crate::transcript::Conversation) -> RetainedConversation {
+    RetainedConversation {
+        source: conversation.source.clone(),
+        turns: conversation
+            .turns
+            .iter()
+            .enumerate()
+            .map(|(index, turn)| RetainedTurn {
+                speaker: turn.speaker,
+                agent_id: (turn.speaker == crate::transcript::Speaker::Agent)
+                    .then(|| conversation.agent_of_turn(index).to_string()),
+                text: turn.text.clone(),
+                start_ms: turn.start_ms,
+            })
+            .collect(),
+    }
 }
 
 /// How the `--metadata` join went.
@@ -90,6 +129,9 @@ pub struct AuditRun {
     /// Every promise of the run (this input's and the carried ones), judged, sorted by
     /// conversation id, turn and rule.
     pub promises: Vec<Promise>,
+    /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
+    /// input order, by conversation id.
+    pub retained: BTreeMap<String, RetainedConversation>,
 }
 
 /// The team row of conversations that name no team.
@@ -114,6 +156,8 @@ enum Item {
         /// The conversation's team, for the team roll-up.
         team: Option<String>,
         audit: ConversationAudit,
+        /// Its turns, when the report keeps them and it has findings or promises.
+        turns: Option<Box<RetainedConversation>>,
         /// The `--metadata` row joined onto it.
         metadata_row: Option<usize>,
     },
@@ -128,7 +172,12 @@ struct ChunkResult {
     bytes: u64,
 }
 
-fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>) -> ChunkResult {
+fn audit_chunk(
+    auditor: &mut Auditor,
+    chunk: Chunk,
+    metadata: Option<&Metadata>,
+    retain_turns: bool,
+) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
     let relative = chunk.relative.clone();
@@ -144,6 +193,8 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
                 return;
             }
             let audit = auditor.audit(&conversation);
+            let turns = (retain_turns && !(audit.findings.is_empty() && audit.promises.is_empty()))
+                .then(|| Box::new(retain(&conversation)));
             items.push(Item::Audited {
                 id: conversation.id,
                 source: conversation.source,
@@ -152,6 +203,7 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
                 direction: conversation.direction,
                 team: conversation.team,
                 audit,
+                turns,
                 metadata_row,
             });
         }
@@ -173,6 +225,10 @@ struct Merger<'r> {
     /// Conversations with promises (and their team): scored only once their promises are
     /// judged.
     held: Vec<(ConversationAudit, Option<String>)>,
+    /// [`AuditOptions::retain_turns`].
+    retain_turns: usize,
+    /// The turns of conversations with promises but no finding yet, in input order.
+    retained_promises: BTreeMap<String, RetainedConversation>,
 }
 
 impl Merger<'_> {
@@ -189,6 +245,7 @@ impl Merger<'_> {
                     direction,
                     team,
                     audit,
+                    turns,
                     metadata_row,
                 } => {
                     run.stats.read += 1;
@@ -213,6 +270,18 @@ impl Merger<'_> {
                         && let Some(stats) = &mut run.stats.metadata
                     {
                         stats.unmatched_conversations += 1;
+                    }
+                    if let Some(turns) = turns {
+                        // Conversations with findings fill the cap; those with only promises
+                        // wait apart until the join says whether one was broken.
+                        let (kept, cap) = if audit.findings.is_empty() {
+                            (&mut self.retained_promises, self.retain_turns)
+                        } else {
+                            (&mut run.retained, self.retain_turns)
+                        };
+                        if kept.len() < cap {
+                            kept.insert(id.clone(), *turns);
+                        }
                     }
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
@@ -293,6 +362,15 @@ impl Merger<'_> {
             ))
         });
         run.as_of = as_of;
+        // A conversation kept for its promises stays when a broken one became a finding.
+        for promise in &run.promises {
+            if promise.state == crate::callbacks::PromiseState::Broken
+                && run.retained.len() < self.retain_turns
+                && let Some(turns) = self.retained_promises.remove(&promise.conversation_id)
+            {
+                run.retained.insert(promise.conversation_id.clone(), turns);
+            }
+        }
         // Stable: findings of one conversation and turn keep their rule and position order.
         self.run.findings.sort_by(|a, b| {
             (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
@@ -337,9 +415,12 @@ pub fn run(
         seen: HashMap::new(),
         contacts: Contacts::default(),
         held: Vec::new(),
+        retain_turns: options.retain_turns,
+        retained_promises: BTreeMap::new(),
         matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
     let metadata = options.metadata.as_deref();
+    let retain_turns = options.retain_turns > 0;
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
@@ -354,7 +435,7 @@ pub fn run(
                     || Auditor::new(rules),
                     |auditor, chunk| {
                         // A closed channel means the merge has stopped; nothing to do then.
-                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata));
+                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata, retain_turns));
                     },
                 );
             });

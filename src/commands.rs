@@ -280,6 +280,11 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         cancel: cancel.clone(),
         as_of,
         carried_promises: carried,
+        retain_turns: if args.output.is_some() {
+            report::html::KEEP_CONVERSATIONS
+        } else {
+            0
+        },
     };
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
@@ -345,6 +350,21 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 (
                     report::TEAMS_FILE,
                     report::teams_csv(&run.teams, &rules, &render),
+                ),
+                (
+                    report::HTML_FILE,
+                    report::html::HtmlReport {
+                        rules: &rules,
+                        stats: &run.stats,
+                        scorecards: &run.scorecards,
+                        teams: &run.teams,
+                        findings: &run.findings,
+                        retained: &run.retained,
+                        as_of: summary.as_of.as_deref(),
+                        extra_totals: Vec::new(),
+                        render: &render,
+                    }
+                    .to_html(),
                 ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {

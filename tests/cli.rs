@@ -72,6 +72,7 @@ fn assert_report_dir(name: &str, dir: &Path) {
         "findings.csv",
         "summary.json",
         "teams.csv",
+        "report.html",
     ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         assert_expected(&format!("{name}/{file}"), &bytes);
@@ -146,6 +147,7 @@ fn thread_count_changes_no_byte() {
         "findings.csv",
         "summary.json",
         "teams.csv",
+        "report.html",
     ] {
         let first = std::fs::read(reports[0].join(file)).unwrap();
         assert!(first.len() > 100);

@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod ci;
+pub mod html;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -59,6 +60,7 @@ pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const TEAMS_FILE: &str = "teams.csv";
+pub const HTML_FILE: &str = "report.html";
 pub use crate::callbacks::PROMISES_FILE;
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
