@@ -32,6 +32,14 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Write the conversations of any readable input as canonical JSON Lines
     Convert(ConvertArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a man directory
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "callqa", &mut out);
+            write_stdout(&out)?;
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .context("cannot render the manual page")?;
+            write_stdout(&out)?;
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -468,3 +468,41 @@ fn a_blaming_script_fails_the_github_gate_at_its_line() {
     assert_eq!(code(&good), 0, "{}", stdout(&good));
     assert!(!stdout(&good).contains("::error"), "{}", stdout(&good));
 }
+
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_flags() {
+    let expectations = [
+        ("bash", "_callqa()"),
+        ("zsh", "#compdef callqa"),
+        ("fish", "complete -c callqa"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[callqa]"),
+    ];
+    for (shell, marker) in expectations {
+        let output = callqa(&["completions", shell]);
+        assert_eq!(code(&output), 0, "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell} lacks {marker}");
+        // Flags of the subcommands are completed, the new ones included.
+        for flag in ["fail-on", "format"] {
+            assert!(script.contains(flag), "{shell} lacks {flag}");
+        }
+    }
+    assert_eq!(code(&callqa(&["completions", "tcsh"])), 2);
+    let man = callqa(&["man"]);
+    assert_eq!(code(&man), 0, "{}", stderr(&man));
+    let page = stdout(&man);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &page[..80.min(page.len())]
+    );
+    for needle in [
+        ".TH callqa 1",
+        ".SH SUBCOMMANDS",
+        "callqa\\-audit",
+        "completions",
+    ] {
+        assert!(page.contains(needle), "the man page lacks {needle}");
+    }
+}
