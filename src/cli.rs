@@ -66,6 +66,12 @@ pub enum RulesCommand {
         /// Rule files or folders of them; `default` is the built-in pack
         paths: Vec<PathBuf>,
     },
+    /// Print a built-in pack's TOML (`default`), to start a team file from or to read
+    Print {
+        /// The pack: `default`
+        #[arg(default_value = "default")]
+        pack: String,
+    },
     /// Print the rules that would run, one per line
     List {
         /// Rule files or folders of them; `default` is the built-in pack

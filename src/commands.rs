@@ -47,6 +47,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Audit(args) => audit(args),
         Command::Rules(RulesCommand::Test { paths }) => rules_test(&paths),
         Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
+        Command::Rules(RulesCommand::Print { pack }) => {
+            if pack != callqa::rules::DEFAULT_PACK_NAME {
+                eprintln!(
+                    "callqa: rules print: unknown pack {pack:?}; the built-in pack is \"{}\"",
+                    callqa::rules::DEFAULT_PACK_NAME
+                );
+                return Ok(Exit::Usage);
+            }
+            write_stdout(callqa::rules::DEFAULT_PACK.as_bytes())?;
+            Ok(Exit::Success)
+        }
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
         Command::Completions { shell } => {

@@ -506,3 +506,82 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
         assert!(page.contains(needle), "the man page lacks {needle}");
     }
 }
+
+#[test]
+fn a_team_extends_the_default_pack_instead_of_copying_it() {
+    let print = callqa(&["rules", "print", "default"]);
+    assert_eq!(code(&print), 0);
+    assert_eq!(
+        print.stdout,
+        std::fs::read(root().join("rules/default.toml")).unwrap()
+    );
+    assert_eq!(code(&callqa(&["rules", "print", "team"])), 2);
+
+    let file = "fixtures/rules/extends-default.toml";
+    let list = callqa(&["rules", "list", file]);
+    let rows: Vec<Vec<String>> = stdout(&list)
+        .lines()
+        .map(|line| line.split('\t').take(4).map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["blame", "forbid", "critical", "weight=5"],
+            ["apology", "respond", "major", "weight=3"],
+            ["closing", "require", "major", "weight=2"],
+            ["callback", "promise", "major", "weight=3"],
+            ["guarantee", "forbid", "critical", "weight=5"],
+        ]
+    );
+    let test = callqa(&["rules", "test", file]);
+    assert_eq!(code(&test), 0, "{}", stderr(&test));
+    // Blame is critical in the extended pack: the gate on critical now fails.
+    let gate = |rules: &str| {
+        code(&callqa(&[
+            "audit",
+            "fixtures/scripts/bad",
+            "-q",
+            "--rules",
+            rules,
+            "--fail-on",
+            "critical",
+        ]))
+    };
+    assert_eq!(gate("default"), 0);
+    assert_eq!(gate(file), 1);
+
+    // A window override really changes the rule: the default pack's own closing example
+    // (a thank-you after a "DM us" turn) no longer fails with the last two turns in view.
+    let dir = tempfile::tempdir().unwrap();
+    let wider = dir.path().join("wider.toml");
+    std::fs::write(
+        &wider,
+        "version = 1\ninclude = [\"default\"]\n\n[override.closing]\nlast_turns = 2\n",
+    )
+    .unwrap();
+    let test = callqa(&["rules", "test", wider.to_str().unwrap()]);
+    assert_eq!(code(&test), 2);
+    assert!(
+        stderr(&test).contains("field `examples.fail`: rule `closing` found nothing"),
+        "{}",
+        stderr(&test)
+    );
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "version = 1\ninclude = [\"default\"]\ndisable = [\"blame\", \"greeting\"]\n",
+    )
+    .unwrap();
+    let output = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "--rules",
+        unknown.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unknown.toml:3: field `disable`: unknown rule id `greeting`"),
+        "{}",
+        stderr(&output)
+    );
+}
