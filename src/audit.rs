@@ -102,6 +102,8 @@ pub struct RunStats {
     pub bytes: u64,
     /// Present when `--metadata` was given.
     pub metadata: Option<MetadataStats>,
+    /// Findings suppressed by `# callqa: ignore` directives in scripts.
+    pub suppressed: u64,
 }
 
 impl RunStats {
@@ -266,6 +268,7 @@ impl Merger<'_> {
                         continue;
                     }
                     run.stats.audited += 1;
+                    run.stats.suppressed += audit.suppressed;
                     if metadata_row.is_none()
                         && let Some(stats) = &mut run.stats.metadata
                     {

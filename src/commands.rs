@@ -387,7 +387,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                         findings: &run.findings,
                         retained: &run.retained,
                         as_of: summary.as_of.as_deref(),
-                        extra_totals: Vec::new(),
+                        extra_totals: vec![("suppressed", run.stats.suppressed)],
                         render: &render,
                     }
                     .to_html(),
@@ -525,10 +525,15 @@ fn print_summary(summary: &Summary, seconds: f64) {
         .map(|(count, rule)| format!("{} {count}", rule.id))
         .collect();
     eprintln!(
-        "callqa: {} agents, {} findings ({})",
+        "callqa: {} agents, {} findings ({}){}",
         summary.scorecards.agents.len(),
         summary.findings.len(),
-        per_rule.join(", ")
+        per_rule.join(", "),
+        if stats.suppressed > 0 {
+            format!("; {} suppressed by `# callqa: ignore`", stats.suppressed)
+        } else {
+            String::new()
+        }
     );
     if !summary.promises.is_empty() {
         let count =

@@ -207,6 +207,7 @@ mod tests {
                 states,
             }],
             promises: Vec::new(),
+            suppressed: 0,
         }
     }
 

@@ -585,3 +585,51 @@ fn a_team_extends_the_default_pack_instead_of_copying_it() {
         stderr(&output)
     );
 }
+
+/// `# callqa: ignore RULE` above a turn suppresses that rule's findings there (`# callqa:
+/// ignore`: every rule's); they are counted, and the gate does not see them.
+#[test]
+fn inline_suppressions_in_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    let output = callqa(&[
+        "audit",
+        "fixtures/scripts/suppressed",
+        "--fail-on",
+        "minor",
+        "--format",
+        "text",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("0 findings (interruption 0, blame 0, apology 0, closing 0, callback 0); 3 suppressed by `# callqa: ignore`"),
+        "{}",
+        stderr(&output)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["suppressed"], 3);
+    // Without the directives the same script fails.
+    let script =
+        std::fs::read_to_string(root().join("fixtures/scripts/suppressed/double-charge.txt"))
+            .unwrap();
+    let plain: String = script
+        .lines()
+        .filter(|line| !line.starts_with("# callqa:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(dir.path().join("plain.txt"), plain).unwrap();
+    let output = callqa(&[
+        "audit",
+        dir.path().join("plain.txt").to_str().unwrap(),
+        "--fail-on",
+        "major",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(stdout(&output).lines().count(), 3, "{}", stdout(&output));
+}

@@ -339,6 +339,7 @@ impl Summary<'_> {
             "bytes": self.stats.bytes,
             "agents": self.scorecards.agents.len(),
             "findings": self.findings.len(),
+            "suppressed": self.stats.suppressed,
             "rules": rules,
         });
         let mut summary = summary;
