@@ -207,6 +207,11 @@ pub struct AuditArgs {
     /// Exit 1 when some finding has this severity or worse
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
     pub fail_on: Option<SeverityArg>,
+
+    /// An earlier run's findings.csv: findings it holds (same conversation, rule and
+    /// evidence) do not fail --fail-on and are not annotated by --format github
+    #[arg(long, value_name = "FILE", help_heading = "Gates")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -274,6 +274,22 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let file = path.display().to_string();
+            let read = std::fs::read_to_string(path)
+                .map_err(|err| format!("{file}: {err}"))
+                .and_then(|text| report::Baseline::read(&file, &text));
+            match read {
+                Ok(baseline) => Some(baseline),
+                Err(message) => {
+                    eprintln!("callqa: --baseline: {message}");
+                    return Ok(Exit::Usage);
+                }
+            }
+        }
+    };
     if let Some(threads) = args.threads
         && threads == 0
     {
@@ -333,6 +349,14 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     problems.append(&mut run.problems);
 
     let as_of_text = run.as_of.as_ref().map(format_rfc3339);
+    // Per finding, whether --baseline holds it (all false without one).
+    let in_baseline = match &baseline {
+        Some(baseline) => baseline.matches(&run.findings, &rules, &render),
+        None => vec![false; run.findings.len()],
+    };
+    let baselined = baseline
+        .as_ref()
+        .map(|_| in_baseline.iter().filter(|b| **b).count() as u64);
     let summary = Summary {
         rules: &rules,
         stats: &run.stats,
@@ -341,6 +365,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         promises: &run.promises,
         as_of: as_of_text,
         files_by_format,
+        baselined,
     };
 
     report_problems(&problems, args.verbose);
@@ -387,7 +412,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                         findings: &run.findings,
                         retained: &run.retained,
                         as_of: summary.as_of.as_deref(),
-                        extra_totals: vec![("suppressed", run.stats.suppressed)],
+                        extra_totals: std::iter::once(("suppressed", run.stats.suppressed))
+                            .chain(baselined.map(|n| ("in the baseline", n)))
+                            .collect(),
                         render: &render,
                     }
                     .to_html(),
@@ -409,15 +436,18 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 OutputFormat::Text => report::findings_text(&run.findings, &rules, &render),
                 OutputFormat::Json => report::findings_json_lines(&run.findings, &rules, &render),
                 OutputFormat::Github => {
-                    report::ci::findings_github(&run.findings, &rules, &render, &[])
+                    report::ci::findings_github(&run.findings, &rules, &render, &in_baseline)
                 }
-                OutputFormat::Sarif => {
-                    report::ci::findings_sarif(&run.findings, &rules, &render, None)
-                }
+                OutputFormat::Sarif => report::ci::findings_sarif(
+                    &run.findings,
+                    &rules,
+                    &render,
+                    baseline.as_ref().map(|_| in_baseline.as_slice()),
+                ),
             };
             write_stdout(&bytes)?;
         }
-        exit = exit.max(gates(&args, &run, &rules));
+        exit = exit.max(gates(&args, &run, &rules, &in_baseline));
     }
     if !args.quiet {
         print_summary(&summary, started.elapsed().as_secs_f64());
@@ -425,7 +455,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet) -> Exit {
+/// `--fail-under` on every agent's score; `--fail-on` on the findings `--baseline` does not
+/// hold (`in_baseline` is indexed like the findings).
+fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet, in_baseline: &[bool]) -> Exit {
     let mut exit = Exit::Success;
     if let Some(threshold) = args.fail_under {
         let below: Vec<String> = run
@@ -452,14 +484,23 @@ fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet) -> Exit {
     }
     if let Some(severity) = args.fail_on {
         let severity: Severity = severity.into();
-        let count = run
+        let severe =
+            |f: &&callqa::checks::Finding| rules.rules[f.rule as usize].severity >= severity;
+        let (old, new): (Vec<_>, Vec<_>) = run
             .findings
             .iter()
-            .filter(|f| rules.rules[f.rule as usize].severity >= severity)
-            .count();
+            .zip(in_baseline)
+            .filter(|(f, _)| severe(f))
+            .partition(|(_, baselined)| **baselined);
+        let count = new.len();
+        let (new_word, in_the_baseline) = if args.baseline.is_some() {
+            ("new ", format!(" ({} more in the baseline)", old.len()))
+        } else {
+            ("", String::new())
+        };
         if count > 0 {
             eprintln!(
-                "callqa: gate failed: {count} finding{} of severity {} or worse",
+                "callqa: gate failed: {count} {new_word}finding{} of severity {} or worse{in_the_baseline}",
                 if count == 1 { "" } else { "s" },
                 severity.as_str()
             );
@@ -546,6 +587,13 @@ fn print_summary(summary: &Summary, seconds: f64) {
             count(PromiseState::Broken),
             count(PromiseState::Pending),
             count(PromiseState::Unverifiable)
+        );
+    }
+    if let Some(baselined) = summary.baselined {
+        eprintln!(
+            "callqa: baseline: {baselined} of {} findings are in it, {} new",
+            summary.findings.len(),
+            summary.findings.len() as u64 - baselined
         );
     }
     if let Some(metadata) = &stats.metadata {

@@ -484,7 +484,7 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
         let script = stdout(&output);
         assert!(script.contains(marker), "{shell} lacks {marker}");
         // Flags of the subcommands are completed, the new ones included.
-        for flag in ["fail-on", "format"] {
+        for flag in ["fail-on", "format", "baseline"] {
             assert!(script.contains(flag), "{shell} lacks {flag}");
         }
     }
@@ -632,4 +632,109 @@ fn inline_suppressions_in_scripts() {
     ]);
     assert_eq!(code(&output), 1);
     assert_eq!(stdout(&output).lines().count(), 3, "{}", stdout(&output));
+}
+
+/// `--baseline PREVIOUS/findings.csv`: only findings the baseline lacks fail the gate, matched
+/// on conversation, rule and evidence, so lines that shift do not make old findings new.
+#[test]
+fn a_baseline_lets_only_new_findings_fail_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    let original =
+        std::fs::read_to_string(root().join("fixtures/scripts/bad/deflect.txt")).unwrap();
+    std::fs::write(scripts.join("deflect.txt"), &original).unwrap();
+    let base = dir.path().join("base");
+    let first = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "-q",
+        "-o",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&first), 0);
+    let baseline = base.join("findings.csv");
+    let baseline = baseline.to_str().unwrap();
+    let gate = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            scripts.to_str().unwrap(),
+            "--baseline",
+            baseline,
+            "--fail-on",
+            "major",
+            "--format",
+            "github",
+        ];
+        args.extend_from_slice(extra);
+        callqa(&args)
+    };
+    let same = gate(&[]);
+    assert_eq!(code(&same), 0, "{}", stderr(&same));
+    assert!(same.stdout.is_empty(), "{}", stdout(&same));
+    assert!(
+        stderr(&same).contains("baseline: 4 of 4 findings are in it, 0 new"),
+        "{}",
+        stderr(&same)
+    );
+    // Two lines on top shift every turn; one new blaming turn at the end.
+    std::fs::write(
+        scripts.join("deflect.txt"),
+        format!("# reviewed 2026-11\n\n{original}agent: Calm down, please.\n"),
+    )
+    .unwrap();
+    let changed = gate(&["-o", dir.path().join("after").to_str().unwrap()]);
+    assert_eq!(code(&changed), 1, "{}", stderr(&changed));
+    let annotations: Vec<String> = stdout(&changed).lines().map(str::to_string).collect();
+    assert_eq!(annotations.len(), 1, "{annotations:?}");
+    assert!(
+        annotations[0].contains("deflect.txt,line=6,title=callqa blame (major)::"),
+        "{annotations:?}"
+    );
+    assert!(
+        stderr(&changed).contains(
+            "gate failed: 1 new finding of severity major or worse (3 more in the baseline)"
+        ),
+        "{}",
+        stderr(&changed)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("after/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["baselined"], 3);
+    // SARIF says which results are new.
+    let sarif = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "--baseline",
+        baseline,
+        "--format",
+        "sarif",
+    ]);
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let states: Vec<&str> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["baselineState"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "new").count(),
+        1,
+        "{states:?}"
+    );
+
+    std::fs::write(dir.path().join("bad.csv"), "id,rule\nx,blame\n").unwrap();
+    let bad = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "--baseline",
+        dir.path().join("bad.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("bad.csv:1: not a findings.csv: no `conversation_id` column"),
+        "{}",
+        stderr(&bad)
+    );
 }
