@@ -738,3 +738,13 @@ fn a_baseline_lets_only_new_findings_fail_the_gate() {
         stderr(&bad)
     );
 }
+
+/// The example workflow runs the gate the README describes.
+#[test]
+fn the_example_workflow_runs_the_gate() {
+    let workflow = std::fs::read_to_string(root().join("examples/github-workflow.yml")).unwrap();
+    assert!(workflow.contains("pull_request:"));
+    assert!(workflow.contains("run: callqa audit scripts/ --fail-on major --format github"));
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.contains("## callqa in CI") && readme.contains("examples/github-workflow.yml"));
+}
