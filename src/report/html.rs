@@ -177,6 +177,7 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 
 .conv h3{font-size:14px;margin:4px 0}.conv ol{margin:0;padding-left:34px}.conv li{margin:2px 0}
 .who{display:inline-block;min-width:72px;color:var(--muted);font-size:12px}.turn-agent .who{color:var(--accent)}
 .conv li:target{background:#fff7d6}mark{background:#ffd54f;padding:0 1px;border-radius:2px}
+.flag{font-size:11px;border:1px solid currentColor;border-radius:3px;padding:0 4px;margin-left:6px}
 #selftest{background:#111;color:#9f9;padding:8px;white-space:pre-wrap}
 "#;
 
@@ -625,7 +626,12 @@ impl HtmlReport<'_> {
 
         // Conversations with findings whose turns were kept.
         let mut spans: BTreeMap<(&str, usize), Vec<Mark>> = BTreeMap::new();
+        let mut flags: BTreeMap<(&str, usize), Vec<&crate::rules::Rule>> = BTreeMap::new();
         for finding in self.findings {
+            flags
+                .entry((finding.conversation_id.as_str(), finding.turn))
+                .or_default()
+                .push(&rules.rules[finding.rule as usize]);
             if let Some((from, to)) = finding.span {
                 spans
                     .entry((finding.conversation_id.as_str(), finding.turn))
@@ -673,9 +679,19 @@ impl HtmlReport<'_> {
                     .get(&(id.as_str(), t + 1))
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
+                let mut badges = String::new();
+                for rule in flags.get(&(id.as_str(), t + 1)).into_iter().flatten() {
+                    let _ = write!(
+                        badges,
+                        " <span class=\"flag sev-{}\" title=\"{}\">{}</span>",
+                        rule.severity.as_str(),
+                        escape(&rule.message),
+                        escape(&rule.id)
+                    );
+                }
                 let _ = write!(
                     page,
-                    "<li id=\"conv-{index}-t{}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}</li>",
+                    "<li id=\"conv-{index}-t{}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}{badges}</li>",
                     t + 1,
                     turn.speaker.as_str(),
                     turn_html(&turn.text, marks, self.render)
