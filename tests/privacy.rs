@@ -146,6 +146,11 @@ fn the_html_report_is_redacted_and_escaped() {
     }
     assert!(html.contains("&lt;img src=x onerror="));
     assert!(html.contains("web &amp; &lt;mobile&gt;"));
+    // Self-contained: no resource is referenced, and the page forbids loading any.
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none';"));
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(external), "report.html loads {external}");
+    }
     let unredacted = dir.path().join("raw");
     callqa(&[
         "audit",

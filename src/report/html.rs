@@ -1,7 +1,8 @@
 //! `report.html`: one self-contained page a person opens in any browser.
 //!
 //! Everything is inline (styles, the small script, and the charts, drawn here as SVG), so the
-//! page needs no network. Every piece of transcript text (evidence, turns) goes through the
+//! page needs no network, and its Content-Security-Policy (`default-src 'none'`) forbids any:
+//! nothing on it can load a resource from anywhere. Every piece of transcript text (evidence, turns) goes through the
 //! run's [`Render`] (redacted unless `--no-redact`) and then through [`escape`]; ids and rule
 //! messages are escaped too. The page stays usable on large runs: all agents and teams are
 //! listed (a table of a few thousand rows sorts in milliseconds), but findings are embedded
@@ -508,7 +509,7 @@ impl HtmlReport<'_> {
         let mut page = String::with_capacity(64 * 1024);
         let _ = write!(
             page,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>{STYLE}</style></head><body>\n",
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>{STYLE}</style></head><body>\n",
             escape(&rules.name)
         );
         let _ = write!(
