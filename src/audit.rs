@@ -38,6 +38,45 @@ pub struct AuditOptions {
     /// `--metadata`, read once and shared read-only by the workers, which join it onto each
     /// conversation before auditing it.
     pub metadata: Option<Arc<Metadata>>,
+    /// Keep the turns of at most this many conversations with findings (the first ones in
+    /// input order), for the HTML report; 0 keeps none.
+    pub retain_turns: usize,
+}
+
+/// A turn kept for the HTML report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainedTurn {
+    pub speaker: crate::transcript::Speaker,
+    /// Who spoke it, for agent turns.
+    pub agent_id: Option<String>,
+    /// The original text, unredacted: writers redact it.
+    pub text: String,
+    pub start_ms: Option<i64>,
+}
+
+/// A conversation with findings whose turns are kept for the HTML report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainedConversation {
+    pub source: Source,
+    pub turns: Vec<RetainedTurn>,
+}
+
+fn retain(conversation: &crate::transcript::Conversation) -> RetainedConversation {
+    RetainedConversation {
+        source: conversation.source.clone(),
+        turns: conversation
+            .turns
+            .iter()
+            .enumerate()
+            .map(|(index, turn)| RetainedTurn {
+                speaker: turn.speaker,
+                agent_id: (turn.speaker == crate::transcript::Speaker::Agent)
+                    .then(|| conversation.agent_of_turn(index).to_string()),
+                text: turn.text.clone(),
+                start_ms: turn.start_ms,
+            })
+            .collect(),
+    }
 }
 
 /// How the `--metadata` join went.
@@ -63,6 +102,8 @@ pub struct RunStats {
     pub bytes: u64,
     /// Present when `--metadata` was given.
     pub metadata: Option<MetadataStats>,
+    /// Findings suppressed by `# callqa: ignore` directives in scripts.
+    pub suppressed: u64,
 }
 
 impl RunStats {
@@ -75,6 +116,9 @@ impl RunStats {
 #[derive(Debug, Default)]
 pub struct AuditRun {
     pub scorecards: Scorecards,
+    /// The same aggregates per team (conversations without a team under [`NO_TEAM`]); a
+    /// promise carried from an earlier run counts for its agent only, not for a team.
+    pub teams: Scorecards,
     /// Sorted by conversation id, then turn, then rule order.
     pub findings: Vec<Finding>,
     pub stats: RunStats,
@@ -87,6 +131,19 @@ pub struct AuditRun {
     /// Every promise of the run (this input's and the carried ones), judged, sorted by
     /// conversation id, turn and rule.
     pub promises: Vec<Promise>,
+    /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
+    /// input order, by conversation id.
+    pub retained: BTreeMap<String, RetainedConversation>,
+}
+
+/// The team row of conversations that name no team.
+pub const NO_TEAM: &str = "(none)";
+
+fn team_key(team: &Option<String>) -> &str {
+    match team.as_deref().map(str::trim) {
+        Some(team) if !team.is_empty() => team,
+        _ => NO_TEAM,
+    }
 }
 
 /// One conversation's result as a worker hands it to the merge.
@@ -98,7 +155,11 @@ enum Item {
         started_at: Option<jiff::Zoned>,
         customer_id: Option<String>,
         direction: Option<Direction>,
+        /// The conversation's team, for the team roll-up.
+        team: Option<String>,
         audit: ConversationAudit,
+        /// Its turns, when the report keeps them and it has findings or promises.
+        turns: Option<Box<RetainedConversation>>,
         /// The `--metadata` row joined onto it.
         metadata_row: Option<usize>,
     },
@@ -113,7 +174,12 @@ struct ChunkResult {
     bytes: u64,
 }
 
-fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>) -> ChunkResult {
+fn audit_chunk(
+    auditor: &mut Auditor,
+    chunk: Chunk,
+    metadata: Option<&Metadata>,
+    retain_turns: bool,
+) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
     let relative = chunk.relative.clone();
@@ -129,13 +195,17 @@ fn audit_chunk(auditor: &mut Auditor, chunk: Chunk, metadata: Option<&Metadata>)
                 return;
             }
             let audit = auditor.audit(&conversation);
+            let turns = (retain_turns && !(audit.findings.is_empty() && audit.promises.is_empty()))
+                .then(|| Box::new(retain(&conversation)));
             items.push(Item::Audited {
                 id: conversation.id,
                 source: conversation.source,
                 started_at: conversation.started_at,
                 customer_id: conversation.customer_id,
                 direction: conversation.direction,
+                team: conversation.team,
                 audit,
+                turns,
                 metadata_row,
             });
         }
@@ -154,8 +224,13 @@ struct Merger<'r> {
     matched_rows: Vec<bool>,
     /// Every audited conversation's customer, start and direction, for the promise join.
     contacts: Contacts,
-    /// Conversations with promises: scored only once their promises are judged.
-    held: Vec<ConversationAudit>,
+    /// Conversations with promises (and their team): scored only once their promises are
+    /// judged.
+    held: Vec<(ConversationAudit, Option<String>)>,
+    /// [`AuditOptions::retain_turns`].
+    retain_turns: usize,
+    /// The turns of conversations with promises but no finding yet, in input order.
+    retained_promises: BTreeMap<String, RetainedConversation>,
 }
 
 impl Merger<'_> {
@@ -170,7 +245,9 @@ impl Merger<'_> {
                     started_at,
                     customer_id,
                     direction,
+                    team,
                     audit,
+                    turns,
                     metadata_row,
                 } => {
                     run.stats.read += 1;
@@ -191,16 +268,30 @@ impl Merger<'_> {
                         continue;
                     }
                     run.stats.audited += 1;
+                    run.stats.suppressed += audit.suppressed;
                     if metadata_row.is_none()
                         && let Some(stats) = &mut run.stats.metadata
                     {
                         stats.unmatched_conversations += 1;
                     }
+                    if let Some(turns) = turns {
+                        // Conversations with findings fill the cap; those with only promises
+                        // wait apart until the join says whether one was broken.
+                        let (kept, cap) = if audit.findings.is_empty() {
+                            (&mut self.retained_promises, self.retain_turns)
+                        } else {
+                            (&mut run.retained, self.retain_turns)
+                        };
+                        if kept.len() < cap {
+                            kept.insert(id.clone(), *turns);
+                        }
+                    }
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
+                        run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
                         run.findings.extend(audit.findings);
                     } else {
-                        self.held.push(audit);
+                        self.held.push((audit, team));
                     }
                     let id: Arc<str> = Arc::from(id);
                     if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
@@ -247,9 +338,10 @@ impl Merger<'_> {
             as_of.as_ref(),
         );
         let run = &mut self.run;
-        for mut audit in std::mem::take(&mut self.held) {
+        for (mut audit, team) in std::mem::take(&mut self.held) {
             judge.fold(&mut audit);
             run.scorecards.add(&audit, self.rules);
+            run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
             run.findings.append(&mut audit.findings);
             run.promises.append(&mut audit.promises);
         }
@@ -273,6 +365,15 @@ impl Merger<'_> {
             ))
         });
         run.as_of = as_of;
+        // A conversation kept for its promises stays when a broken one became a finding.
+        for promise in &run.promises {
+            if promise.state == crate::callbacks::PromiseState::Broken
+                && run.retained.len() < self.retain_turns
+                && let Some(turns) = self.retained_promises.remove(&promise.conversation_id)
+            {
+                run.retained.insert(promise.conversation_id.clone(), turns);
+            }
+        }
         // Stable: findings of one conversation and turn keep their rule and position order.
         self.run.findings.sort_by(|a, b| {
             (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
@@ -304,6 +405,7 @@ pub fn run(
         rules,
         run: AuditRun {
             scorecards: Scorecards::new(rules.rules.len()),
+            teams: Scorecards::new(rules.rules.len()),
             stats: RunStats {
                 metadata: options.metadata.as_ref().map(|m| MetadataStats {
                     rows: m.rows.len() as u64,
@@ -316,9 +418,12 @@ pub fn run(
         seen: HashMap::new(),
         contacts: Contacts::default(),
         held: Vec::new(),
+        retain_turns: options.retain_turns,
+        retained_promises: BTreeMap::new(),
         matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
     let metadata = options.metadata.as_deref();
+    let retain_turns = options.retain_turns > 0;
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
@@ -333,7 +438,7 @@ pub fn run(
                     || Auditor::new(rules),
                     |auditor, chunk| {
                         // A closed channel means the merge has stopped; nothing to do then.
-                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata));
+                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata, retain_turns));
                     },
                 );
             });

@@ -32,6 +32,14 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Write the conversations of any readable input as canonical JSON Lines
     Convert(ConvertArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a man directory
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +65,12 @@ pub enum RulesCommand {
     Test {
         /// Rule files or folders of them; `default` is the built-in pack
         paths: Vec<PathBuf>,
+    },
+    /// Print a built-in pack's TOML (`default`), to start a team file from or to read
+    Print {
+        /// The pack: `default`
+        #[arg(default_value = "default")]
+        pack: String,
     },
     /// Print the rules that would run, one per line
     List {
@@ -193,6 +207,11 @@ pub struct AuditArgs {
     /// Exit 1 when some finding has this severity or worse
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
     pub fail_on: Option<SeverityArg>,
+
+    /// An earlier run's findings.csv: findings it holds (same conversation, rule and
+    /// evidence) do not fail --fail-on and are not annotated by --format github
+    #[arg(long, value_name = "FILE", help_heading = "Gates")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +267,10 @@ pub enum OutputFormat {
     Text,
     /// A finding object per line
     Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per finding
+    Github,
+    /// A SARIF 2.1.0 log, for code-scanning dashboards
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

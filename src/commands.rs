@@ -47,8 +47,34 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Audit(args) => audit(args),
         Command::Rules(RulesCommand::Test { paths }) => rules_test(&paths),
         Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
+        Command::Rules(RulesCommand::Print { pack }) => {
+            if pack != callqa::rules::DEFAULT_PACK_NAME {
+                eprintln!(
+                    "callqa: rules print: unknown pack {pack:?}; the built-in pack is \"{}\"",
+                    callqa::rules::DEFAULT_PACK_NAME
+                );
+                return Ok(Exit::Usage);
+            }
+            write_stdout(callqa::rules::DEFAULT_PACK.as_bytes())?;
+            Ok(Exit::Success)
+        }
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "callqa", &mut out);
+            write_stdout(&out)?;
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .context("cannot render the manual page")?;
+            write_stdout(&out)?;
+            Ok(Exit::Success)
+        }
     }
 }
 
@@ -248,6 +274,22 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let file = path.display().to_string();
+            let read = std::fs::read_to_string(path)
+                .map_err(|err| format!("{file}: {err}"))
+                .and_then(|text| report::Baseline::read(&file, &text));
+            match read {
+                Ok(baseline) => Some(baseline),
+                Err(message) => {
+                    eprintln!("callqa: --baseline: {message}");
+                    return Ok(Exit::Usage);
+                }
+            }
+        }
+    };
     if let Some(threads) = args.threads
         && threads == 0
     {
@@ -280,6 +322,11 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         cancel: cancel.clone(),
         as_of,
         carried_promises: carried,
+        retain_turns: if args.output.is_some() {
+            report::html::KEEP_CONVERSATIONS
+        } else {
+            0
+        },
     };
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
@@ -302,6 +349,14 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     problems.append(&mut run.problems);
 
     let as_of_text = run.as_of.as_ref().map(format_rfc3339);
+    // Per finding, whether --baseline holds it (all false without one).
+    let in_baseline = match &baseline {
+        Some(baseline) => baseline.matches(&run.findings, &rules, &render),
+        None => vec![false; run.findings.len()],
+    };
+    let baselined = baseline
+        .as_ref()
+        .map(|_| in_baseline.iter().filter(|b| **b).count() as u64);
     let summary = Summary {
         rules: &rules,
         stats: &run.stats,
@@ -310,6 +365,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         promises: &run.promises,
         as_of: as_of_text,
         files_by_format,
+        baselined,
     };
 
     report_problems(&problems, args.verbose);
@@ -342,6 +398,27 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     report::PROMISES_FILE,
                     report::promises_csv(&run.promises, &rules, &render),
                 ),
+                (
+                    report::TEAMS_FILE,
+                    report::teams_csv(&run.teams, &rules, &render),
+                ),
+                (
+                    report::HTML_FILE,
+                    report::html::HtmlReport {
+                        rules: &rules,
+                        stats: &run.stats,
+                        scorecards: &run.scorecards,
+                        teams: &run.teams,
+                        findings: &run.findings,
+                        retained: &run.retained,
+                        as_of: summary.as_of.as_deref(),
+                        extra_totals: std::iter::once(("suppressed", run.stats.suppressed))
+                            .chain(baselined.map(|n| ("in the baseline", n)))
+                            .collect(),
+                        render: &render,
+                    }
+                    .to_html(),
+                ),
             ];
             if let Err(err) = atomic::write_report_dir(dir, &files) {
                 eprintln!("callqa: error: cannot write the report: {err}");
@@ -358,10 +435,19 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules, &render),
                 OutputFormat::Text => report::findings_text(&run.findings, &rules, &render),
                 OutputFormat::Json => report::findings_json_lines(&run.findings, &rules, &render),
+                OutputFormat::Github => {
+                    report::ci::findings_github(&run.findings, &rules, &render, &in_baseline)
+                }
+                OutputFormat::Sarif => report::ci::findings_sarif(
+                    &run.findings,
+                    &rules,
+                    &render,
+                    baseline.as_ref().map(|_| in_baseline.as_slice()),
+                ),
             };
             write_stdout(&bytes)?;
         }
-        exit = exit.max(gates(&args, &run, &rules));
+        exit = exit.max(gates(&args, &run, &rules, &in_baseline));
     }
     if !args.quiet {
         print_summary(&summary, started.elapsed().as_secs_f64());
@@ -369,7 +455,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet) -> Exit {
+/// `--fail-under` on every agent's score; `--fail-on` on the findings `--baseline` does not
+/// hold (`in_baseline` is indexed like the findings).
+fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet, in_baseline: &[bool]) -> Exit {
     let mut exit = Exit::Success;
     if let Some(threshold) = args.fail_under {
         let below: Vec<String> = run
@@ -396,14 +484,23 @@ fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet) -> Exit {
     }
     if let Some(severity) = args.fail_on {
         let severity: Severity = severity.into();
-        let count = run
+        let severe =
+            |f: &&callqa::checks::Finding| rules.rules[f.rule as usize].severity >= severity;
+        let (old, new): (Vec<_>, Vec<_>) = run
             .findings
             .iter()
-            .filter(|f| rules.rules[f.rule as usize].severity >= severity)
-            .count();
+            .zip(in_baseline)
+            .filter(|(f, _)| severe(f))
+            .partition(|(_, baselined)| **baselined);
+        let count = new.len();
+        let (new_word, in_the_baseline) = if args.baseline.is_some() {
+            ("new ", format!(" ({} more in the baseline)", old.len()))
+        } else {
+            ("", String::new())
+        };
         if count > 0 {
             eprintln!(
-                "callqa: gate failed: {count} finding{} of severity {} or worse",
+                "callqa: gate failed: {count} {new_word}finding{} of severity {} or worse{in_the_baseline}",
                 if count == 1 { "" } else { "s" },
                 severity.as_str()
             );
@@ -469,10 +566,15 @@ fn print_summary(summary: &Summary, seconds: f64) {
         .map(|(count, rule)| format!("{} {count}", rule.id))
         .collect();
     eprintln!(
-        "callqa: {} agents, {} findings ({})",
+        "callqa: {} agents, {} findings ({}){}",
         summary.scorecards.agents.len(),
         summary.findings.len(),
-        per_rule.join(", ")
+        per_rule.join(", "),
+        if stats.suppressed > 0 {
+            format!("; {} suppressed by `# callqa: ignore`", stats.suppressed)
+        } else {
+            String::new()
+        }
     );
     if !summary.promises.is_empty() {
         let count =
@@ -485,6 +587,13 @@ fn print_summary(summary: &Summary, seconds: f64) {
             count(PromiseState::Broken),
             count(PromiseState::Pending),
             count(PromiseState::Unverifiable)
+        );
+    }
+    if let Some(baselined) = summary.baselined {
+        eprintln!(
+            "callqa: baseline: {baselined} of {} findings are in it, {} new",
+            summary.findings.len(),
+            summary.findings.len() as u64 - baselined
         );
     }
     if let Some(metadata) = &stats.metadata {

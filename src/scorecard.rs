@@ -102,9 +102,15 @@ impl Scorecards {
     /// Adds one audited conversation (its promises judged already). A promise rule's counts
     /// are of promises, not conversations; its state only weighs in the conversation's score.
     pub fn add(&mut self, audit: &ConversationAudit, rules: &RuleSet) {
+        self.add_as(audit, rules, None);
+    }
+
+    /// As [`Scorecards::add`], with every agent's part, finding and promise counted under
+    /// `group` instead of the agent (a team roll-up) when it is given.
+    pub fn add_as(&mut self, audit: &ConversationAudit, rules: &RuleSet, group: Option<&str>) {
         let rule_count = rules.rules.len();
         for part in &audit.agents {
-            let card = self.card(&part.agent_id, rule_count);
+            let card = self.card(group.unwrap_or(&part.agent_id), rule_count);
             card.conversations += 1;
             card.score_micros += (part.score(rules) * 1e6).round() as u64;
             let mut counted = vec![RuleCount::default(); rule_count];
@@ -130,12 +136,16 @@ impl Scorecards {
             }
         }
         for finding in &audit.findings {
-            if let Some(card) = self.agents.get_mut(&finding.agent_id) {
+            if let Some(card) = self.agents.get_mut(group.unwrap_or(&finding.agent_id)) {
                 card.findings += 1;
             }
         }
         for promise in &audit.promises {
-            self.count_promise(promise, rule_count);
+            let index = promise.rule as usize;
+            self.card(group.unwrap_or(&promise.agent_id), rule_count)
+                .rules[index]
+                .count_promise(promise.state);
+            self.totals[index].count_promise(promise.state);
         }
     }
 
@@ -197,6 +207,7 @@ mod tests {
                 states,
             }],
             promises: Vec::new(),
+            suppressed: 0,
         }
     }
 

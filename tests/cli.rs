@@ -67,7 +67,13 @@ fn assert_expected(name: &str, actual: &[u8]) {
 }
 
 fn assert_report_dir(name: &str, dir: &Path) {
-    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+    for file in [
+        "scorecards.csv",
+        "findings.csv",
+        "summary.json",
+        "teams.csv",
+        "report.html",
+    ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         assert_expected(&format!("{name}/{file}"), &bytes);
     }
@@ -136,7 +142,13 @@ fn thread_count_changes_no_byte() {
         assert_eq!(code(&output), 0, "{}", stderr(&output));
         reports.push(report);
     }
-    for file in ["scorecards.csv", "findings.csv", "summary.json"] {
+    for file in [
+        "scorecards.csv",
+        "findings.csv",
+        "summary.json",
+        "teams.csv",
+        "report.html",
+    ] {
         let first = std::fs::read(reports[0].join(file)).unwrap();
         assert!(first.len() > 100);
         for other in &reports[1..] {
@@ -371,4 +383,368 @@ fn the_harper_valley_excerpt_has_real_timings() {
     let output = callqa(&["audit", "fixtures/harper-valley", "-q", "--format", "text"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_expected("harper-valley/findings.txt", &output.stdout);
+}
+
+#[test]
+fn ci_formats_are_pinned() {
+    let github = callqa(&["audit", "fixtures/demo", "-q", "--format", "github"]);
+    assert_eq!(code(&github), 0, "{}", stderr(&github));
+    assert_expected("demo/findings.github.txt", &github.stdout);
+    let sarif = callqa(&["audit", "fixtures/demo", "-q", "--format", "sarif"]);
+    assert_eq!(code(&sarif), 0, "{}", stderr(&sarif));
+    assert_expected("demo/findings.sarif", &sarif.stdout);
+    let scripts = callqa(&["audit", "fixtures/scripts", "-q", "--format", "sarif"]);
+    assert_expected("scripts/findings.sarif", &scripts.stdout);
+}
+
+/// The SARIF output of the demo and of the scripts validates against the OASIS schema.
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let mut schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("fixtures/sarif/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    // The published file has one defect the validator's meta-schema check refuses: region's
+    // `anyOf` (one of startLine, charOffset, byteOffset is required) sits inside
+    // `properties`, as if it were a property. Move it where the spec means it to be.
+    let region = &mut schema["definitions"]["region"];
+    let any_of = region["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("anyOf")
+        .expect("the known defect is still there");
+    region["anyOf"] = any_of;
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    for input in ["fixtures/demo", "fixtures/scripts", "fixtures/formats"] {
+        let output = callqa(&["audit", input, "-q", "--format", "sarif"]);
+        let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{input}: {errors:#?}");
+        assert!(!log["runs"][0]["results"].as_array().unwrap().is_empty());
+    }
+    // The validator is not vacuous: a result without a message is refused.
+    let mut broken: serde_json::Value = serde_json::from_slice(
+        &callqa(&["audit", "fixtures/demo", "-q", "--format", "sarif"]).stdout,
+    )
+    .unwrap();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert!(!validator.is_valid(&broken));
+}
+
+/// A script with blame language fails the gate, and the workflow command names its file and
+/// the line of the turn, so the finding shows on the pull request.
+#[test]
+fn a_blaming_script_fails_the_github_gate_at_its_line() {
+    let output = callqa(&[
+        "audit",
+        "fixtures/scripts/bad",
+        "--fail-on",
+        "major",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.lines().any(|line| line.starts_with(
+            "::error file=fixtures/scripts/bad/deflect.txt,line=2,title=callqa blame (major)::Agent blamed the customer"
+        )),
+        "{out}"
+    );
+    let good = callqa(&[
+        "audit",
+        "fixtures/scripts/good",
+        "--fail-on",
+        "major",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(code(&good), 0, "{}", stdout(&good));
+    assert!(!stdout(&good).contains("::error"), "{}", stdout(&good));
+}
+
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_flags() {
+    let expectations = [
+        ("bash", "_callqa()"),
+        ("zsh", "#compdef callqa"),
+        ("fish", "complete -c callqa"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[callqa]"),
+    ];
+    for (shell, marker) in expectations {
+        let output = callqa(&["completions", shell]);
+        assert_eq!(code(&output), 0, "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell} lacks {marker}");
+        // Flags of the subcommands are completed, the new ones included.
+        for flag in ["fail-on", "format", "baseline"] {
+            assert!(script.contains(flag), "{shell} lacks {flag}");
+        }
+    }
+    assert_eq!(code(&callqa(&["completions", "tcsh"])), 2);
+    let man = callqa(&["man"]);
+    assert_eq!(code(&man), 0, "{}", stderr(&man));
+    let page = stdout(&man);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &page[..80.min(page.len())]
+    );
+    for needle in [
+        ".TH callqa 1",
+        ".SH SUBCOMMANDS",
+        "callqa\\-audit",
+        "completions",
+    ] {
+        assert!(page.contains(needle), "the man page lacks {needle}");
+    }
+}
+
+#[test]
+fn a_team_extends_the_default_pack_instead_of_copying_it() {
+    let print = callqa(&["rules", "print", "default"]);
+    assert_eq!(code(&print), 0);
+    assert_eq!(
+        print.stdout,
+        std::fs::read(root().join("rules/default.toml")).unwrap()
+    );
+    assert_eq!(code(&callqa(&["rules", "print", "team"])), 2);
+
+    let file = "fixtures/rules/extends-default.toml";
+    let list = callqa(&["rules", "list", file]);
+    let rows: Vec<Vec<String>> = stdout(&list)
+        .lines()
+        .map(|line| line.split('\t').take(4).map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["blame", "forbid", "critical", "weight=5"],
+            ["apology", "respond", "major", "weight=3"],
+            ["closing", "require", "major", "weight=2"],
+            ["callback", "promise", "major", "weight=3"],
+            ["guarantee", "forbid", "critical", "weight=5"],
+        ]
+    );
+    let test = callqa(&["rules", "test", file]);
+    assert_eq!(code(&test), 0, "{}", stderr(&test));
+    // Blame is critical in the extended pack: the gate on critical now fails.
+    let gate = |rules: &str| {
+        code(&callqa(&[
+            "audit",
+            "fixtures/scripts/bad",
+            "-q",
+            "--rules",
+            rules,
+            "--fail-on",
+            "critical",
+        ]))
+    };
+    assert_eq!(gate("default"), 0);
+    assert_eq!(gate(file), 1);
+
+    // A window override really changes the rule: the default pack's own closing example
+    // (a thank-you after a "DM us" turn) no longer fails with the last two turns in view.
+    let dir = tempfile::tempdir().unwrap();
+    let wider = dir.path().join("wider.toml");
+    std::fs::write(
+        &wider,
+        "version = 1\ninclude = [\"default\"]\n\n[override.closing]\nlast_turns = 2\n",
+    )
+    .unwrap();
+    let test = callqa(&["rules", "test", wider.to_str().unwrap()]);
+    assert_eq!(code(&test), 2);
+    assert!(
+        stderr(&test).contains("field `examples.fail`: rule `closing` found nothing"),
+        "{}",
+        stderr(&test)
+    );
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "version = 1\ninclude = [\"default\"]\ndisable = [\"blame\", \"greeting\"]\n",
+    )
+    .unwrap();
+    let output = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "--rules",
+        unknown.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unknown.toml:3: field `disable`: unknown rule id `greeting`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `# callqa: ignore RULE` above a turn suppresses that rule's findings there (`# callqa:
+/// ignore`: every rule's); they are counted, and the gate does not see them.
+#[test]
+fn inline_suppressions_in_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    let output = callqa(&[
+        "audit",
+        "fixtures/scripts/suppressed",
+        "--fail-on",
+        "minor",
+        "--format",
+        "text",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("0 findings (interruption 0, blame 0, apology 0, closing 0, callback 0); 3 suppressed by `# callqa: ignore`"),
+        "{}",
+        stderr(&output)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["suppressed"], 3);
+    // Without the directives the same script fails.
+    let script =
+        std::fs::read_to_string(root().join("fixtures/scripts/suppressed/double-charge.txt"))
+            .unwrap();
+    let plain: String = script
+        .lines()
+        .filter(|line| !line.starts_with("# callqa:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(dir.path().join("plain.txt"), plain).unwrap();
+    let output = callqa(&[
+        "audit",
+        dir.path().join("plain.txt").to_str().unwrap(),
+        "--fail-on",
+        "major",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(stdout(&output).lines().count(), 3, "{}", stdout(&output));
+}
+
+/// `--baseline PREVIOUS/findings.csv`: only findings the baseline lacks fail the gate, matched
+/// on conversation, rule and evidence, so lines that shift do not make old findings new.
+#[test]
+fn a_baseline_lets_only_new_findings_fail_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    let original =
+        std::fs::read_to_string(root().join("fixtures/scripts/bad/deflect.txt")).unwrap();
+    std::fs::write(scripts.join("deflect.txt"), &original).unwrap();
+    let base = dir.path().join("base");
+    let first = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "-q",
+        "-o",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&first), 0);
+    let baseline = base.join("findings.csv");
+    let baseline = baseline.to_str().unwrap();
+    let gate = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            scripts.to_str().unwrap(),
+            "--baseline",
+            baseline,
+            "--fail-on",
+            "major",
+            "--format",
+            "github",
+        ];
+        args.extend_from_slice(extra);
+        callqa(&args)
+    };
+    let same = gate(&[]);
+    assert_eq!(code(&same), 0, "{}", stderr(&same));
+    assert!(same.stdout.is_empty(), "{}", stdout(&same));
+    assert!(
+        stderr(&same).contains("baseline: 4 of 4 findings are in it, 0 new"),
+        "{}",
+        stderr(&same)
+    );
+    // Two lines on top shift every turn; one new blaming turn at the end.
+    std::fs::write(
+        scripts.join("deflect.txt"),
+        format!("# reviewed 2026-11\n\n{original}agent: Calm down, please.\n"),
+    )
+    .unwrap();
+    let changed = gate(&["-o", dir.path().join("after").to_str().unwrap()]);
+    assert_eq!(code(&changed), 1, "{}", stderr(&changed));
+    let annotations: Vec<String> = stdout(&changed).lines().map(str::to_string).collect();
+    assert_eq!(annotations.len(), 1, "{annotations:?}");
+    assert!(
+        annotations[0].contains("deflect.txt,line=6,title=callqa blame (major)::"),
+        "{annotations:?}"
+    );
+    assert!(
+        stderr(&changed).contains(
+            "gate failed: 1 new finding of severity major or worse (3 more in the baseline)"
+        ),
+        "{}",
+        stderr(&changed)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("after/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["baselined"], 3);
+    // SARIF says which results are new.
+    let sarif = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "--baseline",
+        baseline,
+        "--format",
+        "sarif",
+    ]);
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let states: Vec<&str> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["baselineState"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "new").count(),
+        1,
+        "{states:?}"
+    );
+
+    std::fs::write(dir.path().join("bad.csv"), "id,rule\nx,blame\n").unwrap();
+    let bad = callqa(&[
+        "audit",
+        scripts.to_str().unwrap(),
+        "--baseline",
+        dir.path().join("bad.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("bad.csv:1: not a findings.csv: no `conversation_id` column"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// The example workflow runs the gate the README describes.
+#[test]
+fn the_example_workflow_runs_the_gate() {
+    let workflow = std::fs::read_to_string(root().join("examples/github-workflow.yml")).unwrap();
+    assert!(workflow.contains("pull_request:"));
+    assert!(workflow.contains("run: callqa audit scripts/ --fail-on major --format github"));
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.contains("## callqa in CI") && readme.contains("examples/github-workflow.yml"));
 }

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const REPORT_FILES: [&str; 4] = [
+const REPORT_FILES: [&str; 6] = [
     "findings.csv",
     "promises.csv",
+    "report.html",
     "scorecards.csv",
     "summary.json",
+    "teams.csv",
 ];
 
 fn callqa() -> Command {

@@ -30,7 +30,7 @@ const PRIVATE: [&str; 5] = [
 
 #[test]
 fn every_output_format_is_redacted_by_default() {
-    for format in ["text", "json", "csv"] {
+    for format in ["text", "json", "csv", "github", "sarif"] {
         let output = callqa(&["audit", PII, "-q", "--format", format]);
         assert_eq!(output.status.code(), Some(0));
         for private in PRIVATE {
@@ -110,4 +110,56 @@ fn convert_copies_text_unless_asked_to_redact() {
         redacted.contains("My card [card] was charged twice"),
         "{redacted}"
     );
+}
+
+#[test]
+fn the_html_report_is_redacted_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let report: PathBuf = dir.path().join("report");
+    let output = callqa(&[
+        "audit",
+        PII,
+        "fixtures/report",
+        "-q",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    for private in PRIVATE {
+        assert!(!html.contains(private), "report.html shows {private}");
+    }
+    // The turns are there, redacted, with the matched words marked.
+    assert!(
+        html.contains("<mark title=\"blame\">calm down</mark>, call me at [phone]"),
+        "turn not highlighted"
+    );
+    // Markup in ids, teams and turns is text, never markup.
+    for raw in [
+        "<img",
+        "<b>1</b>",
+        "<i>x</i>",
+        "<mobile>",
+        "</script><script>window",
+    ] {
+        assert!(!html.contains(raw), "report.html holds {raw:?} unescaped");
+    }
+    assert!(html.contains("&lt;img src=x onerror="));
+    assert!(html.contains("web &amp; &lt;mobile&gt;"));
+    // Self-contained: no resource is referenced, and the page forbids loading any.
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none';"));
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(external), "report.html loads {external}");
+    }
+    let unredacted = dir.path().join("raw");
+    callqa(&[
+        "audit",
+        PII,
+        "-q",
+        "--no-redact",
+        "-o",
+        unredacted.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(unredacted.join("report.html")).unwrap();
+    assert!(html.contains("555-123-4567"));
 }

@@ -53,6 +53,7 @@ proptest! {
             .map(|(agent, rule_states)| ConversationAudit {
                 findings: Vec::new(),
                 promises: Vec::new(),
+                suppressed: 0,
                 agents: vec![AgentPart {
                     agent_id: format!("a-{agent}"),
                     states: rule_states

@@ -91,6 +91,8 @@ pub struct ConversationAudit {
     /// The promises of later contact, by turn then rule; judged only after the whole input
     /// is read ([`crate::callbacks`]).
     pub promises: Vec<Promise>,
+    /// Findings a script's `# callqa: ignore` directive suppressed.
+    pub suppressed: u64,
 }
 
 /// A rule's hit in a turn: which rule, in which role, where in the normalized text.
@@ -337,6 +339,11 @@ pub(crate) struct Outcome {
     agents: Vec<AgentPart>,
     findings: Vec<Finding>,
     promises: Vec<Promise>,
+    /// Per `# callqa: ignore` directive: the 0-based turn and the rules (indices; `None`:
+    /// every rule) whose findings there are suppressed.
+    suppressions: Vec<(usize, Option<Vec<u32>>)>,
+    /// Findings dropped by those directives.
+    suppressed: u64,
 }
 
 impl Outcome {
@@ -362,8 +369,21 @@ impl Outcome {
         }
     }
 
-    /// The rule fired on this agent: record the finding.
+    /// Whether a directive suppresses `rule`'s findings on `turn` (0-based).
+    pub fn is_suppressed(&self, turn: usize, rule: u32) -> bool {
+        self.suppressions
+            .iter()
+            .any(|(t, rules)| *t == turn && rules.as_ref().is_none_or(|r| r.contains(&rule)))
+    }
+
+    /// The rule fired on this agent: record the finding, unless a directive suppresses it
+    /// (the rule then counts as applied and passed, and the finding as suppressed).
     pub fn fail(&mut self, finding: Finding) {
+        if self.is_suppressed(finding.turn - 1, finding.rule) {
+            self.applicable(&finding.agent_id, finding.rule);
+            self.suppressed += 1;
+            return;
+        }
         let rule = finding.rule as usize;
         self.part(&finding.agent_id).states[rule] = RuleState::Failed;
         self.findings.push(finding);
@@ -430,6 +450,20 @@ impl<'r> Auditor<'r> {
             agents: Vec::new(),
             findings: Vec::new(),
             promises: Vec::new(),
+            suppressions: conversation
+                .suppressions
+                .iter()
+                .map(|s| {
+                    let rules = s.rules.as_ref().map(|ids| {
+                        ids.iter()
+                            .filter_map(|id| self.rules.rules.iter().position(|r| r.id == *id))
+                            .map(|index| index as u32)
+                            .collect()
+                    });
+                    (s.turn, rules)
+                })
+                .collect(),
+            suppressed: 0,
         };
         // Every agent who spoke is scored, even where no rule applies to them.
         for turn in context.turns_of(Speaker::Agent) {
@@ -447,6 +481,7 @@ impl<'r> Auditor<'r> {
             findings: outcome.findings,
             agents: outcome.agents,
             promises: outcome.promises,
+            suppressed: outcome.suppressed,
         }
     }
 }

@@ -25,6 +25,10 @@ pub(crate) fn check(
         let Some((start, end)) = hits.min() else {
             continue;
         };
+        // A suppressed turn's promise is not tracked: it can be neither kept nor broken.
+        if outcome.is_suppressed(turn, index) {
+            continue;
+        }
         let (evidence, span) = context.excerpt(turn, start, end);
         let spoken = &conversation.turns[turn];
         let made_at = conversation.started_at.as_ref().and_then(|started| {

@@ -6,6 +6,8 @@
 //! decimals, rates with 4).
 
 pub mod atomic;
+pub mod ci;
+pub mod html;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -57,6 +59,8 @@ impl Render<'_> {
 pub const SCORECARDS_FILE: &str = "scorecards.csv";
 pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub const TEAMS_FILE: &str = "teams.csv";
+pub const HTML_FILE: &str = "report.html";
 pub use crate::callbacks::PROMISES_FILE;
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
@@ -76,8 +80,17 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 
 /// `scorecards.csv`: one row per agent, sorted by agent id.
 pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+    cards_csv("agent_id", cards, rules, render)
+}
+
+/// `teams.csv`: the scorecard columns per team, sorted by team (`(none)`: no team).
+pub fn teams_csv(teams: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+    cards_csv("team", teams, rules, render)
+}
+
+fn cards_csv(key: &str, cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut writer = csv_writer();
-    let mut header: Vec<String> = ["agent_id", "conversations", "score", "findings"]
+    let mut header: Vec<String> = [key, "conversations", "score", "findings"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -232,6 +245,86 @@ pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet, render: &Rende
     out
 }
 
+/// The findings of an earlier run (`--baseline PREVIOUS/findings.csv`), matched on
+/// conversation id, rule and evidence: not on turn or line numbers, which shift when a script
+/// or an export changes around a finding.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    /// How many rows hold each (conversation id, rule, evidence).
+    rows: std::collections::HashMap<(String, String, String), usize>,
+}
+
+/// A CSV cell as written before the spreadsheet guard: a `'` callqa put before `=`, `+`,
+/// `-`, `@`, a tab or a carriage return is taken off, so guarded and raw files match.
+fn unguarded(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+impl Baseline {
+    /// Reads a `findings.csv` (the columns `conversation_id`, `rule` and `evidence` are
+    /// required; the others are ignored). `file` names it in errors.
+    pub fn read(file: &str, text: &str) -> Result<Baseline, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|err| format!("{file}: {err}"))?
+            .clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("{file}:1: not a findings.csv: no `{name}` column"))
+        };
+        let (id, rule, evidence) = (
+            column("conversation_id")?,
+            column("rule")?,
+            column("evidence")?,
+        );
+        let mut baseline = Baseline::default();
+        for record in reader.records() {
+            let record = record.map_err(|err| {
+                let line = err.position().map_or(0, |p| p.line());
+                format!("{file}:{line}: {err}")
+            })?;
+            let key = (
+                unguarded(&record[id]).to_string(),
+                record[rule].to_string(),
+                unguarded(&record[evidence]).to_string(),
+            );
+            *baseline.rows.entry(key).or_default() += 1;
+        }
+        Ok(baseline)
+    }
+
+    /// For each finding, whether the baseline holds it. Each baseline row matches one
+    /// finding at most, so a second identical finding in a conversation is new.
+    pub fn matches(&self, findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<bool> {
+        let mut left = self.rows.clone();
+        findings
+            .iter()
+            .map(|finding| {
+                let key = (
+                    finding.conversation_id.clone(),
+                    rules.rules[finding.rule as usize].id.clone(),
+                    render.evidence(&finding.evidence).into_owned(),
+                );
+                match left.get_mut(&key) {
+                    Some(count) if *count > 0 => {
+                        *count -= 1;
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .collect()
+    }
+}
+
 /// What `summary.json` and the end-of-run summary report.
 pub struct Summary<'a> {
     pub rules: &'a RuleSet,
@@ -244,6 +337,8 @@ pub struct Summary<'a> {
     pub as_of: Option<String>,
     /// Files read, per input format.
     pub files_by_format: BTreeMap<&'static str, u64>,
+    /// With `--baseline`: how many findings it holds.
+    pub baselined: Option<u64>,
 }
 
 impl Summary<'_> {
@@ -326,9 +421,13 @@ impl Summary<'_> {
             "bytes": self.stats.bytes,
             "agents": self.scorecards.agents.len(),
             "findings": self.findings.len(),
+            "suppressed": self.stats.suppressed,
             "rules": rules,
         });
         let mut summary = summary;
+        if let (Some(baselined), Some(object)) = (self.baselined, summary.as_object_mut()) {
+            object.insert("baselined".into(), baselined.into());
+        }
         if let (Some(m), Some(object)) = (&self.stats.metadata, summary.as_object_mut()) {
             object.insert(
                 "metadata".into(),

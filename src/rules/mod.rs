@@ -24,7 +24,7 @@ use crate::engine::{PhraseMatcher, normalize};
 use crate::transcript::Speaker;
 use crate::transcript::script::parse_script_from_line;
 pub use schema::{KeptBy, Severity};
-use schema::{Phrases, RawFile, RawKind, RawRule, RawSpeaker};
+use schema::{Phrases, RawFile, RawKind, RawOverride, RawRule, RawSpeaker};
 
 /// The default pack, built into the binary.
 pub const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
@@ -244,9 +244,15 @@ impl RuleSet {
         let mut names = Vec::new();
         let mut hasher = Sha256::new();
         for source in sources {
-            let (name, compiled) = compile(source)?;
-            hasher.update((source.text.len() as u64).to_le_bytes());
-            hasher.update(source.text.as_bytes());
+            let Compiled {
+                name,
+                rules: compiled,
+                included,
+            } = compile(source)?;
+            for text in std::iter::once(source.text.as_str()).chain(included) {
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
             names.push(name);
             for (rule, phrases) in compiled {
                 if let Some(earlier) = rules.iter().find(|r| r.id == rule.id) {
@@ -322,9 +328,20 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Compiles one file into its name and its rules, each with the phrases it uses.
-#[allow(clippy::type_complexity)]
-fn compile(source: &RuleSource) -> Result<(String, Vec<(Rule, Vec<(Role, String)>)>), RuleError> {
+/// A rule and the phrases it uses.
+type RuleWithPhrases = (Rule, Vec<(Role, String)>);
+
+/// One file compiled: its name, its rules (included ones first), the texts it included.
+struct Compiled {
+    name: String,
+    rules: Vec<RuleWithPhrases>,
+    included: Vec<&'static str>,
+}
+
+/// Compiles one file into its name and its rules, each with the phrases it uses: first the
+/// rules of the packs it includes, less those it disables and with its overrides applied,
+/// then its own.
+fn compile(source: &RuleSource) -> Result<Compiled, RuleError> {
     let file = source.name.as_str();
     let text = source.text.as_str();
     let raw: RawFile = toml::from_str(text).map_err(|err| RuleError {
@@ -353,13 +370,166 @@ fn compile(source: &RuleSource) -> Result<(String, Vec<(Rule, Vec<(Role, String)
         .name
         .map(Spanned::into_inner)
         .unwrap_or_else(|| file.to_string());
-    let mut rules = Vec::new();
+    let mut rules: Vec<RuleWithPhrases> = Vec::new();
+    let mut included = Vec::new();
+    for pack in raw.include.iter().flat_map(|list| list.get_ref()) {
+        if pack.get_ref().trim() != DEFAULT_PACK_NAME {
+            return Err(at(
+                pack.span(),
+                "include",
+                format!(
+                    "unknown pack {:?}: only \"{DEFAULT_PACK_NAME}\" (the built-in pack) can be included",
+                    pack.get_ref()
+                ),
+            ));
+        }
+        if included.contains(&DEFAULT_PACK) {
+            return Err(at(
+                pack.span(),
+                "include",
+                "the default pack is included twice".into(),
+            ));
+        }
+        rules.extend(compile(&RuleSource::default_pack())?.rules);
+        included.push(DEFAULT_PACK);
+    }
+    let unknown = |id: &str, rules: &[RuleWithPhrases]| {
+        if rules.is_empty() {
+            format!(
+                "unknown rule id `{id}`: this file includes no pack (add include = [\"{DEFAULT_PACK_NAME}\"])"
+            )
+        } else {
+            let ids: Vec<&str> = rules.iter().map(|(r, _)| r.id.as_str()).collect();
+            format!(
+                "unknown rule id `{id}`: the included rules are {}",
+                ids.join(", ")
+            )
+        }
+    };
+    for id in raw.disable.iter().flat_map(|list| list.get_ref()) {
+        match rules.iter().position(|(r, _)| r.id == id.get_ref().trim()) {
+            Some(index) => {
+                rules.remove(index);
+            }
+            None => return Err(at(id.span(), "disable", unknown(id.get_ref(), &rules))),
+        }
+    }
+    for (id, changes) in raw.overrides.iter().flatten() {
+        let field = format!("override.{}", id.get_ref());
+        let Some((rule, _)) = rules.iter_mut().find(|(r, _)| r.id == id.get_ref().trim()) else {
+            return Err(at(changes.span(), &field, unknown(id.get_ref(), &rules)));
+        };
+        apply_override(rule, changes.get_ref(), &field, &at)?;
+    }
     for spanned in raw.rule {
         let rule_line = line_of(text, spanned.span().start);
         let raw_rule = spanned.into_inner();
         rules.push(compile_rule(raw_rule, file, text, rule_line)?);
     }
-    Ok((name, rules))
+    Ok(Compiled {
+        name,
+        rules,
+        included,
+    })
+}
+
+/// Applies an `[override.ID]` table to an included rule: weight, severity, and the window of
+/// its kind (`first_turns`, `last_turns` or `last_seconds` for `require`; `within_turns` for
+/// `respond`).
+fn apply_override(
+    rule: &mut Rule,
+    changes: &RawOverride,
+    field: &str,
+    at: &dyn Fn(std::ops::Range<usize>, &str, String) -> RuleError,
+) -> Result<(), RuleError> {
+    let positive = |value: &Spanned<i64>, name: &str| -> Result<usize, RuleError> {
+        match usize::try_from(*value.get_ref()) {
+            Ok(v) if v >= 1 => Ok(v),
+            _ => Err(at(
+                value.span(),
+                &format!("{field}.{name}"),
+                format!("must be 1 or more, not {}", value.get_ref()),
+            )),
+        }
+    };
+    let (kind_name, id) = (rule.kind.name(), rule.id.clone());
+    let not_for_kind = |span: std::ops::Range<usize>, name: &str| {
+        at(
+            span,
+            &format!("{field}.{name}"),
+            format!("`{name}` does not apply to kind `{kind_name}` (rule `{id}`)"),
+        )
+    };
+    if let Some(weight) = &changes.weight {
+        match u32::try_from(*weight.get_ref()) {
+            Ok(w) if (1..=1000).contains(&w) => rule.weight = w,
+            _ => {
+                return Err(at(
+                    weight.span(),
+                    &format!("{field}.weight"),
+                    format!(
+                        "must be a whole number from 1 to 1000, not {}",
+                        weight.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(severity) = &changes.severity {
+        rule.severity = *severity.get_ref();
+    }
+    let windows = [
+        changes
+            .first_turns
+            .as_ref()
+            .map(|v| ("first_turns", v.span())),
+        changes
+            .last_turns
+            .as_ref()
+            .map(|v| ("last_turns", v.span())),
+        changes
+            .last_seconds
+            .as_ref()
+            .map(|v| ("last_seconds", v.span())),
+    ];
+    let given: Vec<(&str, std::ops::Range<usize>)> = windows.into_iter().flatten().collect();
+    if let Some((name, span)) = given.first() {
+        if !matches!(rule.kind, RuleKind::Require { .. }) {
+            return Err(not_for_kind(span.clone(), name));
+        }
+        if given.len() > 1 {
+            return Err(at(
+                given[1].1.clone(),
+                &format!("{field}.{}", given[1].0),
+                "give one window: `first_turns`, `last_turns` or `last_seconds`".into(),
+            ));
+        }
+        let window = if let Some(n) = &changes.first_turns {
+            Window::FirstTurns(positive(n, "first_turns")?)
+        } else if let Some(n) = &changes.last_turns {
+            Window::LastTurns(positive(n, "last_turns")?)
+        } else {
+            let seconds = changes.last_seconds.as_ref().map_or(0.0, |s| *s.get_ref());
+            if !(seconds > 0.0 && seconds.is_finite()) {
+                return Err(at(
+                    span.clone(),
+                    &format!("{field}.last_seconds"),
+                    format!("must be more than 0, not {seconds}"),
+                ));
+            }
+            Window::LastMillis((seconds * 1000.0).round() as i64)
+        };
+        rule.kind = RuleKind::Require { window };
+    }
+    if let Some(within) = &changes.within_turns {
+        match &mut rule.kind {
+            RuleKind::Respond { within_turns, .. } => {
+                *within_turns = positive(within, "within_turns")?;
+            }
+            _ => return Err(not_for_kind(within.span(), "within_turns")),
+        }
+    }
+    Ok(())
 }
 
 fn speaker_of(raw: RawSpeaker) -> Speaker {
@@ -926,6 +1096,101 @@ examples.pass = ["agent: It's not your fault at all."]
             let shown = err.to_string();
             assert_eq!(err.line, line, "{shown}");
             assert!(shown.contains(needle), "{shown} lacks {needle}");
+        }
+    }
+
+    const EXTENDS: &str = r#"version = 1
+name = "team"
+include = ["default"]
+disable = ["interruption"]
+
+[override.closing]
+last_turns = 2
+weight = 4
+
+[override.apology]
+severity = "critical"
+within_turns = 3
+"#;
+
+    #[test]
+    fn a_file_extends_the_default_pack() {
+        let set = load(EXTENDS).unwrap();
+        let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["blame", "apology", "closing", "callback"]);
+        let closing = &set.rules[2];
+        assert_eq!(
+            closing.kind,
+            RuleKind::Require {
+                window: Window::LastTurns(2)
+            }
+        );
+        assert_eq!(closing.weight, 4);
+        let apology = &set.rules[1];
+        assert_eq!(apology.severity, Severity::Critical);
+        assert!(matches!(
+            apology.kind,
+            RuleKind::Respond {
+                within_turns: 3,
+                ..
+            }
+        ));
+        // The included pack's text counts in the digest.
+        let default = RuleSet::default_pack().unwrap();
+        assert_ne!(set.digest, default.digest);
+        assert_eq!(set.name, "team");
+    }
+
+    #[test]
+    fn extension_errors_name_line_and_field() {
+        let cases: Vec<(String, usize, &str)> = vec![
+            (
+                EXTENDS.replace("[\"interruption\"]", "[\"interuption\"]"),
+                4,
+                "field `disable`: unknown rule id `interuption`: the included rules are interruption, blame",
+            ),
+            (
+                EXTENDS.replace("[override.apology]", "[override.apologies]"),
+                10,
+                "field `override.apologies`: unknown rule id `apologies`",
+            ),
+            (
+                EXTENDS.replace("include = [\"default\"]", "include = [\"defaults\"]"),
+                3,
+                "field `include`: unknown pack \"defaults\"",
+            ),
+            (
+                EXTENDS.replace("include = [\"default\"]\n", ""),
+                3,
+                "field `disable`: unknown rule id `interruption`: this file includes no pack",
+            ),
+            (
+                EXTENDS.replace("last_turns = 2", "last_turns = 0"),
+                7,
+                "field `override.closing.last_turns`: must be 1 or more",
+            ),
+            (
+                EXTENDS.replace("within_turns = 3", "last_turns = 3"),
+                12,
+                "field `override.apology.last_turns`: `last_turns` does not apply to kind `respond`",
+            ),
+            (
+                EXTENDS.replace("weight = 4", "weight = 0"),
+                8,
+                "field `override.closing.weight`",
+            ),
+            (
+                EXTENDS.replace("weight = 4", "message = \"x\""),
+                8,
+                "unknown field `message`",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(&text).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(needle), "{shown} lacks {needle}");
+            assert_eq!(err.line, line, "{shown}");
+            assert!(shown.starts_with("t.toml:"), "{shown}");
         }
     }
 

@@ -12,8 +12,27 @@ use toml::Spanned;
 pub struct RawFile {
     pub version: Spanned<i64>,
     pub name: Option<Spanned<String>>,
+    /// Packs whose rules come first (`"default"`: the built-in pack).
+    pub include: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Ids of included rules to leave out.
+    pub disable: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Per included rule id, the settings to change.
+    #[serde(rename = "override")]
+    pub overrides: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawOverride>>>,
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
+}
+
+/// What a file may change in a rule it includes: its weight, its severity, its window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub weight: Option<Spanned<i64>>,
+    pub severity: Option<Spanned<Severity>>,
+    pub first_turns: Option<Spanned<i64>>,
+    pub last_turns: Option<Spanned<i64>>,
+    pub last_seconds: Option<Spanned<f64>>,
+    pub within_turns: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -124,6 +124,7 @@ pub fn parse_line(
         team: non_empty(raw.team),
         turns,
         source,
+        suppressions: Vec::new(),
     })
 }
 

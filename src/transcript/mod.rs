@@ -155,6 +155,18 @@ pub struct Conversation {
     pub team: Option<String>,
     pub turns: Vec<Turn>,
     pub source: Source,
+    /// Inline `# callqa: ignore` directives of a script, in turn order.
+    pub suppressions: Vec<Suppression>,
+}
+
+/// A script's `# callqa: ignore [RULE, ...]` directive: the findings of those rules (of every
+/// rule when none is named) on one turn are suppressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// The 0-based index of the turn the directive stands above.
+    pub turn: usize,
+    /// The rule ids named; `None`: every rule.
+    pub rules: Option<Vec<String>>,
 }
 
 impl Conversation {
@@ -170,6 +182,7 @@ impl Conversation {
             team: None,
             turns: Vec::new(),
             source,
+            suppressions: Vec::new(),
         }
     }
 }

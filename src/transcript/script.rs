@@ -15,7 +15,9 @@
 
 use std::sync::Arc;
 
-use super::{Conversation, DocumentContext, ReadError, SkipKind, Source, Speaker, Turn};
+use super::{
+    Conversation, DocumentContext, ReadError, SkipKind, Source, Speaker, Suppression, Turn,
+};
 
 /// Parses a script file (UTF-8) into one conversation whose id is the file's relative path.
 pub fn parse_document(bytes: &[u8], cx: &DocumentContext) -> Result<Conversation, ReadError> {
@@ -36,6 +38,9 @@ pub fn parse_script_from_line(
     first_line: u64,
 ) -> Result<Conversation, ReadError> {
     let mut turns: Vec<Turn> = Vec::new();
+    let mut suppressions: Vec<Suppression> = Vec::new();
+    // Directives in the comment lines right above the next turn.
+    let mut pending: Vec<Option<Vec<String>>> = Vec::new();
     let mut first_turn_line = None;
     for (offset, raw_line) in text.lines().enumerate() {
         let line_number = first_line + offset as u64;
@@ -49,7 +54,14 @@ pub fn parse_script_from_line(
         };
         let line = raw_line.trim_end();
         let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+        if trimmed.is_empty() {
+            pending.clear();
+            continue;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            if let Some(rules) = ignore_directive(comment) {
+                pending.push(rules);
+            }
             continue;
         }
         if line.starts_with([' ', '\t']) {
@@ -63,6 +75,12 @@ pub fn parse_script_from_line(
             }
         }
         let turn = parse_turn_line(trimmed).map_err(error)?;
+        for rules in pending.drain(..) {
+            suppressions.push(Suppression {
+                turn: turns.len(),
+                rules,
+            });
+        }
         first_turn_line.get_or_insert(line_number);
         turns.push(Turn {
             line: Some(line_number),
@@ -75,8 +93,25 @@ pub fn parse_script_from_line(
     };
     Ok(Conversation {
         turns,
+        suppressions,
         ..Conversation::new(id, source)
     })
+}
+
+/// Reads `callqa: ignore` (every rule) or `callqa: ignore blame, apology` from a comment's
+/// text (after the `#`); any other comment is `None`.
+fn ignore_directive(comment: &str) -> Option<Option<Vec<String>>> {
+    let rest = comment.trim().strip_prefix("callqa:")?.trim_start();
+    let rules = rest.strip_prefix("ignore")?;
+    if !(rules.is_empty() || rules.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let ids: Vec<String> = rules
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    Some(if ids.is_empty() { None } else { Some(ids) })
 }
 
 /// Parses `[timing] speaker: [timing] text`.
@@ -245,5 +280,31 @@ mod tests {
             assert_eq!(err.source.line, line, "{text}");
             assert!(err.message.contains(needle), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn ignore_directives_attach_to_the_turn_below() {
+        let file: Arc<str> = Arc::from("s.txt");
+        let text = "# callqa: ignore blame, apology\nagent: a\n# callqa: ignore\n# a note\nagent: b\n# callqa: ignore closing\n\nagent: c\n# callqa: ignored\n# callqa:ignore  x\nagent: d\n";
+        let conversation = parse_script(text, &file, "s").unwrap();
+        assert_eq!(
+            conversation.suppressions,
+            vec![
+                Suppression {
+                    turn: 0,
+                    rules: Some(vec!["blame".into(), "apology".into()]),
+                },
+                Suppression {
+                    turn: 1,
+                    rules: None
+                },
+                // A blank line ends the directive's reach (turn c has none); `ignored` is not
+                // a directive.
+                Suppression {
+                    turn: 3,
+                    rules: Some(vec!["x".into()]),
+                },
+            ]
+        );
     }
 }

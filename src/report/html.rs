@@ -1,0 +1,760 @@
+//! `report.html`: one self-contained page a person opens in any browser.
+//!
+//! Everything is inline (styles, the small script, and the charts, drawn here as SVG), so the
+//! page needs no network, and its Content-Security-Policy (`default-src 'none'`) forbids any:
+//! nothing on it can load a resource from anywhere. Every piece of transcript text (evidence, turns) goes through the
+//! run's [`Render`] (redacted unless `--no-redact`) and then through [`escape`]; ids and rule
+//! messages are escaped too. The page stays usable on large runs: all agents and teams are
+//! listed (a table of a few thousand rows sorts in milliseconds), but findings are embedded
+//! up to [`FINDINGS_PER_AGENT`] per agent and [`FINDINGS_EMBEDDED`] in all, and turns only for
+//! the conversations the audit kept ([`crate::audit::AuditOptions::retain_turns`]); the page
+//! says what it left out and where the rest is (`findings.csv`).
+//!
+//! With `?selftest=1` in its URL the page checks itself after loading (sorting, filtering,
+//! errors) and writes the results into `<pre id="selftest">`, so a headless browser's
+//! `--dump-dom` shows what a person would see (`tests/browser.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::Render;
+use crate::audit::{RetainedConversation, RunStats};
+use crate::checks::Finding;
+use crate::rules::{RuleKind, RuleSet};
+use crate::scorecard::{AgentCard, RuleCount, Scorecards};
+
+/// How many conversations' turns the report keeps (the first ones with findings).
+pub const KEEP_CONVERSATIONS: usize = 2_000;
+/// Findings listed per agent on the page.
+pub const FINDINGS_PER_AGENT: usize = 50;
+/// Findings listed on the page in all.
+pub const FINDINGS_EMBEDDED: usize = 10_000;
+/// Below this many conversations, an agent's rates are flagged as too few to trust.
+pub const SMALL_SAMPLE: u64 = 30;
+
+/// What the page shows.
+pub struct HtmlReport<'a> {
+    pub rules: &'a RuleSet,
+    pub stats: &'a RunStats,
+    pub scorecards: &'a Scorecards,
+    pub teams: &'a Scorecards,
+    /// Sorted by conversation id, then turn.
+    pub findings: &'a [Finding],
+    pub retained: &'a BTreeMap<String, RetainedConversation>,
+    pub as_of: Option<&'a str>,
+    /// Extra totals to show (name, count), e.g. suppressed and baselined findings.
+    pub extra_totals: Vec<(&'a str, u64)>,
+    pub render: &'a Render<'a>,
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The 95% Wilson score interval of `failed` out of `n`.
+pub fn wilson(failed: u64, n: u64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let n = n as f64;
+    let p = failed as f64 / n;
+    let z2 = z * z;
+    let denominator = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    Some(((center - half).max(0.0), (center + half).min(1.0)))
+}
+
+fn percent(value: f64) -> String {
+    format!("{:.1}", value * 100.0)
+}
+
+/// A rate cell: `20.0%` with its interval, or `–` when the rule never applied.
+fn rate_cell(count: &RuleCount) -> String {
+    match (count.rate(), wilson(count.failed, count.applicable)) {
+        (Some(rate), Some((low, high))) => format!(
+            "<td class=\"num\" data-value=\"{rate:.6}\" title=\"{} of {} failed; 95% Wilson interval {}–{}%\">{}%<small> {}–{}</small></td>",
+            count.failed,
+            count.applicable,
+            percent(low),
+            percent(high),
+            percent(rate),
+            percent(low),
+            percent(high)
+        ),
+        _ => "<td class=\"num\" data-value=\"-1\" title=\"never applied\">–</td>".into(),
+    }
+}
+
+/// A highlight in a turn: the byte range of the original text, and the rule that matched.
+type Mark<'a> = (usize, usize, &'a str);
+
+/// The text of a turn as HTML, the `spans` (byte ranges of the original text) marked. Each
+/// piece is redacted apart; when that would redact differently from the whole text (a
+/// private number across a mark), the whole redacted text is shown without marks.
+fn turn_html(text: &str, spans: &[Mark], render: &Render) -> String {
+    let mut cuts: Vec<Mark> = spans
+        .iter()
+        .copied()
+        .filter(|&(from, to, _)| {
+            from < to
+                && to <= text.len()
+                && text.is_char_boundary(from)
+                && text.is_char_boundary(to)
+        })
+        .collect();
+    cuts.sort_unstable();
+    let mut pieces: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut at = 0;
+    for (from, to, title) in cuts {
+        if from < at {
+            continue; // overlapping marks: the first wins
+        }
+        pieces.push((&text[at..from], None));
+        pieces.push((&text[from..to], Some(title)));
+        at = to;
+    }
+    pieces.push((&text[at..], None));
+    let redacted: Vec<String> = pieces
+        .iter()
+        .map(|(piece, _)| render.evidence(piece).into_owned())
+        .collect();
+    if redacted.concat() != render.evidence(text) {
+        return escape(&render.evidence(text));
+    }
+    let mut out = String::new();
+    for ((_, title), piece) in pieces.iter().zip(&redacted) {
+        match title {
+            Some(title) => {
+                let _ = write!(
+                    out,
+                    "<mark title=\"{}\">{}</mark>",
+                    escape(title),
+                    escape(piece)
+                );
+            }
+            None => out.push_str(&escape(piece)),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root{--fg:#1d232b;--muted:#5b6675;--line:#d8dee6;--bg:#f6f8fa;--accent:#2f6fb0;--bad:#c2410c;--warn:#a16207}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
+header,main{max-width:1200px;margin:0 auto;padding:0 20px}header{padding-top:18px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+.meta{color:var(--muted);margin:0}
+.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px;margin:14px 0 0}
+.totals div{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px}
+.totals b{display:block;font-size:20px}.totals span{color:var(--muted);font-size:12px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+figure{margin:0;background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px}
+figcaption{font-weight:600;margin-bottom:6px}svg text{font:11px system-ui,sans-serif;fill:var(--fg)}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:var(--bg);position:sticky;top:0;z-index:1}th button{all:unset;cursor:pointer;font-weight:600}
+th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
+td.num,th.num{text-align:right;white-space:nowrap}td small{color:var(--muted)}
+.warn{color:var(--warn);font-weight:600;white-space:nowrap}
+.controls{display:flex;gap:14px;align-items:center;margin:6px 0 8px;flex-wrap:wrap}
+.controls input[type=search]{padding:5px 8px;border:1px solid var(--line);border-radius:4px;min-width:260px}
+.note{color:var(--muted);font-size:13px}
+details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 10px}summary{cursor:pointer;font-weight:600}
+.sev-critical,.sev-major{color:var(--bad);font-weight:600}.sev-minor{color:var(--warn)}
+.conv{border:1px solid var(--line);border-radius:6px;margin:10px 0;padding:6px 12px;content-visibility:auto;contain-intrinsic-size:auto 300px}
+.conv h3{font-size:14px;margin:4px 0}.conv ol{margin:0;padding-left:34px}.conv li{margin:2px 0}
+.who{display:inline-block;min-width:72px;color:var(--muted);font-size:12px}.turn-agent .who{color:var(--accent)}
+.conv li:target{background:#fff7d6}mark{background:#ffd54f;padding:0 1px;border-radius:2px}
+.flag{font-size:11px;border:1px solid currentColor;border-radius:3px;padding:0 4px;margin-left:6px}
+#selftest{background:#111;color:#9f9;padding:8px;white-space:pre-wrap}
+"#;
+
+const SCRIPT: &str = r#"
+(function(){
+  'use strict';
+  function value(row, key){ return row.dataset[key]; }
+  function compare(a, b, key, numeric){
+    var x = value(a, key), y = value(b, key);
+    if (numeric) { x = parseFloat(x); y = parseFloat(y); }
+    if (x < y) return -1; if (x > y) return 1;
+    var p = a.dataset.key, q = b.dataset.key;
+    return p < q ? -1 : p > q ? 1 : 0;
+  }
+  function sortBy(table, th){
+    var key = th.dataset.key, numeric = th.dataset.type === 'num';
+    var ascending = th.getAttribute('aria-sort') !== 'ascending';
+    table.querySelectorAll('th[aria-sort]').forEach(function(other){ other.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function(a, b){ var c = compare(a, b, key, numeric); return ascending ? c : -c; });
+    var fragment = document.createDocumentFragment();
+    rows.forEach(function(row){ fragment.appendChild(row); });
+    body.appendChild(fragment);
+  }
+  document.querySelectorAll('table.sortable').forEach(function(table){
+    table.querySelectorAll('th[data-key] button').forEach(function(button){
+      button.addEventListener('click', function(){ sortBy(table, button.parentElement); });
+    });
+  });
+  var filter = document.getElementById('agent-filter');
+  var small = document.getElementById('small-only');
+  var agents = document.getElementById('agents-table');
+  var shown = document.getElementById('agent-count');
+  function applyFilter(){
+    var text = filter.value.trim().toLowerCase(), count = 0;
+    Array.prototype.forEach.call(agents.tBodies[0].rows, function(row){
+      var hide = (text !== '' && row.dataset.key.toLowerCase().indexOf(text) < 0) ||
+                 (small.checked && row.dataset.small !== '1');
+      row.hidden = hide;
+      if (!hide) count++;
+    });
+    shown.textContent = count + ' of ' + agents.tBodies[0].rows.length + ' agents shown';
+  }
+  filter.addEventListener('input', applyFilter);
+  small.addEventListener('change', applyFilter);
+  applyFilter();
+  function openTarget(){
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    for (var node = target; node; node = node.parentElement) {
+      if (node.tagName === 'DETAILS') node.open = true;
+    }
+    if (target) target.scrollIntoView();
+  }
+  window.addEventListener('hashchange', openTarget);
+  openTarget();
+
+  if (!/[?&]selftest=1(&|$)/.test(location.search)) return;
+  var out = [], body = agents.tBodies[0];
+  function visible(){ return Array.prototype.filter.call(body.rows, function(r){ return !r.hidden; }); }
+  function check(name, ok, detail){ out.push((ok ? 'PASS ' : 'FAIL ') + name + (ok ? '' : ': ' + detail)); }
+  function ordered(rows, key, numeric, direction){
+    for (var i = 1; i < rows.length; i++) {
+      if (direction * compare(rows[i - 1], rows[i], key, numeric) > 0) return false;
+    }
+    return true;
+  }
+  try {
+    var total = body.rows.length;
+    out.push('rows ' + total);
+    var score = agents.querySelector('th[data-key=score] button');
+    score.click();
+    check('sort by score ascending', ordered(visible(), 'score', true, 1), 'rows out of order');
+    out.push('order ' + JSON.stringify(visible().map(function(r){ return r.dataset.key; })));
+    score.click();
+    check('sort by score descending', ordered(visible(), 'score', true, -1), 'rows out of order');
+    var name = agents.querySelector('th[data-key=key] button');
+    name.click();
+    check('sort by agent', ordered(visible(), 'key', false, 1), 'rows out of order');
+    if (total > 0) {
+      var needle = body.rows[total - 1].dataset.key;
+      var expected = Array.prototype.filter.call(body.rows, function(r){
+        return r.dataset.key.toLowerCase().indexOf(needle.toLowerCase()) >= 0; }).length;
+      filter.value = needle;
+      filter.dispatchEvent(new Event('input'));
+      check('filter', visible().length === expected && expected >= 1, visible().length + ' rows, expected ' + expected);
+      out.push('filtered ' + visible().length);
+      filter.value = '';
+      filter.dispatchEvent(new Event('input'));
+      check('clear filter', visible().length === total, visible().length + ' rows');
+    }
+    check('charts drawn', document.querySelectorAll('figure svg').length === 2, 'missing chart');
+  } catch (e) {
+    window.__callqaErrors.push('selftest: ' + e);
+  }
+  out.push('errors ' + JSON.stringify(window.__callqaErrors));
+  var pre = document.getElementById('selftest');
+  pre.textContent = out.join('\n');
+  pre.hidden = false;
+})();
+"#;
+
+/// Catches errors from the first script on, for the self-test.
+const ERROR_CATCHER: &str = r#"window.__callqaErrors=[];window.addEventListener('error',function(e){window.__callqaErrors.push(String(e.message))});(function(){var original=console.error;console.error=function(){window.__callqaErrors.push(Array.prototype.join.call(arguments,' '));original.apply(console,arguments)}})();"#;
+
+/// The histogram of agent scores, in ten bins of 10 points (the last holds 100).
+fn score_chart(cards: &Scorecards) -> String {
+    let mut bins = [0u64; 10];
+    for card in cards.agents.values() {
+        let bin = ((card.score() / 10.0).floor() as usize).min(9);
+        bins[bin] += 1;
+    }
+    let max = bins.iter().copied().max().unwrap_or(0).max(1);
+    let (width, height, left, bottom, top) = (520.0, 200.0, 34.0, 24.0, 14.0);
+    let plot = height - bottom - top;
+    let bar = (width - left - 10.0) / 10.0;
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" aria-label=\"Number of agents per score band\">"
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#8a96a3\"/>",
+        height - bottom,
+        width - 10.0,
+        height - bottom
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{max}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>",
+        left - 4.0,
+        top + 4.0,
+        left - 4.0,
+        height - bottom
+    );
+    for (index, count) in bins.iter().enumerate() {
+        let h = plot * *count as f64 / max as f64;
+        let x = left + index as f64 * bar + 2.0;
+        let y = height - bottom - h;
+        let label = if index == 9 {
+            "90–100".to_string()
+        } else {
+            format!("{}–{}", index * 10, index * 10 + 10)
+        };
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6fb0\"><title>score {label}: {count} agents</title></rect>",
+            bar - 4.0
+        );
+        if *count > 0 {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{count}</text>",
+                x + (bar - 4.0) / 2.0,
+                y - 3.0
+            );
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
+            x + (bar - 4.0) / 2.0,
+            height - 8.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Each rule's failure rate over the run (failed / applicable), its 95% Wilson interval as a
+/// whisker.
+fn rule_chart(rules: &RuleSet, cards: &Scorecards) -> String {
+    let row = 26.0;
+    let (left, right) = (110.0, 440.0);
+    let height = 20.0 + row * rules.rules.len() as f64;
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 640 {height}\" width=\"100%\" role=\"img\" aria-label=\"Failure rate per rule\">"
+    );
+    for (index, rule) in rules.rules.iter().enumerate() {
+        let count = cards.totals.get(index).copied().unwrap_or_default();
+        let y = 10.0 + row * index as f64;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{:.1}\" width=\"{}\" height=\"14\" fill=\"#e6ebf1\"/>",
+            left - 6.0,
+            y + 11.0,
+            escape(&rule.id),
+            y,
+            right - left
+        );
+        match (count.rate(), wilson(count.failed, count.applicable)) {
+            (Some(rate), Some((low, high))) => {
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{left}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"14\" fill=\"#c2410c\"><title>{}: {} of {} failed</title></rect><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1d232b\"/><text x=\"{}\" y=\"{:.1}\">{}% ({}–{}), n={}</text>",
+                    (right - left) * rate,
+                    escape(&rule.id),
+                    count.failed,
+                    count.applicable,
+                    left + (right - left) * low,
+                    left + (right - left) * high,
+                    y + 7.0,
+                    y + 7.0,
+                    right + 6.0,
+                    y + 11.0,
+                    percent(rate),
+                    percent(low),
+                    percent(high),
+                    count.applicable
+                );
+            }
+            _ => {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{}\" y=\"{:.1}\">never applied</text>",
+                    right + 6.0,
+                    y + 11.0
+                );
+            }
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A table of scorecards (agents or teams), one row per key, sortable.
+fn cards_table(
+    id: &str,
+    key_label: &str,
+    cards: &Scorecards,
+    rules: &RuleSet,
+    anchors: &BTreeMap<&str, usize>,
+) -> String {
+    let mut out = format!(
+        "<table id=\"{id}\" class=\"sortable\"><thead><tr><th data-key=\"key\" data-type=\"text\"><button type=\"button\">{key_label}</button></th><th class=\"num\" data-key=\"conversations\" data-type=\"num\"><button type=\"button\">Conversations</button></th><th class=\"num\" data-key=\"score\" data-type=\"num\"><button type=\"button\">Score</button></th><th class=\"num\" data-key=\"findings\" data-type=\"num\"><button type=\"button\">Findings</button></th>"
+    );
+    for (index, rule) in rules.rules.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<th class=\"num\" data-key=\"r{index}\" data-type=\"num\" title=\"{}\"><button type=\"button\">{} rate</button></th>",
+            escape(&rule.message),
+            escape(&rule.id)
+        );
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (key, card) in &cards.agents {
+        out.push_str(&card_row(
+            key,
+            card,
+            rules,
+            anchors.get(key.as_str()).copied(),
+        ));
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn card_row(key: &str, card: &AgentCard, rules: &RuleSet, anchor: Option<usize>) -> String {
+    let small = card.conversations < SMALL_SAMPLE;
+    let mut row = format!(
+        "<tr data-key=\"{}\" data-conversations=\"{}\" data-score=\"{:.2}\" data-findings=\"{}\" data-small=\"{}\"",
+        escape(key),
+        card.conversations,
+        card.score(),
+        card.findings,
+        u8::from(small)
+    );
+    for index in 0..rules.rules.len() {
+        let count = card.rules.get(index).copied().unwrap_or_default();
+        let _ = write!(
+            row,
+            " data-r{index}=\"{}\"",
+            count.rate().map_or("-1".to_string(), |r| format!("{r:.6}"))
+        );
+    }
+    let name = match anchor {
+        Some(anchor) => format!("<a href=\"#agent-{anchor}\">{}</a>", escape(key)),
+        None => escape(key),
+    };
+    let warning = if small {
+        format!(
+            " <span class=\"warn\" title=\"fewer than {SMALL_SAMPLE} conversations: too few to trust the rates; see the intervals\">⚠ few</span>"
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        row,
+        "><td>{name}</td><td class=\"num\">{}{warning}</td><td class=\"num\">{:.2}</td><td class=\"num\">{}</td>",
+        card.conversations,
+        card.score(),
+        card.findings
+    );
+    for index in 0..rules.rules.len() {
+        row.push_str(&rate_cell(
+            &card.rules.get(index).copied().unwrap_or_default(),
+        ));
+    }
+    row.push_str("</tr>");
+    row
+}
+
+impl HtmlReport<'_> {
+    pub fn to_html(&self) -> Vec<u8> {
+        let rules = self.rules;
+        let stats = self.stats;
+        // Findings by agent, in agent order; each agent's in the run's order.
+        let mut by_agent: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+        for finding in self.findings {
+            by_agent.entry(&finding.agent_id).or_default().push(finding);
+        }
+        let anchors: BTreeMap<&str, usize> = by_agent
+            .keys()
+            .enumerate()
+            .map(|(index, agent)| (*agent, index))
+            .collect();
+        let conversation_anchor: BTreeMap<&str, usize> = self
+            .retained
+            .keys()
+            .enumerate()
+            .map(|(index, id)| (id.as_str(), index))
+            .collect();
+        let with_findings: std::collections::BTreeSet<&str> = self
+            .findings
+            .iter()
+            .map(|f| f.conversation_id.as_str())
+            .collect();
+
+        let mut page = String::with_capacity(64 * 1024);
+        let _ = write!(
+            page,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>{STYLE}</style></head><body>\n",
+            escape(&rules.name)
+        );
+        let _ = write!(
+            page,
+            "<header><h1>callqa report</h1><p class=\"meta\">Rule set <b>{}</b> (<code>{}</code>) · as of {} · callqa {}</p>",
+            escape(&rules.name),
+            escape(&rules.digest),
+            escape(self.as_of.unwrap_or("unknown")),
+            env!("CARGO_PKG_VERSION")
+        );
+        let mut totals: Vec<(&str, u64)> = vec![
+            ("conversations read", stats.read),
+            ("audited", stats.audited),
+            ("skipped", stats.skipped_total()),
+            ("agents", self.scorecards.agents.len() as u64),
+            ("teams", self.teams.agents.len() as u64),
+            ("findings", self.findings.len() as u64),
+        ];
+        totals.extend(self.extra_totals.iter().copied());
+        page.push_str("<div class=\"totals\" id=\"totals\">");
+        for (label, value) in &totals {
+            let _ = write!(
+                page,
+                "<div><b>{value}</b><span>{}</span></div>",
+                escape(label)
+            );
+        }
+        page.push_str("</div></header>\n<main>\n");
+
+        let _ = writeln!(
+            page,
+            "<h2>Overview</h2><div class=\"charts\"><figure><figcaption>Score distribution across agents</figcaption>{}</figure><figure><figcaption>Failure rate per rule (95% Wilson interval)</figcaption>{}</figure></div>",
+            score_chart(self.scorecards),
+            rule_chart(rules, self.scorecards)
+        );
+
+        let _ = writeln!(
+            page,
+            "<h2 id=\"teams\">Teams</h2><p class=\"note\">Each team's agents on the team's conversations; <code>(none)</code>: conversations without a team. Rates show their 95% Wilson interval.</p>{}",
+            cards_table("teams-table", "Team", self.teams, rules, &BTreeMap::new())
+        );
+
+        let _ = writeln!(
+            page,
+            "<h2 id=\"agents\">Agents</h2><div class=\"controls\"><input id=\"agent-filter\" type=\"search\" placeholder=\"Filter agents by id\" aria-label=\"Filter agents by id\"><label><input type=\"checkbox\" id=\"small-only\"> only agents with fewer than {SMALL_SAMPLE} conversations</label><span id=\"agent-count\" class=\"note\">{} agents</span></div><p class=\"note\">Click a column to sort. ⚠ marks agents with fewer than {SMALL_SAMPLE} conversations, too few to trust a rate: read the interval beside it.</p>{}",
+            self.scorecards.agents.len(),
+            cards_table("agents-table", "Agent", self.scorecards, rules, &anchors)
+        );
+
+        // Findings, per agent, capped.
+        let mut embedded = 0usize;
+        let mut findings_html = String::new();
+        for (agent, findings) in &by_agent {
+            let room = FINDINGS_PER_AGENT.min(FINDINGS_EMBEDDED.saturating_sub(embedded));
+            let shown = findings.len().min(room);
+            embedded += shown;
+            let _ = write!(
+                findings_html,
+                "<details id=\"agent-{}\"><summary>{} — {} finding{}{}</summary>",
+                anchors[agent],
+                escape(agent),
+                findings.len(),
+                if findings.len() == 1 { "" } else { "s" },
+                if shown < findings.len() {
+                    format!(" (first {shown} shown; all in findings.csv)")
+                } else {
+                    String::new()
+                }
+            );
+            if shown > 0 {
+                findings_html.push_str("<table><thead><tr><th>Rule</th><th>Severity</th><th>Conversation</th><th class=\"num\">Turn</th><th>Evidence</th><th>Source</th></tr></thead><tbody>");
+                for finding in &findings[..shown] {
+                    let rule = &rules.rules[finding.rule as usize];
+                    let conversation =
+                        match conversation_anchor.get(finding.conversation_id.as_str()) {
+                            Some(index) => format!(
+                                "<a href=\"#conv-{index}-t{}\">{}</a>",
+                                finding.turn,
+                                escape(&finding.conversation_id)
+                            ),
+                            None => format!(
+                                "{} <small>(transcript not kept)</small>",
+                                escape(&finding.conversation_id)
+                            ),
+                        };
+                    let _ = write!(
+                        findings_html,
+                        "<tr><td title=\"{}\">{}</td><td class=\"sev-{}\">{}</td><td>{conversation}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                        escape(&rule.message),
+                        escape(&rule.id),
+                        rule.severity.as_str(),
+                        rule.severity.as_str(),
+                        finding.turn,
+                        escape(&self.render.evidence(&finding.evidence)),
+                        escape(&finding.source.to_string())
+                    );
+                }
+                findings_html.push_str("</tbody></table>");
+            }
+            findings_html.push_str("</details>");
+        }
+        let left_out = self.findings.len() - embedded;
+        let _ = writeln!(
+            page,
+            "<h2 id=\"findings\">Findings by agent</h2><p class=\"note\">{}</p>{findings_html}",
+            if left_out > 0 {
+                format!(
+                    "{embedded} of {} findings are listed here (at most {FINDINGS_PER_AGENT} per agent and {FINDINGS_EMBEDDED} in all, so the page stays fast); {left_out} are left out: every finding is in findings.csv.",
+                    self.findings.len()
+                )
+            } else {
+                format!("All {} findings are listed.", self.findings.len())
+            }
+        );
+
+        // Conversations with findings whose turns were kept.
+        let mut spans: BTreeMap<(&str, usize), Vec<Mark>> = BTreeMap::new();
+        let mut flags: BTreeMap<(&str, usize), Vec<&crate::rules::Rule>> = BTreeMap::new();
+        for finding in self.findings {
+            flags
+                .entry((finding.conversation_id.as_str(), finding.turn))
+                .or_default()
+                .push(&rules.rules[finding.rule as usize]);
+            if let Some((from, to)) = finding.span {
+                spans
+                    .entry((finding.conversation_id.as_str(), finding.turn))
+                    .or_default()
+                    .push((from, to, rules.rules[finding.rule as usize].id.as_str()));
+            }
+        }
+        let kept = self
+            .retained
+            .keys()
+            .filter(|id| with_findings.contains(id.as_str()))
+            .count();
+        let _ = write!(
+            page,
+            "<h2 id=\"conversations\">Conversations with findings</h2><p class=\"note\">{}</p>",
+            if kept < with_findings.len() {
+                format!(
+                    "The turns of {kept} of the {} conversations with findings are shown (the first {KEEP_CONVERSATIONS} in input order keep their turns, so memory stays bounded); the other {} are in findings.csv with their source line.",
+                    with_findings.len(),
+                    with_findings.len() - kept
+                )
+            } else {
+                format!(
+                    "All {} conversations with findings, turn by turn, the matched words highlighted.",
+                    with_findings.len()
+                )
+            }
+        );
+        for (index, (id, conversation)) in self.retained.iter().enumerate() {
+            if !with_findings.contains(id.as_str()) {
+                continue;
+            }
+            let _ = write!(
+                page,
+                "<article class=\"conv\" id=\"conv-{index}\"><h3>{} <small><code>{}</code></small></h3><ol>",
+                escape(id),
+                escape(&conversation.source.to_string())
+            );
+            for (t, turn) in conversation.turns.iter().enumerate() {
+                let who = match &turn.agent_id {
+                    Some(agent) => format!("agent {}", escape(agent)),
+                    None => turn.speaker.as_str().to_string(),
+                };
+                let marks = spans
+                    .get(&(id.as_str(), t + 1))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let mut badges = String::new();
+                for rule in flags.get(&(id.as_str(), t + 1)).into_iter().flatten() {
+                    let _ = write!(
+                        badges,
+                        " <span class=\"flag sev-{}\" title=\"{}\">{}</span>",
+                        rule.severity.as_str(),
+                        escape(&rule.message),
+                        escape(&rule.id)
+                    );
+                }
+                let _ = write!(
+                    page,
+                    "<li id=\"conv-{index}-t{}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}{badges}</li>",
+                    t + 1,
+                    turn.speaker.as_str(),
+                    turn_html(&turn.text, marks, self.render)
+                );
+            }
+            page.push_str("</ol></article>\n");
+        }
+        let promise_rules = rules
+            .rules
+            .iter()
+            .filter(|r| matches!(r.kind, RuleKind::Promise { .. }))
+            .count();
+        if promise_rules > 0 {
+            page.push_str("<p class=\"note\">Callback promises, kept, broken and pending, are listed in promises.csv.</p>");
+        }
+        let _ = write!(
+            page,
+            "</main>\n<pre id=\"selftest\" hidden></pre>\n<script>{SCRIPT}</script>\n</body></html>\n"
+        );
+        page.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_intervals() {
+        let cases = [
+            (0, 10, (0.0, 0.2775)),
+            (5, 10, (0.2366, 0.7634)),
+            (1, 1, (0.2065, 1.0)),
+            (20, 100, (0.1333, 0.2888)),
+        ];
+        for (failed, n, (low, high)) in cases {
+            let (l, h) = wilson(failed, n).unwrap();
+            assert!(
+                (l - low).abs() < 1e-4 && (h - high).abs() < 1e-4,
+                "{failed}/{n}: {l} {h}"
+            );
+        }
+        assert_eq!(wilson(0, 0), None);
+    }
+
+    #[test]
+    fn turns_are_escaped_highlighted_and_redacted() {
+        let redactor = crate::redact::Redactor::new();
+        let render = Render {
+            redactor: Some(&redactor),
+            csv_guard: false,
+        };
+        let text = "<b>calm down</b> & call 555-123-4567";
+        let html = turn_html(text, &[(3, 12, "blame")], &render);
+        assert_eq!(
+            html,
+            "&lt;b&gt;<mark title=\"blame\">calm down</mark>&lt;/b&gt; &amp; call [phone]"
+        );
+        // A mark inside a private number: the number is redacted whole, and not marked.
+        let html = turn_html("call 555-123-4567", &[(9, 12, "x")], &render);
+        assert_eq!(html, "call [phone]");
+        let plain = turn_html("a'b", &[], &Render::default());
+        assert_eq!(plain, "a&#39;b");
+    }
+}
