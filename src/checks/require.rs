@@ -132,7 +132,10 @@ mod tests {
             "kind = \"require\"\nlast_turns = 1\nphrases = [\"dm us\"]\nignore = [\"bye\", \"okay\", \"thank you\"]",
         );
         let cases: [(&str, &[usize]); 3] = [
-            ("agent: please DM us your number\ncustomer: thanks\nagent: okay bye bye", &[]),
+            (
+                "agent: please DM us your number\ncustomer: thanks\nagent: okay bye bye",
+                &[],
+            ),
             ("agent: hello\ncustomer: thanks\nagent: okay bye bye", &[1]),
             ("agent: okay\nagent: thank you bye", &[]),
         ];
