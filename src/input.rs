@@ -367,7 +367,13 @@ impl Chunk {
                 first_line,
                 max_line_bytes,
             } => {
-                for (line_number, line) in (first_line..).zip(data.split(|&b| b == b'\n')) {
+                // memchr finds the newlines a vector at a time; the byte-at-a-time split cost
+                // about 3 instructions a byte (callgrind), as much as a tenth of a run.
+                let mut start = 0usize;
+                let ends = memchr::memchr_iter(b'\n', &data).chain(std::iter::once(data.len()));
+                for (line_number, end) in (first_line..).zip(ends) {
+                    let line = &data[start..end];
+                    start = end + 1;
                     let trimmed = trim_ascii_whitespace(line);
                     if trimmed.is_empty() {
                         continue;
@@ -613,7 +619,7 @@ fn read_jsonl(
         if !finished {
             // Keep the partial last line for the next chunk; a line longer than a chunk makes
             // the chunk grow until it ends.
-            match data.iter().rposition(|&b| b == b'\n') {
+            match memchr::memrchr(b'\n', &data) {
                 Some(last_newline) => carry = data.split_off(last_newline + 1),
                 None if data.len() as u64 > options.max_line_bytes => {
                     // An overlong line: drop it without holding it in memory, and report it.
@@ -660,13 +666,13 @@ fn read_jsonl(
             }
         } else if failure.is_some() {
             // What follows the last newline is a cut-off line: the error reports it.
-            if let Some(last_newline) = data.iter().rposition(|&b| b == b'\n') {
+            if let Some(last_newline) = memchr::memrchr(b'\n', &data) {
                 data.truncate(last_newline + 1);
             } else {
                 data.clear();
             }
         }
-        let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
         let bytes = data.len() as u64;
         let payload = Payload::Lines {
             data,
@@ -702,7 +708,7 @@ fn skip_past_newline(reader: &mut dyn BufRead) -> io::Result<(u64, bool)> {
         if buffer.is_empty() {
             return Ok((skipped, false));
         }
-        if let Some(at) = buffer.iter().position(|&b| b == b'\n') {
+        if let Some(at) = memchr::memchr(b'\n', buffer) {
             reader.consume(at + 1);
             return Ok((skipped + at as u64 + 1, true));
         }
