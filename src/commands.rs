@@ -159,19 +159,18 @@ fn rules_test(paths: &[PathBuf]) -> anyhow::Result<Exit> {
     for failure in &failures {
         eprintln!("callqa: {failure}");
     }
-    let mut stdout = std::io::stdout().lock();
     let outcome = if failures.is_empty() {
         "all behaved".to_string()
     } else {
         format!("{} misbehaved", failures.len())
     };
-    writeln_or_pipe(
-        &mut stdout,
-        &format!(
-            "{}: {} rules, {count} examples, {outcome}",
+    write_stdout(
+        format!(
+            "{}: {} rules, {count} examples, {outcome}\n",
             rules.name,
             rules.rules.len()
-        ),
+        )
+        .as_bytes(),
     )?;
     Ok(if failures.is_empty() {
         Exit::Success
@@ -763,14 +762,6 @@ fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(anyhow!("cannot write to standard output: {err}")),
-    }
-}
-
-fn writeln_or_pipe(out: &mut impl Write, line: &str) -> anyhow::Result<()> {
-    match writeln!(out, "{line}") {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(anyhow!("cannot write to standard output: {err}")),

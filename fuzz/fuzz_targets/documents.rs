@@ -7,20 +7,16 @@ use std::sync::Arc;
 use callqa::input::{InputFormat, parse_document};
 use callqa::transcript::DocumentContext;
 
-const FORMATS: [InputFormat; 6] = [
-    InputFormat::Script,
-    InputFormat::Vtt,
-    InputFormat::Transcribe,
-    InputFormat::ContactLens,
-    InputFormat::Pca,
-    InputFormat::Ccai,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    let format = FORMATS[selector as usize % FORMATS.len()];
+    // Every format read as a whole file (JSON Lines and CSV are streams, with targets of their own).
+    let formats: Vec<InputFormat> = InputFormat::ALL
+        .into_iter()
+        .filter(|f| !matches!(f, InputFormat::Jsonl | InputFormat::Csv))
+        .collect();
+    let format = formats[selector as usize % formats.len()];
     let file: Arc<str> = Arc::from("fuzz");
     let speakers = if selector & 0x80 != 0 { vec!["spk_1".to_string(), "Sam".to_string()] } else { Vec::new() };
     let cx = DocumentContext {

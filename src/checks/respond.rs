@@ -32,6 +32,8 @@ pub(crate) fn check(
     } = settings;
     let turns = context.conversation_turns();
     let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
+    // Answerable when no agent turn follows a trigger: the last agent turn's agent.
+    let last_agent_turn = context.turns_of(Speaker::Agent).last();
     for trigger_turn in context.turns_of(trigger_speaker) {
         let Some((start, end)) = context
             .effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless)
@@ -45,7 +47,6 @@ pub(crate) fn check(
             .take(within_turns)
             .collect();
         let next_agent_turn = context.turns_of(Speaker::Agent).find(|&t| t > trigger_turn);
-        let last_agent_turn = context.turns_of(Speaker::Agent).last();
         let agent = match next_agent_turn.or(last_agent_turn) {
             Some(turn) => context.agent_of(turn),
             None => context.conversation.default_agent(),
