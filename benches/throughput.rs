@@ -337,7 +337,7 @@ fn audit_file(bencher: Bencher, threads: usize) {
             let result = run(&fixture.files, &fixture.rules, &options, &mut |_| {})
                 .expect("the pool starts");
             assert_eq!(result.stats.audited, fixture.stats.conversations);
-            assert_eq!(result.findings.len(), fixture.expected_findings);
+            assert_eq!(result.findings.len(), fixture.expected_findings as u64);
             result.findings.len()
         });
 }

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::callbacks::{Contacts, Judge, Promise};
-use crate::checks::{Auditor, ConversationAudit, Finding};
+use crate::checks::{Auditor, ConversationAudit};
+use crate::finding_store::FindingStore;
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
 use crate::rules::RuleSet;
@@ -41,6 +42,18 @@ pub struct AuditOptions {
     /// Keep the turns of at most this many conversations with findings (the first ones in
     /// input order), for the HTML report; 0 keeps none.
     pub retain_turns: usize,
+    /// Memory for findings before they spill to disk (default
+    /// [`crate::finding_store::DEFAULT_BUDGET_BYTES`]).
+    pub finding_budget_bytes: Option<usize>,
+}
+
+/// Why an audit could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot start the worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+    #[error("cannot keep the findings in a temporary file: {0}")]
+    Spill(#[from] std::io::Error),
 }
 
 /// A turn kept for the HTML report.
@@ -119,8 +132,8 @@ pub struct AuditRun {
     /// The same aggregates per team (conversations without a team under [`NO_TEAM`]); a
     /// promise carried from an earlier run counts for its agent only, not for a team.
     pub teams: Scorecards,
-    /// Sorted by conversation id, then turn, then rule order.
-    pub findings: Vec<Finding>,
+    /// Read sorted by conversation id, then turn, then rule order.
+    pub findings: FindingStore,
     pub stats: RunStats,
     /// Every skip and file error, in input order.
     pub problems: Vec<ReadError>,
@@ -234,7 +247,8 @@ struct Merger<'r> {
 }
 
 impl Merger<'_> {
-    fn take(&mut self, result: ChunkResult) {
+    /// Fails only when findings cannot be spilled to disk.
+    fn take(&mut self, result: ChunkResult) -> std::io::Result<()> {
         let run = &mut self.run;
         run.stats.bytes += result.bytes;
         for item in result.items {
@@ -289,7 +303,9 @@ impl Merger<'_> {
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
                         run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
-                        run.findings.extend(audit.findings);
+                        for finding in audit.findings {
+                            run.findings.push(finding)?;
+                        }
                     } else {
                         self.held.push((audit, team));
                     }
@@ -323,11 +339,16 @@ impl Merger<'_> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Judges every promise against the whole input's contacts and folds the outcomes into
-    /// the findings and scorecards; then sorts.
-    fn finish(mut self, as_of: Option<jiff::Zoned>, carried: Vec<Promise>) -> AuditRun {
+    /// the findings and scorecards; then sorts the promises (the findings sort as they are read).
+    fn finish(
+        mut self,
+        as_of: Option<jiff::Zoned>,
+        carried: Vec<Promise>,
+    ) -> std::io::Result<AuditRun> {
         if let Some(stats) = &mut self.run.stats.metadata {
             stats.unmatched_rows = self.matched_rows.iter().filter(|m| !**m).count() as u64;
         }
@@ -342,7 +363,9 @@ impl Merger<'_> {
             judge.fold(&mut audit);
             run.scorecards.add(&audit, self.rules);
             run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
-            run.findings.append(&mut audit.findings);
+            for finding in audit.findings.drain(..) {
+                run.findings.push(finding)?;
+            }
             run.promises.append(&mut audit.promises);
         }
         for mut promise in carried {
@@ -353,7 +376,7 @@ impl Merger<'_> {
             judge.judge(&mut promise);
             run.scorecards.add_carried(&promise, self.rules);
             if promise.state == crate::callbacks::PromiseState::Broken {
-                run.findings.push(promise.finding());
+                run.findings.push(promise.finding())?;
             }
             run.promises.push(promise);
         }
@@ -374,15 +397,7 @@ impl Merger<'_> {
                 run.retained.insert(promise.conversation_id.clone(), turns);
             }
         }
-        // Stable: findings of one conversation and turn keep their rule and position order.
-        self.run.findings.sort_by(|a, b| {
-            (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
-                b.conversation_id.as_str(),
-                b.turn,
-                b.rule,
-            ))
-        });
-        self.run
+        Ok(self.run)
     }
 }
 
@@ -393,7 +408,7 @@ pub fn run(
     rules: &RuleSet,
     options: &AuditOptions,
     on_progress: &mut dyn FnMut(u64),
-) -> Result<AuditRun, rayon::ThreadPoolBuildError> {
+) -> Result<AuditRun, AuditError> {
     let threads = options.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -406,6 +421,11 @@ pub fn run(
         run: AuditRun {
             scorecards: Scorecards::new(rules.rules.len()),
             teams: Scorecards::new(rules.rules.len()),
+            findings: FindingStore::new(
+                options
+                    .finding_budget_bytes
+                    .unwrap_or(crate::finding_store::DEFAULT_BUDGET_BYTES),
+            ),
             stats: RunStats {
                 metadata: options.metadata.as_ref().map(|m| MetadataStats {
                     rows: m.rows.len() as u64,
@@ -424,6 +444,7 @@ pub fn run(
     };
     let metadata = options.metadata.as_deref();
     let retain_turns = options.retain_turns > 0;
+    let mut failure = None;
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
@@ -445,16 +466,24 @@ pub fn run(
         });
         let mut waiting: BTreeMap<u64, ChunkResult> = BTreeMap::new();
         let mut next_seq = 0u64;
-        for result in result_rx {
+        'merge: for result in result_rx {
             waiting.insert(result.seq, result);
             while let Some(result) = waiting.remove(&next_seq) {
-                merger.take(result);
+                if let Err(error) = merger.take(result) {
+                    // Stop the reader; the workers then run dry.
+                    options.cancel.store(true, Ordering::Relaxed);
+                    failure = Some(error);
+                    break 'merge;
+                }
                 next_seq += 1;
                 on_progress(merger.run.stats.read);
             }
         }
     });
-    Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone()))
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone())?)
 }
 
 #[cfg(test)]
@@ -481,20 +510,29 @@ mod tests {
         let files = discover(&[dir.path().to_path_buf()], Some(InputFormat::Jsonl)).files;
         let rules =
             crate::checks::test_support::rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
-        let results: Vec<AuditRun> = [1, 2, 3]
+        // threads, memory for findings: the 1-thread run keeps them all in memory, the others
+        // spill them to disk in many runs.
+        let mut results: Vec<AuditRun> = [(1, usize::MAX), (2, 1000), (3, 0)]
             .iter()
-            .map(|&threads| {
+            .map(|&(threads, budget)| {
                 let options = AuditOptions {
                     threads,
                     read: ReadOptions {
                         chunk_bytes: 997,
                         ..ReadOptions::default()
                     },
+                    finding_budget_bytes: Some(budget),
                     ..AuditOptions::default()
                 };
                 run(&files, &rules, &options, &mut |_| {}).unwrap()
             })
             .collect();
+        let expected = results[0].findings.to_vec().unwrap();
+        assert_eq!(results[0].findings.spilled_runs(), 0);
+        assert!(results[1].findings.spilled_runs() > 1);
+        for other in &mut results[1..] {
+            assert_eq!(other.findings.to_vec().unwrap(), expected);
+        }
         let run = &results[0];
         assert_eq!(run.stats.read, 303);
         assert_eq!(run.stats.audited, 300);
@@ -507,7 +545,6 @@ mod tests {
                 .any(|p| p.message.contains("already read at"))
         );
         for other in &results[1..] {
-            assert_eq!(other.findings, run.findings);
             assert_eq!(other.scorecards, run.scorecards);
             assert_eq!(other.stats, run.stats);
         }

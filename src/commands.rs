@@ -326,12 +326,12 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         } else {
             0
         },
+        finding_budget_bytes: Some(usize::try_from(args.findings_memory).unwrap_or(usize::MAX)),
     };
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
         progress.update(bytes_read.load(Ordering::Relaxed), conversations);
-    })
-    .context("cannot start the worker threads")?;
+    })?;
     progress.finish();
     if options.cancel.load(Ordering::SeqCst) {
         eprintln!("callqa: interrupted; no report written");
@@ -348,24 +348,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     problems.append(&mut run.problems);
 
     let as_of_text = run.as_of.as_ref().map(format_rfc3339);
-    // Per finding, whether --baseline holds it (all false without one).
-    let in_baseline = match &baseline {
-        Some(baseline) => baseline.matches(&run.findings, &rules, &render),
-        None => vec![false; run.findings.len()],
-    };
-    let baselined = baseline
-        .as_ref()
-        .map(|_| in_baseline.iter().filter(|b| **b).count() as u64);
-    let summary = Summary {
-        rules: &rules,
-        stats: &run.stats,
-        scorecards: &run.scorecards,
-        findings: &run.findings,
-        promises: &run.promises,
-        as_of: as_of_text,
-        files_by_format,
-        baselined,
-    };
+    let mut findings_per_rule = run.findings.per_rule().to_vec();
+    findings_per_rule.resize(rules.rules.len(), 0);
 
     report_problems(&problems, args.verbose);
     let mut exit = Exit::Success;
@@ -379,18 +363,113 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             if problems.len() == 1 { "" } else { "s" }
         );
     }
+    let mut summary = Summary {
+        rules: &rules,
+        stats: &run.stats,
+        scorecards: &run.scorecards,
+        findings_per_rule,
+        promises: &run.promises,
+        as_of: as_of_text,
+        files_by_format,
+        baselined: None,
+    };
     if input_failed {
         exit = Exit::Input;
     } else {
-        if let Some(dir) = &args.output {
-            let files = vec![
+        // One pass over the sorted findings (read back from disk when they spilled) serves
+        // the baseline, the severity gate, findings.csv and the page's findings.
+        let staging = match &args.output {
+            Some(dir) => match atomic::Staging::new(dir) {
+                Ok(staging) => Some(staging),
+                Err(err) => {
+                    eprintln!("callqa: error: cannot write the report: {err}");
+                    return Ok(Exit::Usage);
+                }
+            },
+            None => None,
+        };
+        let mut matcher = baseline;
+        let mut in_baseline: Vec<bool> = Vec::new();
+        let mut severe = SevereFindings::default();
+        let fail_on: Option<Severity> = args.fail_on.map(Into::into);
+        let mut html_findings = report::html::HtmlFindings::new(&run.retained);
+        let mut findings_csv = match &staging {
+            Some(staging) => {
+                let file = match staging.create(report::FINDINGS_FILE) {
+                    Ok(file) => file,
+                    Err(err) => {
+                        eprintln!("callqa: error: cannot write the report: {err}");
+                        return Ok(Exit::Usage);
+                    }
+                };
+                let out = std::io::BufWriter::with_capacity(256 << 10, file);
+                Some(report::FindingsCsv::new(out, &rules, &render)?)
+            }
+            None => None,
+        };
+        // A failed write of findings.csv, told apart from a failed read of the findings.
+        let mut csv_error = None;
+        let visited = run.findings.visit(|finding| {
+            let baselined = match &mut matcher {
+                Some(baseline) => {
+                    let held = baseline.take(finding, &rules, &render);
+                    in_baseline.push(held);
+                    held
+                }
+                None => false,
+            };
+            if let Some(severity) = fail_on
+                && rules.rules[finding.rule as usize].severity >= severity
+            {
+                severe.add(baselined);
+            }
+            if let Some(csv) = &mut findings_csv {
+                html_findings.add(finding);
+                if let Err(err) = csv.write(finding) {
+                    csv_error = Some(err);
+                    return Err(std::io::Error::other("findings.csv failed"));
+                }
+            }
+            Ok(())
+        });
+        if let (Some(source), Some(staging)) = (csv_error, &staging) {
+            let path = staging.path(report::FINDINGS_FILE).display().to_string();
+            eprintln!("callqa: error: cannot write the report: {path}: {source}");
+            return Ok(Exit::Usage);
+        }
+        visited.context("cannot read back the findings")?;
+        summary.baselined = matcher
+            .as_ref()
+            .map(|_| in_baseline.iter().filter(|b| **b).count() as u64);
+        if let (Some(staging), Some(csv)) = (staging, findings_csv) {
+            let written = csv
+                .finish()
+                .and_then(|out| {
+                    out.into_inner()
+                        .map_err(std::io::IntoInnerError::into_error)
+                })
+                .map_err(|source| atomic::WriteError::Io {
+                    path: staging.path(report::FINDINGS_FILE),
+                    source,
+                })
+                .and_then(|file| staging.sync(report::FINDINGS_FILE, &file));
+            let html = report::html::HtmlReport {
+                rules: &rules,
+                stats: &run.stats,
+                scorecards: &run.scorecards,
+                teams: &run.teams,
+                findings: &html_findings,
+                retained: &run.retained,
+                as_of: summary.as_of.as_deref(),
+                extra_totals: std::iter::once(("suppressed", run.stats.suppressed))
+                    .chain(summary.baselined.map(|n| ("in the baseline", n)))
+                    .collect(),
+                render: &render,
+            };
+            let files = [
                 (
                     report::SCORECARDS_FILE,
                     report::scorecards_csv(&run.scorecards, &rules, &render),
-                ),
-                (
-                    report::FINDINGS_FILE,
-                    report::findings_csv(&run.findings, &rules, &render),
                 ),
                 (report::SUMMARY_FILE, summary.to_json()),
                 (
@@ -401,25 +480,14 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     report::TEAMS_FILE,
                     report::teams_csv(&run.teams, &rules, &render),
                 ),
-                (
-                    report::HTML_FILE,
-                    report::html::HtmlReport {
-                        rules: &rules,
-                        stats: &run.stats,
-                        scorecards: &run.scorecards,
-                        teams: &run.teams,
-                        findings: &run.findings,
-                        retained: &run.retained,
-                        as_of: summary.as_of.as_deref(),
-                        extra_totals: std::iter::once(("suppressed", run.stats.suppressed))
-                            .chain(baselined.map(|n| ("in the baseline", n)))
-                            .collect(),
-                        render: &render,
-                    }
-                    .to_html(),
-                ),
+                (report::HTML_FILE, html.to_html()),
             ];
-            if let Err(err) = atomic::write_report_dir(dir, &files) {
+            let written = written.and_then(|()| {
+                files
+                    .iter()
+                    .try_for_each(|(name, bytes)| staging.write(name, bytes))
+            });
+            if let Err(err) = written.and_then(|()| staging.commit()) {
                 eprintln!("callqa: error: cannot write the report: {err}");
                 return Ok(Exit::Usage);
             }
@@ -429,24 +497,54 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             (None, None) => Some(OutputFormat::Csv),
             (None, Some(_)) => None,
         };
-        if let Some(format) = stdout_format {
-            let bytes = match format {
-                OutputFormat::Csv => report::scorecards_csv(&run.scorecards, &rules, &render),
-                OutputFormat::Text => report::findings_text(&run.findings, &rules, &render),
-                OutputFormat::Json => report::findings_json_lines(&run.findings, &rules, &render),
-                OutputFormat::Github => {
-                    report::ci::findings_github(&run.findings, &rules, &render, &in_baseline)
+        let findings_format = match stdout_format {
+            None => None,
+            Some(OutputFormat::Csv) => {
+                write_stdout(&report::scorecards_csv(&run.scorecards, &rules, &render))?;
+                None
+            }
+            Some(OutputFormat::Text) => Some(report::FindingsFormat::Text),
+            Some(OutputFormat::Json) => Some(report::FindingsFormat::Json),
+            Some(OutputFormat::Github) => Some(report::FindingsFormat::Github),
+            Some(OutputFormat::Sarif) => Some(report::FindingsFormat::Sarif),
+        };
+        if let Some(format) = findings_format {
+            let mut stream = report::FindingsStream::new(
+                format,
+                &rules,
+                &render,
+                run.findings.len(),
+                summary.baselined.is_some(),
+            );
+            let mut stdout = std::io::stdout().lock();
+            let mut buffer = Vec::with_capacity(128 << 10);
+            stream.begin(&mut buffer);
+            let mut index = 0usize;
+            let streamed = run.findings.visit(|finding| {
+                stream.finding(
+                    finding,
+                    in_baseline.get(index).copied().unwrap_or(false),
+                    &mut buffer,
+                );
+                index += 1;
+                if buffer.len() >= 64 << 10 {
+                    stdout.write_all(&buffer)?;
+                    buffer.clear();
                 }
-                OutputFormat::Sarif => report::ci::findings_sarif(
-                    &run.findings,
-                    &rules,
-                    &render,
-                    baseline.as_ref().map(|_| in_baseline.as_slice()),
-                ),
-            };
-            write_stdout(&bytes)?;
+                Ok(())
+            });
+            stream.end(&mut buffer);
+            match streamed
+                .and_then(|()| stdout.write_all(&buffer))
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => {}
+                // A closed pipe (`| head`) ends the output quietly.
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(err) => return Err(anyhow!("cannot write the findings: {err}")),
+            }
         }
-        exit = exit.max(gates(&args, &run, &rules, &in_baseline));
+        exit = exit.max(gates(&args, &run, &severe));
     }
     if !args.quiet {
         print_summary(&summary, started.elapsed().as_secs_f64());
@@ -454,9 +552,26 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
+/// The findings of `--fail-on`'s severity or worse.
+#[derive(Debug, Default)]
+struct SevereFindings {
+    new: u64,
+    in_baseline: u64,
+}
+
+impl SevereFindings {
+    fn add(&mut self, in_baseline: bool) {
+        if in_baseline {
+            self.in_baseline += 1;
+        } else {
+            self.new += 1;
+        }
+    }
+}
+
 /// `--fail-under` on every agent's score; `--fail-on` on the findings `--baseline` does not
-/// hold (`in_baseline` is indexed like the findings).
-fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet, in_baseline: &[bool]) -> Exit {
+/// hold.
+fn gates(args: &AuditArgs, run: &AuditRun, severe: &SevereFindings) -> Exit {
     let mut exit = Exit::Success;
     if let Some(threshold) = args.fail_under {
         let below: Vec<String> = run
@@ -483,17 +598,12 @@ fn gates(args: &AuditArgs, run: &AuditRun, rules: &RuleSet, in_baseline: &[bool]
     }
     if let Some(severity) = args.fail_on {
         let severity: Severity = severity.into();
-        let severe =
-            |f: &&callqa::checks::Finding| rules.rules[f.rule as usize].severity >= severity;
-        let (old, new): (Vec<_>, Vec<_>) = run
-            .findings
-            .iter()
-            .zip(in_baseline)
-            .filter(|(f, _)| severe(f))
-            .partition(|(_, baselined)| **baselined);
-        let count = new.len();
+        let count = severe.new;
         let (new_word, in_the_baseline) = if args.baseline.is_some() {
-            ("new ", format!(" ({} more in the baseline)", old.len()))
+            (
+                "new ",
+                format!(" ({} more in the baseline)", severe.in_baseline),
+            )
         } else {
             ("", String::new())
         };
@@ -559,7 +669,7 @@ fn print_summary(summary: &Summary, seconds: f64) {
         }
     );
     let per_rule: Vec<String> = summary
-        .findings_per_rule()
+        .findings_per_rule
         .iter()
         .zip(&summary.rules.rules)
         .map(|(count, rule)| format!("{} {count}", rule.id))
@@ -567,7 +677,7 @@ fn print_summary(summary: &Summary, seconds: f64) {
     eprintln!(
         "callqa: {} agents, {} findings ({}){}",
         summary.scorecards.agents.len(),
-        summary.findings.len(),
+        summary.findings(),
         per_rule.join(", "),
         if stats.suppressed > 0 {
             format!("; {} suppressed by `# callqa: ignore`", stats.suppressed)
@@ -591,8 +701,8 @@ fn print_summary(summary: &Summary, seconds: f64) {
     if let Some(baselined) = summary.baselined {
         eprintln!(
             "callqa: baseline: {baselined} of {} findings are in it, {} new",
-            summary.findings.len(),
-            summary.findings.len() as u64 - baselined
+            summary.findings(),
+            summary.findings() - baselined
         );
     }
     if let Some(metadata) = &stats.metadata {

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod deadline;
 pub mod engine;
 pub mod explain;
+pub mod finding_store;
 pub mod input;
 pub mod metadata;
 pub mod redact;

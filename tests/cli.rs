@@ -128,13 +128,16 @@ fn thread_count_changes_no_byte() {
     std::fs::write(dir.path().join("big.jsonl"), &text).unwrap();
     let input = dir.path().join("big.jsonl");
     let mut reports = Vec::new();
-    for threads in ["1", "2", "4"] {
-        let report = dir.path().join(format!("out-{threads}"));
+    // The last run keeps 4 KiB of findings in memory: it sorts them in dozens of runs on disk.
+    for (threads, findings_memory) in [("1", "32M"), ("2", "32M"), ("4", "32M"), ("2", "4K")] {
+        let report = dir.path().join(format!("out-{threads}-{findings_memory}"));
         let output = callqa(&[
             "audit",
             input.to_str().unwrap(),
             "-j",
             threads,
+            "--findings-memory",
+            findings_memory,
             "-q",
             "-o",
             report.to_str().unwrap(),
@@ -155,7 +158,7 @@ fn thread_count_changes_no_byte() {
             assert_eq!(
                 first,
                 std::fs::read(other.join(file)).unwrap(),
-                "{file} differs with -j"
+                "{file} differs with -j or --findings-memory"
             );
         }
     }
@@ -395,6 +398,35 @@ fn ci_formats_are_pinned() {
     assert_expected("demo/findings.sarif", &sarif.stdout);
     let scripts = callqa(&["audit", "fixtures/scripts", "-q", "--format", "sarif"]);
     assert_expected("scripts/findings.sarif", &scripts.stdout);
+}
+
+/// Findings sorted on disk (a byte of memory for them: a run per finding) come out as they do
+/// from memory, in the report folder and in every standard-output format.
+#[test]
+fn findings_sorted_on_disk_change_no_byte() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("report");
+    let spill = ["--findings-memory", "1", "-q"];
+    let report = callqa(
+        &[
+            &["audit", "fixtures/demo", "-o", dir.to_str().unwrap()],
+            &spill[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&report), 0, "{}", stderr(&report));
+    assert_report_dir("demo", &dir);
+    for (format, expected) in [
+        ("text", "demo/findings.txt"),
+        ("json", "demo/findings.jsonl"),
+        ("github", "demo/findings.github.txt"),
+        ("sarif", "demo/findings.sarif"),
+    ] {
+        let output =
+            callqa(&[&["audit", "fixtures/demo", "--format", format], &spill[..]].concat());
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        assert_expected(expected, &output.stdout);
+    }
 }
 
 /// The SARIF output of the demo and of the scripts validates against the OASIS schema.

@@ -44,41 +44,103 @@ fn io_at(path: &Path) -> impl Fn(io::Error) -> WriteError + '_ {
 
 /// Writes `files` (name, contents) as the folder `dir`, replacing what was there.
 pub fn write_report_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
-    let dir = absolute(dir).map_err(io_at(dir))?;
-    let parent = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    fs::create_dir_all(&parent).map_err(io_at(&parent))?;
-    if dir.is_dir() {
-        check_only_report_files(&dir)?;
-    }
-    remove_leftovers(&parent, &name);
-
-    let pid = std::process::id();
-    let staging = parent.join(format!(".{name}.callqa-new-{pid}"));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir(&staging).map_err(io_at(&staging))?;
+    let staging = Staging::new(dir)?;
     for (file_name, contents) in files {
-        let path = staging.join(file_name);
-        let mut file = fs::File::create(&path).map_err(io_at(&path))?;
+        staging.write(file_name, contents)?;
+    }
+    staging.commit()
+}
+
+/// A report folder being written: files go into the staging folder, and [`Staging::commit`]
+/// puts it in the target's place. Dropped without a commit, it removes what it wrote, so
+/// the target keeps the previous report.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    parent: PathBuf,
+    name: String,
+    staging: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Checks the target `dir` (callqa's files only), removes leftovers of killed runs and
+    /// creates the staging folder.
+    pub fn new(dir: &Path) -> Result<Staging, WriteError> {
+        let dir = absolute(dir).map_err(io_at(dir))?;
+        let parent = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".into());
+        fs::create_dir_all(&parent).map_err(io_at(&parent))?;
+        if dir.is_dir() {
+            check_only_report_files(&dir)?;
+        }
+        remove_leftovers(&parent, &name);
+        let staging = parent.join(format!(".{name}.callqa-new-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir(&staging).map_err(io_at(&staging))?;
+        Ok(Staging {
+            dir,
+            parent,
+            name,
+            staging,
+            committed: false,
+        })
+    }
+
+    /// Where the staged file `file_name` is written (for messages).
+    pub fn path(&self, file_name: &str) -> PathBuf {
+        self.staging.join(file_name)
+    }
+
+    /// Creates the staged file `file_name`, for writing in pieces; [`Staging::sync`] it when
+    /// done.
+    pub fn create(&self, file_name: &str) -> Result<fs::File, WriteError> {
+        let path = self.path(file_name);
+        fs::File::create(&path).map_err(io_at(&path))
+    }
+
+    /// Flushes a file made by [`Staging::create`] to disk.
+    pub fn sync(&self, file_name: &str, file: &fs::File) -> Result<(), WriteError> {
+        file.sync_all().map_err(io_at(&self.path(file_name)))
+    }
+
+    /// Writes the staged file `file_name` whole.
+    pub fn write(&self, file_name: &str, contents: &[u8]) -> Result<(), WriteError> {
+        let path = self.path(file_name);
+        let mut file = self.create(file_name)?;
         file.write_all(contents).map_err(io_at(&path))?;
-        file.sync_all().map_err(io_at(&path))?;
+        self.sync(file_name, &file)
     }
-    if dir.exists() {
-        let old = parent.join(format!(".{name}.callqa-old-{pid}"));
-        fs::rename(&dir, &old).map_err(io_at(&dir))?;
-        fs::rename(&staging, &dir).map_err(io_at(&dir))?;
-        let _ = fs::remove_dir_all(&old);
-    } else {
-        fs::rename(&staging, &dir).map_err(io_at(&dir))?;
+
+    /// Puts the staging folder in the target's place.
+    pub fn commit(mut self) -> Result<(), WriteError> {
+        let (dir, parent, staging) = (&self.dir, &self.parent, &self.staging);
+        if dir.exists() {
+            let old = parent.join(format!(".{}.callqa-old-{}", self.name, std::process::id()));
+            fs::rename(dir, &old).map_err(io_at(dir))?;
+            fs::rename(staging, dir).map_err(io_at(dir))?;
+            let _ = fs::remove_dir_all(&old);
+        } else {
+            fs::rename(staging, dir).map_err(io_at(dir))?;
+        }
+        self.committed = true;
+        // Make the renames durable where the platform allows it.
+        if let Ok(parent_dir) = fs::File::open(parent) {
+            let _ = parent_dir.sync_all();
+        }
+        Ok(())
     }
-    // Make the renames durable where the platform allows it.
-    if let Ok(parent_dir) = fs::File::open(&parent) {
-        let _ = parent_dir.sync_all();
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
     }
-    Ok(())
 }
 
 fn absolute(path: &Path) -> io::Result<PathBuf> {
@@ -167,6 +229,22 @@ mod tests {
         let err = write_report_dir(dir.path(), &[("findings.csv", Vec::new())]).unwrap_err();
         assert!(err.to_string().contains("notes.txt"), "{err}");
         assert!(dir.path().join("notes.txt").exists());
+    }
+
+    #[test]
+    fn a_staging_folder_dropped_uncommitted_leaves_the_previous_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_report_dir(&out, &[("findings.csv", b"old".to_vec())]).unwrap();
+        let staging = Staging::new(&out).unwrap();
+        staging.write("findings.csv", b"half").unwrap();
+        drop(staging);
+        assert_eq!(fs::read(out.join("findings.csv")).unwrap(), b"old");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["out"]);
     }
 
     #[test]

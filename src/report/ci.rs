@@ -6,6 +6,8 @@
 //! Findings a `--baseline` already holds are left out of the workflow commands (they would
 //! annotate every pull request again) and marked `baselineState: "unchanged"` in SARIF.
 
+use std::io::Write;
+
 use serde_json::json;
 
 use super::Render;
@@ -32,42 +34,32 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// One workflow command per finding not in the baseline (`in_baseline[i]` for `findings[i]`):
-/// `::error file=F,line=L,title=callqa RULE (SEVERITY)::MESSAGE: "EVIDENCE"`.
-pub fn findings_github(
-    findings: &[Finding],
-    rules: &RuleSet,
-    render: &Render,
-    in_baseline: &[bool],
-) -> Vec<u8> {
-    let mut out = String::new();
-    for (index, finding) in findings.iter().enumerate() {
-        if in_baseline.get(index).copied().unwrap_or(false) {
-            continue;
-        }
-        let rule = &rules.rules[finding.rule as usize];
-        let mut properties = format!("file={}", escape_property(&finding.source.file));
-        if finding.source.line > 0 {
-            properties.push_str(&format!(",line={}", finding.source.line));
-        }
-        properties.push_str(&format!(
-            ",title={}",
-            escape_property(&format!("callqa {} ({})", rule.id, rule.severity.as_str()))
-        ));
-        let message = format!(
-            "{}: \"{}\" (conversation {}, turn {})",
-            rule.message,
-            render.evidence(&finding.evidence),
-            finding.conversation_id,
-            finding.turn
-        );
-        out.push_str(&format!(
-            "::{} {properties}::{}\n",
-            github_level(rule.severity),
-            escape_data(&message)
-        ));
+/// The workflow command of a finding:
+/// `::error file=F,line=L,title=callqa RULE (SEVERITY)::MESSAGE: "EVIDENCE"`. Findings a
+/// `--baseline` holds get none (the caller leaves them out).
+pub fn finding_github(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+    let rule = &rules.rules[finding.rule as usize];
+    let mut properties = format!("file={}", escape_property(&finding.source.file));
+    if finding.source.line > 0 {
+        properties.push_str(&format!(",line={}", finding.source.line));
     }
-    out.into_bytes()
+    properties.push_str(&format!(
+        ",title={}",
+        escape_property(&format!("callqa {} ({})", rule.id, rule.severity.as_str()))
+    ));
+    let message = format!(
+        "{}: \"{}\" (conversation {}, turn {})",
+        rule.message,
+        render.evidence(&finding.evidence),
+        finding.conversation_id,
+        finding.turn
+    );
+    let _ = writeln!(
+        out,
+        "::{} {properties}::{}",
+        github_level(rule.severity),
+        escape_data(&message)
+    );
 }
 
 /// The SARIF level of a severity.
@@ -92,85 +84,143 @@ fn uri_reference(path: &str) -> String {
     out
 }
 
-/// A SARIF 2.1.0 log with one run: the rules as the driver's rules, a result per finding.
-/// With a baseline, each result says whether it is `new` or `unchanged`.
-pub fn findings_sarif(
-    findings: &[Finding],
-    rules: &RuleSet,
-    render: &Render,
-    in_baseline: Option<&[bool]>,
-) -> Vec<u8> {
-    let descriptors: Vec<serde_json::Value> = rules
-        .rules
-        .iter()
-        .map(|rule| {
-            json!({
-                "id": rule.id,
-                "shortDescription": { "text": rule.message },
-                "defaultConfiguration": { "level": sarif_level(rule.severity) },
-                "properties": {
-                    "kind": rule.kind.name(),
-                    "severity": rule.severity.as_str(),
-                    "weight": rule.weight,
-                },
+/// Stands for the results while the frame of a SARIF log is rendered.
+const RESULTS_MARK: &str = "callqa:results";
+
+/// A SARIF 2.1.0 log with one run, written a result at a time: the rules as the driver's
+/// rules, a result per finding. With a baseline, each result says whether it is `new` or
+/// `unchanged`. The bytes are those of `serde_json::to_vec_pretty` on the whole log: the frame
+/// is rendered with a mark in place of the results, and each result is pretty-printed and
+/// indented to the mark's depth.
+pub struct SarifLog {
+    /// The log up to the results (or, with none, the whole log).
+    head: String,
+    /// The mark's indentation.
+    indent: String,
+    /// The log after the results.
+    tail: String,
+    with_baseline: bool,
+    written: u64,
+}
+
+impl SarifLog {
+    /// `results`: how many findings will come (none: an empty `results` list).
+    pub fn new(rules: &RuleSet, results: u64, with_baseline: bool) -> SarifLog {
+        let descriptors: Vec<serde_json::Value> = rules
+            .rules
+            .iter()
+            .map(|rule| {
+                json!({
+                    "id": rule.id,
+                    "shortDescription": { "text": rule.message },
+                    "defaultConfiguration": { "level": sarif_level(rule.severity) },
+                    "properties": {
+                        "kind": rule.kind.name(),
+                        "severity": rule.severity.as_str(),
+                        "weight": rule.weight,
+                    },
+                })
             })
-        })
-        .collect();
-    let results: Vec<serde_json::Value> = findings
-        .iter()
-        .enumerate()
-        .map(|(index, finding)| {
-            let rule = &rules.rules[finding.rule as usize];
-            let mut physical = json!({
-                "artifactLocation": { "uri": uri_reference(&finding.source.file) },
-            });
-            if finding.source.line > 0 {
-                physical["region"] = json!({ "startLine": finding.source.line });
+            .collect();
+        let marks: Vec<&str> = if results > 0 {
+            vec![RESULTS_MARK]
+        } else {
+            Vec::new()
+        };
+        let log = json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {
+                    "driver": {
+                        "name": "callqa",
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "rules": descriptors,
+                    },
+                },
+                "properties": { "rule_set": rules.name, "digest": rules.digest },
+                "results": marks,
+            }],
+        });
+        let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+        text.push('\n');
+        let quoted = format!("\"{RESULTS_MARK}\"");
+        match text.find(&quoted) {
+            Some(at) => {
+                let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+                SarifLog {
+                    head: text[..line_start].to_string(),
+                    indent: text[line_start..at].to_string(),
+                    tail: text[at + quoted.len()..].to_string(),
+                    with_baseline,
+                    written: 0,
+                }
             }
-            let mut result = json!({
-                "ruleId": rule.id,
-                "ruleIndex": finding.rule,
-                "level": sarif_level(rule.severity),
-                "message": {
-                    "text": format!("{}: \"{}\"", rule.message, render.evidence(&finding.evidence)),
-                },
-                "locations": [{ "physicalLocation": physical }],
-                "properties": {
-                    "conversation_id": finding.conversation_id,
-                    "agent_id": finding.agent_id,
-                    "turn": finding.turn,
-                    "at_ms": finding.at_ms,
-                },
-            });
-            if let Some(in_baseline) = in_baseline {
-                result["baselineState"] =
-                    json!(if in_baseline.get(index).copied().unwrap_or(false) {
-                        "unchanged"
-                    } else {
-                        "new"
-                    });
-            }
-            result
-        })
-        .collect();
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "callqa",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "rules": descriptors,
-                },
+            None => SarifLog {
+                head: text,
+                indent: String::new(),
+                tail: String::new(),
+                with_baseline,
+                written: 0,
             },
-            "properties": { "rule_set": rules.name, "digest": rules.digest },
-            "results": results,
-        }],
-    });
-    let mut out = serde_json::to_vec_pretty(&log).unwrap_or_default();
-    out.push(b'\n');
-    out
+        }
+    }
+
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.head.as_bytes());
+    }
+
+    pub fn result(
+        &mut self,
+        finding: &Finding,
+        rules: &RuleSet,
+        render: &Render,
+        in_baseline: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let rule = &rules.rules[finding.rule as usize];
+        let mut physical = json!({
+            "artifactLocation": { "uri": uri_reference(&finding.source.file) },
+        });
+        if finding.source.line > 0 {
+            physical["region"] = json!({ "startLine": finding.source.line });
+        }
+        let mut result = json!({
+            "ruleId": rule.id,
+            "ruleIndex": finding.rule,
+            "level": sarif_level(rule.severity),
+            "message": {
+                "text": format!("{}: \"{}\"", rule.message, render.evidence(&finding.evidence)),
+            },
+            "locations": [{ "physicalLocation": physical }],
+            "properties": {
+                "conversation_id": finding.conversation_id,
+                "agent_id": finding.agent_id,
+                "turn": finding.turn,
+                "at_ms": finding.at_ms,
+            },
+        });
+        if self.with_baseline {
+            result["baselineState"] = json!(if in_baseline { "unchanged" } else { "new" });
+        }
+        if self.written > 0 {
+            out.extend_from_slice(b",\n");
+        }
+        self.written += 1;
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        // JSON text holds no raw line breaks inside strings: every line is indented.
+        for (index, line) in text.split('\n').enumerate() {
+            if index > 0 {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(self.indent.as_bytes());
+            out.extend_from_slice(line.as_bytes());
+        }
+    }
+
+    pub fn end(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.tail.as_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! errors) and writes the results into `<pre id="selftest">`, so a headless browser's
 //! `--dump-dom` shows what a person would see (`tests/browser.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::Render;
@@ -38,13 +38,107 @@ pub struct HtmlReport<'a> {
     pub stats: &'a RunStats,
     pub scorecards: &'a Scorecards,
     pub teams: &'a Scorecards,
-    /// Sorted by conversation id, then turn.
-    pub findings: &'a [Finding],
+    /// What the page shows of the findings, gathered as they were read.
+    pub findings: &'a HtmlFindings,
     pub retained: &'a BTreeMap<String, RetainedConversation>,
     pub as_of: Option<&'a str>,
     /// Extra totals to show (name, count), e.g. suppressed and baselined findings.
     pub extra_totals: Vec<(&'a str, u64)>,
     pub render: &'a Render<'a>,
+}
+
+/// What the page needs of the findings, gathered one finding at a time in the run's order
+/// (conversation id, then turn), so that it holds only what the page can show: per agent a
+/// count and the first [`FINDINGS_PER_AGENT`] findings (none for agents that sort after the
+/// first [`FINDINGS_EMBEDDED`] shown), and the marks of the turns the report kept.
+#[derive(Debug, Default)]
+pub struct HtmlFindings {
+    total: u64,
+    /// Conversations with findings (the findings come grouped by conversation).
+    conversations: u64,
+    last_conversation: Option<String>,
+    by_agent: BTreeMap<String, AgentFindings>,
+    /// Findings held in `by_agent` lists.
+    held: usize,
+    /// The conversations whose turns the report shows.
+    kept: BTreeSet<String>,
+    /// Per kept conversation with findings, per 1-based turn: what the findings mark there.
+    marks: BTreeMap<String, BTreeMap<usize, TurnMarks>>,
+}
+
+/// What the findings of one turn mark on it.
+#[derive(Debug, Default)]
+struct TurnMarks {
+    /// The rules that flagged it.
+    rules: Vec<u32>,
+    /// The matched words: byte range of the original text, and the rule.
+    spans: Vec<(usize, usize, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct AgentFindings {
+    count: u64,
+    first: Vec<Finding>,
+    /// Sorts after the first [`FINDINGS_EMBEDDED`] findings shown: keeps none.
+    closed: bool,
+}
+
+impl HtmlFindings {
+    /// `retained`: the conversations whose turns the report shows.
+    pub fn new(retained: &BTreeMap<String, RetainedConversation>) -> HtmlFindings {
+        HtmlFindings {
+            kept: retained.keys().cloned().collect(),
+            ..HtmlFindings::default()
+        }
+    }
+
+    /// Takes the next finding in the run's order.
+    pub fn add(&mut self, finding: &Finding) {
+        self.total += 1;
+        if self.last_conversation.as_deref() != Some(finding.conversation_id.as_str()) {
+            self.conversations += 1;
+            self.last_conversation = Some(finding.conversation_id.clone());
+        }
+        let agent = match self.by_agent.get_mut(finding.agent_id.as_str()) {
+            Some(agent) => agent,
+            None => self.by_agent.entry(finding.agent_id.clone()).or_default(),
+        };
+        agent.count += 1;
+        if !agent.closed && agent.first.len() < FINDINGS_PER_AGENT {
+            agent.first.push(finding.clone());
+            self.held += 1;
+            if self.held > 2 * FINDINGS_EMBEDDED {
+                self.close_agents_past_the_cap();
+            }
+        }
+        if self.kept.contains(finding.conversation_id.as_str()) {
+            let turn = self
+                .marks
+                .entry(finding.conversation_id.clone())
+                .or_default()
+                .entry(finding.turn)
+                .or_default();
+            turn.rules.push(finding.rule);
+            if let Some((from, to)) = finding.span {
+                turn.spans.push((from, to, finding.rule));
+            }
+        }
+    }
+
+    /// Agents that sort after those already holding [`FINDINGS_EMBEDDED`] findings will
+    /// show none (agents before them only gain findings): their lists are dropped.
+    fn close_agents_past_the_cap(&mut self) {
+        let mut before = 0usize;
+        for agent in self.by_agent.values_mut() {
+            if before >= FINDINGS_EMBEDDED {
+                self.held -= agent.first.len();
+                agent.first = Vec::new();
+                agent.closed = true;
+            } else {
+                before += agent.first.len();
+            }
+        }
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -484,26 +578,19 @@ impl HtmlReport<'_> {
     pub fn to_html(&self) -> Vec<u8> {
         let rules = self.rules;
         let stats = self.stats;
+        let findings = self.findings;
         // Findings by agent, in agent order; each agent's in the run's order.
-        let mut by_agent: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-        for finding in self.findings {
-            by_agent.entry(&finding.agent_id).or_default().push(finding);
-        }
+        let by_agent = &findings.by_agent;
         let anchors: BTreeMap<&str, usize> = by_agent
             .keys()
             .enumerate()
-            .map(|(index, agent)| (*agent, index))
+            .map(|(index, agent)| (agent.as_str(), index))
             .collect();
         let conversation_anchor: BTreeMap<&str, usize> = self
             .retained
             .keys()
             .enumerate()
             .map(|(index, id)| (id.as_str(), index))
-            .collect();
-        let with_findings: std::collections::BTreeSet<&str> = self
-            .findings
-            .iter()
-            .map(|f| f.conversation_id.as_str())
             .collect();
 
         let mut page = String::with_capacity(64 * 1024);
@@ -526,7 +613,7 @@ impl HtmlReport<'_> {
             ("skipped", stats.skipped_total()),
             ("agents", self.scorecards.agents.len() as u64),
             ("teams", self.teams.agents.len() as u64),
-            ("findings", self.findings.len() as u64),
+            ("findings", findings.total),
         ];
         totals.extend(self.extra_totals.iter().copied());
         page.push_str("<div class=\"totals\" id=\"totals\">");
@@ -562,18 +649,18 @@ impl HtmlReport<'_> {
         // Findings, per agent, capped.
         let mut embedded = 0usize;
         let mut findings_html = String::new();
-        for (agent, findings) in &by_agent {
+        for (agent, of_agent) in by_agent {
             let room = FINDINGS_PER_AGENT.min(FINDINGS_EMBEDDED.saturating_sub(embedded));
-            let shown = findings.len().min(room);
+            let shown = of_agent.first.len().min(room);
             embedded += shown;
             let _ = write!(
                 findings_html,
                 "<details id=\"agent-{}\"><summary>{} — {} finding{}{}</summary>",
-                anchors[agent],
+                anchors[agent.as_str()],
                 escape(agent),
-                findings.len(),
-                if findings.len() == 1 { "" } else { "s" },
-                if shown < findings.len() {
+                of_agent.count,
+                if of_agent.count == 1 { "" } else { "s" },
+                if (shown as u64) < of_agent.count {
                     format!(" (first {shown} shown; all in findings.csv)")
                 } else {
                     String::new()
@@ -581,7 +668,7 @@ impl HtmlReport<'_> {
             );
             if shown > 0 {
                 findings_html.push_str("<table><thead><tr><th>Rule</th><th>Severity</th><th>Conversation</th><th class=\"num\">Turn</th><th>Evidence</th><th>Source</th></tr></thead><tbody>");
-                for finding in &findings[..shown] {
+                for finding in &of_agent.first[..shown] {
                     let rule = &rules.rules[finding.rule as usize];
                     let conversation =
                         match conversation_anchor.get(finding.conversation_id.as_str()) {
@@ -611,60 +698,43 @@ impl HtmlReport<'_> {
             }
             findings_html.push_str("</details>");
         }
-        let left_out = self.findings.len() - embedded;
+        let left_out = findings.total - embedded as u64;
         let _ = writeln!(
             page,
             "<h2 id=\"findings\">Findings by agent</h2><p class=\"note\">{}</p>{findings_html}",
             if left_out > 0 {
                 format!(
                     "{embedded} of {} findings are listed here (at most {FINDINGS_PER_AGENT} per agent and {FINDINGS_EMBEDDED} in all, so the page stays fast); {left_out} are left out: every finding is in findings.csv.",
-                    self.findings.len()
+                    findings.total
                 )
             } else {
-                format!("All {} findings are listed.", self.findings.len())
+                format!("All {} findings are listed.", findings.total)
             }
         );
 
         // Conversations with findings whose turns were kept.
-        let mut spans: BTreeMap<(&str, usize), Vec<Mark>> = BTreeMap::new();
-        let mut flags: BTreeMap<(&str, usize), Vec<&crate::rules::Rule>> = BTreeMap::new();
-        for finding in self.findings {
-            flags
-                .entry((finding.conversation_id.as_str(), finding.turn))
-                .or_default()
-                .push(&rules.rules[finding.rule as usize]);
-            if let Some((from, to)) = finding.span {
-                spans
-                    .entry((finding.conversation_id.as_str(), finding.turn))
-                    .or_default()
-                    .push((from, to, rules.rules[finding.rule as usize].id.as_str()));
-            }
-        }
-        let kept = self
-            .retained
-            .keys()
-            .filter(|id| with_findings.contains(id.as_str()))
-            .count();
+        let has_findings = |id: &str| findings.marks.contains_key(id);
+        let kept = self.retained.keys().filter(|id| has_findings(id)).count() as u64;
         let _ = write!(
             page,
             "<h2 id=\"conversations\">Conversations with findings</h2><p class=\"note\">{}</p>",
-            if kept < with_findings.len() {
+            if kept < findings.conversations {
                 format!(
                     "The turns of {kept} of the {} conversations with findings are shown (the first {KEEP_CONVERSATIONS} in input order keep their turns, so memory stays bounded); the other {} are in findings.csv with their source line.",
-                    with_findings.len(),
-                    with_findings.len() - kept
+                    findings.conversations,
+                    findings.conversations - kept
                 )
             } else {
                 format!(
                     "All {} conversations with findings, turn by turn, the matched words highlighted.",
-                    with_findings.len()
+                    findings.conversations
                 )
             }
         );
         for (index, (id, conversation)) in self.retained.iter().enumerate() {
-            if !with_findings.contains(id.as_str()) {
+            let Some(turn_marks) = findings.marks.get(id) else {
                 continue;
-            }
+            };
             let _ = write!(
                 page,
                 "<article class=\"conv\" id=\"conv-{index}\"><h3>{} <small><code>{}</code></small></h3><ol>",
@@ -676,12 +746,16 @@ impl HtmlReport<'_> {
                     Some(agent) => format!("agent {}", escape(agent)),
                     None => turn.speaker.as_str().to_string(),
                 };
-                let marks = spans
-                    .get(&(id.as_str(), t + 1))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
+                let at_turn = turn_marks.get(&(t + 1));
+                let marks: Vec<Mark> = at_turn
+                    .map(|m| m.spans.as_slice())
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|&(from, to, rule)| (from, to, rules.rules[rule as usize].id.as_str()))
+                    .collect();
                 let mut badges = String::new();
-                for rule in flags.get(&(id.as_str(), t + 1)).into_iter().flatten() {
+                for rule in at_turn.map(|m| m.rules.as_slice()).unwrap_or(&[]) {
+                    let rule = &rules.rules[*rule as usize];
                     let _ = write!(
                         badges,
                         " <span class=\"flag sev-{}\" title=\"{}\">{}</span>",
@@ -695,7 +769,7 @@ impl HtmlReport<'_> {
                     "<li id=\"conv-{index}-t{}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}{badges}</li>",
                     t + 1,
                     turn.speaker.as_str(),
-                    turn_html(&turn.text, marks, self.render)
+                    turn_html(&turn.text, &marks, self.render)
                 );
             }
             page.push_str("</ol></article>\n");

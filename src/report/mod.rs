@@ -11,6 +11,7 @@ pub mod html;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
@@ -127,24 +128,43 @@ fn cards_csv(key: &str, cards: &Scorecards, rules: &RuleSet, render: &Render) ->
     finish(writer)
 }
 
-/// `findings.csv`: one row per finding, in the run's order (conversation id, then turn).
-pub fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut writer = csv_writer();
-    let _ = writer.write_record([
-        "conversation_id",
-        "agent_id",
-        "rule",
-        "severity",
-        "turn",
-        "at_ms",
-        "evidence",
-        "message",
-        "source",
-    ]);
-    for finding in findings {
-        let rule = &rules.rules[finding.rule as usize];
+/// `findings.csv`, written a row at a time as the findings are read in the run's order
+/// (conversation id, then turn), so that no run holds it whole in memory.
+pub struct FindingsCsv<'a, W: Write> {
+    writer: csv::Writer<W>,
+    rules: &'a RuleSet,
+    render: &'a Render<'a>,
+}
+
+impl<'a, W: Write> FindingsCsv<'a, W> {
+    /// Writes the header.
+    pub fn new(out: W, rules: &'a RuleSet, render: &'a Render<'a>) -> io::Result<Self> {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(out);
+        writer.write_record([
+            "conversation_id",
+            "agent_id",
+            "rule",
+            "severity",
+            "turn",
+            "at_ms",
+            "evidence",
+            "message",
+            "source",
+        ])?;
+        Ok(FindingsCsv {
+            writer,
+            rules,
+            render,
+        })
+    }
+
+    pub fn write(&mut self, finding: &Finding) -> io::Result<()> {
+        let render = self.render;
+        let rule = &self.rules.rules[finding.rule as usize];
         let evidence = render.evidence(&finding.evidence);
-        let _ = writer.write_record([
+        self.writer.write_record([
             render.cell(&finding.conversation_id).as_ref(),
             render.cell(&finding.agent_id).as_ref(),
             rule.id.as_str(),
@@ -154,9 +174,16 @@ pub fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> V
             render.cell(&evidence).as_ref(),
             render.cell(&rule.message).as_ref(),
             render.cell(&finding.source.to_string()).as_ref(),
-        ]);
+        ])?;
+        Ok(())
     }
-    finish(writer)
+
+    /// Flushes the rows and gives the writer back.
+    pub fn finish(self) -> io::Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|err| io::Error::other(err.to_string()))
+    }
 }
 
 /// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
@@ -190,20 +217,17 @@ pub fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> V
 }
 
 /// One finding per line: `file:line: rule severity: message "evidence"`.
-pub fn findings_text(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut out = String::new();
-    for finding in findings {
-        let rule = &rules.rules[finding.rule as usize];
-        out.push_str(&format!(
-            "{}: {} {}: {} \"{}\"\n",
-            finding.source,
-            rule.id,
-            rule.severity.as_str(),
-            rule.message,
-            render.evidence(&finding.evidence)
-        ));
-    }
-    out.into_bytes()
+pub fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+    let rule = &rules.rules[finding.rule as usize];
+    let _ = writeln!(
+        out,
+        "{}: {} {}: {} \"{}\"",
+        finding.source,
+        rule.id,
+        rule.severity.as_str(),
+        rule.message,
+        render.evidence(&finding.evidence)
+    );
 }
 
 #[derive(Serialize)]
@@ -221,28 +245,103 @@ struct FindingJson<'a> {
 }
 
 /// One finding object per line.
-pub fn findings_json_lines(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut out = Vec::new();
-    for finding in findings {
-        let rule = &rules.rules[finding.rule as usize];
-        let evidence = render.evidence(&finding.evidence);
-        let object = FindingJson {
-            conversation_id: &finding.conversation_id,
-            agent_id: &finding.agent_id,
-            rule: &rule.id,
-            severity: rule.severity.as_str(),
-            turn: finding.turn,
-            at_ms: finding.at_ms,
-            evidence: &evidence,
-            message: &rule.message,
-            file: &finding.source.file,
-            line: finding.source.line,
+pub fn finding_json_line(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+    let rule = &rules.rules[finding.rule as usize];
+    let evidence = render.evidence(&finding.evidence);
+    let object = FindingJson {
+        conversation_id: &finding.conversation_id,
+        agent_id: &finding.agent_id,
+        rule: &rule.id,
+        severity: rule.severity.as_str(),
+        turn: finding.turn,
+        at_ms: finding.at_ms,
+        evidence: &evidence,
+        message: &rule.message,
+        file: &finding.source.file,
+        line: finding.source.line,
+    };
+    // Serializing plain strings and numbers into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &object);
+    out.push(b'\n');
+}
+
+/// The findings formats of standard output (`--format text|json|github|sarif`), written a
+/// finding at a time into a buffer the caller empties as it likes.
+pub struct FindingsStream<'a> {
+    kind: StreamKind,
+    rules: &'a RuleSet,
+    render: &'a Render<'a>,
+}
+
+enum StreamKind {
+    Text,
+    Json,
+    Github,
+    Sarif(ci::SarifLog),
+}
+
+/// Which findings format [`FindingsStream`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingsFormat {
+    Text,
+    Json,
+    Github,
+    Sarif,
+}
+
+impl<'a> FindingsStream<'a> {
+    /// `findings` is how many will come (SARIF writes an empty list differently); `baseline`
+    /// whether a `--baseline` was given (SARIF then marks each result new or unchanged).
+    pub fn new(
+        format: FindingsFormat,
+        rules: &'a RuleSet,
+        render: &'a Render<'a>,
+        findings: u64,
+        baseline: bool,
+    ) -> Self {
+        let kind = match format {
+            FindingsFormat::Text => StreamKind::Text,
+            FindingsFormat::Json => StreamKind::Json,
+            FindingsFormat::Github => StreamKind::Github,
+            FindingsFormat::Sarif => {
+                StreamKind::Sarif(ci::SarifLog::new(rules, findings, baseline))
+            }
         };
-        // Serializing plain strings and numbers cannot fail.
-        let _ = serde_json::to_writer(&mut out, &object);
-        out.push(b'\n');
+        FindingsStream {
+            kind,
+            rules,
+            render,
+        }
     }
-    out
+
+    /// What comes before the first finding.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        if let StreamKind::Sarif(log) = &mut self.kind {
+            log.begin(out);
+        }
+    }
+
+    /// One finding; `in_baseline`: whether `--baseline` holds it.
+    pub fn finding(&mut self, finding: &Finding, in_baseline: bool, out: &mut Vec<u8>) {
+        let (rules, render) = (self.rules, self.render);
+        match &mut self.kind {
+            StreamKind::Text => finding_text(finding, rules, render, out),
+            StreamKind::Json => finding_json_line(finding, rules, render, out),
+            StreamKind::Github => {
+                if !in_baseline {
+                    ci::finding_github(finding, rules, render, out);
+                }
+            }
+            StreamKind::Sarif(log) => log.result(finding, rules, render, in_baseline, out),
+        }
+    }
+
+    /// What comes after the last finding.
+    pub fn end(&mut self, out: &mut Vec<u8>) {
+        if let StreamKind::Sarif(log) = &mut self.kind {
+            log.end(out);
+        }
+    }
 }
 
 /// The findings of an earlier run (`--baseline PREVIOUS/findings.csv`), matched on
@@ -301,27 +400,22 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// For each finding, whether the baseline holds it. Each baseline row matches one
-    /// finding at most, so a second identical finding in a conversation is new.
-    pub fn matches(&self, findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<bool> {
-        let mut left = self.rows.clone();
-        findings
-            .iter()
-            .map(|finding| {
-                let key = (
-                    finding.conversation_id.clone(),
-                    rules.rules[finding.rule as usize].id.clone(),
-                    render.evidence(&finding.evidence).into_owned(),
-                );
-                match left.get_mut(&key) {
-                    Some(count) if *count > 0 => {
-                        *count -= 1;
-                        true
-                    }
-                    _ => false,
-                }
-            })
-            .collect()
+    /// Whether the baseline holds `finding`, asked of the findings in the run's order. Each
+    /// baseline row matches one finding at most, so a second identical finding in a
+    /// conversation is new.
+    pub fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
+        let key = (
+            finding.conversation_id.clone(),
+            rules.rules[finding.rule as usize].id.clone(),
+            render.evidence(&finding.evidence).into_owned(),
+        );
+        match self.rows.get_mut(&key) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -330,7 +424,8 @@ pub struct Summary<'a> {
     pub rules: &'a RuleSet,
     pub stats: &'a RunStats,
     pub scorecards: &'a Scorecards,
-    pub findings: &'a [Finding],
+    /// How many findings each rule has, in rule order.
+    pub findings_per_rule: Vec<u64>,
     /// Every promise of the run, judged.
     pub promises: &'a [Promise],
     /// RFC 3339, when known.
@@ -342,13 +437,9 @@ pub struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// Findings per rule, in rule order.
-    pub fn findings_per_rule(&self) -> Vec<u64> {
-        let mut counts = vec![0u64; self.rules.rules.len()];
-        for finding in self.findings {
-            counts[finding.rule as usize] += 1;
-        }
-        counts
+    /// How many findings in all.
+    pub fn findings(&self) -> u64 {
+        self.findings_per_rule.iter().sum()
     }
 
     /// A promise rule's totals: made (in this input), carried (from an earlier run), and
@@ -367,7 +458,7 @@ impl Summary<'_> {
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let per_rule = self.findings_per_rule();
+        let per_rule = &self.findings_per_rule;
         let skipped: serde_json::Map<String, serde_json::Value> = SkipKind::ALL
             .iter()
             .map(|kind| {
@@ -396,7 +487,7 @@ impl Summary<'_> {
                     "weight": rule.weight,
                     "applicable": total.applicable,
                     "failed": total.failed,
-                    "findings": per_rule[index],
+                    "findings": per_rule.get(index).copied().unwrap_or(0),
                 });
                 if is_promise(rule) {
                     object["promises"] = self.promise_totals(index as u32);
@@ -420,7 +511,7 @@ impl Summary<'_> {
             },
             "bytes": self.stats.bytes,
             "agents": self.scorecards.agents.len(),
-            "findings": self.findings.len(),
+            "findings": self.findings(),
             "suppressed": self.stats.suppressed,
             "rules": rules,
         });
@@ -450,6 +541,14 @@ mod tests {
     use crate::checks::test_support::{audit, rule_set};
     use crate::scorecard::Scorecards;
 
+    fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> String {
+        let mut csv = FindingsCsv::new(Vec::new(), rules, render).unwrap();
+        for finding in findings {
+            csv.write(finding).unwrap();
+        }
+        String::from_utf8(csv.finish().unwrap()).unwrap()
+    }
+
     #[test]
     fn csv_columns_and_number_formats() {
         let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
@@ -462,14 +561,18 @@ mod tests {
             scorecards,
             "agent_id,conversations,score,findings,r_applicable,r_failed,r_rate\na-1,1,0.00,1,1,1,1.0000\n"
         );
-        let findings = String::from_utf8(findings_csv(&result.findings, &rules, &render)).unwrap();
+        let findings = findings_csv(&result.findings, &rules, &render);
         assert_eq!(
             findings,
             "conversation_id,agent_id,rule,severity,turn,at_ms,evidence,message,source\n\
              c,a-1,r,major,1,,\"please, «calm down», \"\"sir\"\"\",m,t:1\n"
         );
-        let text = String::from_utf8(findings_text(&result.findings, &rules, &render)).unwrap();
-        assert_eq!(text, "t:1: r major: m \"please, «calm down», \"sir\"\"\n");
+        let mut text = Vec::new();
+        finding_text(&result.findings[0], &rules, &render, &mut text);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "t:1: r major: m \"please, «calm down», \"sir\"\"\n"
+        );
     }
 
     #[test]
@@ -487,13 +590,13 @@ mod tests {
         let mut findings = result.findings.clone();
         findings[0].evidence = format!("={}", findings[0].evidence);
         findings[0].agent_id = "@agent".into();
-        let csv = String::from_utf8(findings_csv(&findings, &rules, &guarded)).unwrap();
+        let csv = findings_csv(&findings, &rules, &guarded);
         assert!(csv.contains(",'@agent,"), "{csv}");
         assert!(
             csv.contains(",'=«calm down» and call [phone] =HYPERLINK(x),"),
             "{csv}"
         );
-        let raw = String::from_utf8(findings_csv(&findings, &rules, &Render::default())).unwrap();
+        let raw = findings_csv(&findings, &rules, &Render::default());
         assert!(
             raw.contains(",@agent,") && raw.contains("555-123-4567"),
             "{raw}"
