@@ -52,6 +52,8 @@ pub struct AuditOptions {
 pub enum AuditError {
     #[error("cannot start the worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
+    #[error("cannot start a thread: {0}")]
+    Spawn(std::io::Error),
     #[error("cannot keep the findings in a temporary file: {0}")]
     Spill(#[from] std::io::Error),
 }
@@ -191,7 +193,7 @@ fn audit_chunk(
     auditor: &mut Auditor,
     chunk: Chunk,
     metadata: Option<&Metadata>,
-    retain_turns: bool,
+    retain_turns: &RetainTurns,
 ) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
@@ -208,8 +210,9 @@ fn audit_chunk(
                 return;
             }
             let audit = auditor.audit(&conversation);
-            let turns = (retain_turns && !(audit.findings.is_empty() && audit.promises.is_empty()))
-                .then(|| Box::new(retain(&conversation)));
+            let turns = (retain_turns.wanted()
+                && !(audit.findings.is_empty() && audit.promises.is_empty()))
+            .then(|| Box::new(retain(&conversation)));
             items.push(Item::Audited {
                 id: conversation.id,
                 source: conversation.source,
@@ -225,6 +228,20 @@ fn audit_chunk(
         Err(error) => items.push(Item::Skipped(error)),
     });
     ChunkResult { seq, items, bytes }
+}
+
+/// Whether workers copy the turns of conversations with findings for the report: while the
+/// report keeps turns and the merge has not yet kept as many as it may. Once it has, no
+/// later conversation (in input order) can be kept, so copying them is wasted work.
+struct RetainTurns {
+    enabled: bool,
+    full: AtomicBool,
+}
+
+impl RetainTurns {
+    fn wanted(&self) -> bool {
+        self.enabled && !self.full.load(Ordering::Relaxed)
+    }
 }
 
 /// Folds chunk results, in order, into the run's result.
@@ -244,6 +261,8 @@ struct Merger<'r> {
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
     retained_promises: BTreeMap<String, RetainedConversation>,
+    /// Set once `run.retained` is full: the workers' [`RetainTurns::full`].
+    retain_full: &'r AtomicBool,
 }
 
 impl Merger<'_> {
@@ -298,6 +317,11 @@ impl Merger<'_> {
                         };
                         if kept.len() < cap {
                             kept.insert(id.clone(), *turns);
+                        }
+                        if run.retained.len() >= self.retain_turns {
+                            // Conversations with only promises move into `retained` at the
+                            // end only while it has room: none is needed any more either.
+                            self.retain_full.store(true, Ordering::Relaxed);
                         }
                     }
                     if audit.promises.is_empty() {
@@ -416,6 +440,10 @@ pub fn run(
         .build()?;
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     let (result_tx, result_rx) = crossbeam_channel::bounded::<ChunkResult>(threads * 4);
+    let retain_turns = RetainTurns {
+        enabled: options.retain_turns > 0,
+        full: AtomicBool::new(false),
+    };
     let mut merger = Merger {
         rules,
         run: AuditRun {
@@ -440,30 +468,41 @@ pub fn run(
         held: Vec::new(),
         retain_turns: options.retain_turns,
         retained_promises: BTreeMap::new(),
+        retain_full: &retain_turns.full,
         matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
     let metadata = options.metadata.as_deref();
-    let retain_turns = options.retain_turns > 0;
     let mut failure = None;
+    let retain_turns = &retain_turns;
     std::thread::scope(|scope| {
         let read_options = &options.read;
         let cancel = &options.cancel;
-        scope.spawn(move || {
+        // Named, so that profiles tell the stages apart.
+        let reader = std::thread::Builder::new().name("callqa-reader".into());
+        let bridge = std::thread::Builder::new().name("callqa-bridge".into());
+        let spawned = reader.spawn_scoped(scope, move || {
             read_chunks(files, read_options, |chunk| {
                 !cancel.load(Ordering::Relaxed) && chunk_tx.send(chunk).is_ok()
             });
         });
-        scope.spawn(move || {
-            pool.install(|| {
-                chunk_rx.into_iter().par_bridge().for_each_init(
-                    || Auditor::new(rules),
-                    |auditor, chunk| {
-                        // A closed channel means the merge has stopped; nothing to do then.
-                        let _ = result_tx.send(audit_chunk(auditor, chunk, metadata, retain_turns));
-                    },
-                );
-            });
+        let spawned = spawned.and_then(|_| {
+            bridge.spawn_scoped(scope, move || {
+                pool.install(|| {
+                    chunk_rx.into_iter().par_bridge().for_each_init(
+                        || Auditor::new(rules),
+                        |auditor, chunk| {
+                            // A closed channel means the merge has stopped; nothing to do then.
+                            let _ =
+                                result_tx.send(audit_chunk(auditor, chunk, metadata, retain_turns));
+                        },
+                    );
+                });
+            })
         });
+        if let Err(error) = spawned {
+            failure = Some(AuditError::Spawn(error));
+            return;
+        }
         let mut waiting: BTreeMap<u64, ChunkResult> = BTreeMap::new();
         let mut next_seq = 0u64;
         'merge: for result in result_rx {
@@ -472,7 +511,7 @@ pub fn run(
                 if let Err(error) = merger.take(result) {
                     // Stop the reader; the workers then run dry.
                     options.cancel.store(true, Ordering::Relaxed);
-                    failure = Some(error);
+                    failure = Some(AuditError::Spill(error));
                     break 'merge;
                 }
                 next_seq += 1;
@@ -481,7 +520,7 @@ pub fn run(
         }
     });
     if let Some(error) = failure {
-        return Err(error.into());
+        return Err(error);
     }
     Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone())?)
 }

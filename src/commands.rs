@@ -328,6 +328,11 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         },
         finding_budget_bytes: Some(usize::try_from(args.findings_memory).unwrap_or(usize::MAX)),
     };
+    // The report's rows are rendered on rayon's global pool: as many threads as the audit's.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .thread_name(|i| format!("callqa-output-{i}"))
+        .build_global();
     let bytes_read = options.read.bytes_read.clone();
     let mut run = audit::run(&discovery.files, &rules, &options, &mut |conversations| {
         progress.update(bytes_read.load(Ordering::Relaxed), conversations);
@@ -412,7 +417,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
         let visited = run.findings.visit(|finding| {
             let baselined = match &mut matcher {
                 Some(baseline) => {
-                    let held = baseline.take(finding, &rules, &render);
+                    let held = baseline.take(&finding, &rules, &render);
                     in_baseline.push(held);
                     held
                 }
@@ -424,7 +429,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 severe.add(baselined);
             }
             if let Some(csv) = &mut findings_csv {
-                html_findings.add(finding);
+                html_findings.add(&finding);
                 if let Err(err) = csv.write(finding) {
                     csv_error = Some(err);
                     return Err(std::io::Error::other("findings.csv failed"));
@@ -522,7 +527,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
             let mut index = 0usize;
             let streamed = run.findings.visit(|finding| {
                 stream.finding(
-                    finding,
+                    &finding,
                     in_baseline.get(index).copied().unwrap_or(false),
                     &mut buffer,
                 );

@@ -154,16 +154,16 @@ impl FindingStore {
         Ok(())
     }
 
-    /// Calls `each` on every finding in the run's order: conversation id, then turn, then
-    /// rule, ties in input order. Can be called again (each call reads the runs anew); the
-    /// first error (of `each` or of reading a run) stops it.
-    pub fn visit(&mut self, mut each: impl FnMut(&Finding) -> io::Result<()>) -> io::Result<()> {
+    /// Hands `each` every finding (a copy: the store keeps its own) in the run's order:
+    /// conversation id, then turn, then rule, ties in input order. Can be called again (each
+    /// call reads the runs anew); the first error (of `each` or of reading a run) stops it.
+    pub fn visit(&mut self, mut each: impl FnMut(Finding) -> io::Result<()>) -> io::Result<()> {
         if !self.buffer_sorted {
             sort(&mut self.buffer);
             self.buffer_sorted = true;
         }
         if self.runs.is_empty() {
-            return self.buffer.iter().try_for_each(each);
+            return self.buffer.iter().cloned().try_for_each(each);
         }
         let mut readers = Vec::with_capacity(self.runs.len());
         for run in &mut self.runs {
@@ -190,7 +190,7 @@ impl FindingStore {
             }));
         }
         while let Some(Reverse(head)) = heap.pop() {
-            each(&head.finding)?;
+            each(head.finding)?;
             let next = if head.source == memory_source {
                 memory.next().cloned()
             } else {
@@ -210,7 +210,7 @@ impl FindingStore {
     pub fn to_vec(&mut self) -> io::Result<Vec<Finding>> {
         let mut all = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
         self.visit(|finding| {
-            all.push(finding.clone());
+            all.push(finding);
             Ok(())
         })?;
         Ok(all)

@@ -128,43 +128,84 @@ fn cards_csv(key: &str, cards: &Scorecards, rules: &RuleSet, render: &Render) ->
     finish(writer)
 }
 
-/// `findings.csv`, written a row at a time as the findings are read in the run's order
-/// (conversation id, then turn), so that no run holds it whole in memory.
+/// The columns of `findings.csv`.
+pub const FINDINGS_COLUMNS: [&str; 9] = [
+    "conversation_id",
+    "agent_id",
+    "rule",
+    "severity",
+    "turn",
+    "at_ms",
+    "evidence",
+    "message",
+    "source",
+];
+
+/// Findings per batch [`FindingsCsv`] renders at once, and per task of a batch.
+const CSV_BATCH: usize = 16_384;
+const CSV_ROWS_PER_TASK: usize = 1_024;
+
+/// `findings.csv`, written as the findings are read in the run's order (conversation id, then
+/// turn), so that no run holds it whole in memory. Rows are rendered (redaction is most of the
+/// work) in batches spread over the current rayon pool, then written in order.
 pub struct FindingsCsv<'a, W: Write> {
-    writer: csv::Writer<W>,
+    out: W,
     rules: &'a RuleSet,
     render: &'a Render<'a>,
+    batch: Vec<Finding>,
 }
 
 impl<'a, W: Write> FindingsCsv<'a, W> {
     /// Writes the header.
-    pub fn new(out: W, rules: &'a RuleSet, render: &'a Render<'a>) -> io::Result<Self> {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(out);
-        writer.write_record([
-            "conversation_id",
-            "agent_id",
-            "rule",
-            "severity",
-            "turn",
-            "at_ms",
-            "evidence",
-            "message",
-            "source",
-        ])?;
+    pub fn new(mut out: W, rules: &'a RuleSet, render: &'a Render<'a>) -> io::Result<Self> {
+        let mut header = csv_writer();
+        header.write_record(FINDINGS_COLUMNS)?;
+        out.write_all(&finish(header))?;
         Ok(FindingsCsv {
-            writer,
+            out,
             rules,
             render,
+            batch: Vec::with_capacity(CSV_BATCH),
         })
     }
 
-    pub fn write(&mut self, finding: &Finding) -> io::Result<()> {
-        let render = self.render;
-        let rule = &self.rules.rules[finding.rule as usize];
+    pub fn write(&mut self, finding: Finding) -> io::Result<()> {
+        self.batch.push(finding);
+        if self.batch.len() >= CSV_BATCH {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> io::Result<()> {
+        use rayon::prelude::*;
+        let (rules, render) = (self.rules, self.render);
+        let pieces: Vec<Vec<u8>> = self
+            .batch
+            .par_chunks(CSV_ROWS_PER_TASK)
+            .map(|findings| findings_csv_rows(findings, rules, render))
+            .collect();
+        for piece in pieces {
+            self.out.write_all(&piece)?;
+        }
+        self.batch.clear();
+        Ok(())
+    }
+
+    /// Writes what is left and gives the writer back.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.write_batch()?;
+        Ok(self.out)
+    }
+}
+
+/// The rows of `findings` (no header).
+fn findings_csv_rows(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
+    let mut writer = csv_writer();
+    for finding in findings {
+        let rule = &rules.rules[finding.rule as usize];
         let evidence = render.evidence(&finding.evidence);
-        self.writer.write_record([
+        let _ = writer.write_record([
             render.cell(&finding.conversation_id).as_ref(),
             render.cell(&finding.agent_id).as_ref(),
             rule.id.as_str(),
@@ -174,16 +215,9 @@ impl<'a, W: Write> FindingsCsv<'a, W> {
             render.cell(&evidence).as_ref(),
             render.cell(&rule.message).as_ref(),
             render.cell(&finding.source.to_string()).as_ref(),
-        ])?;
-        Ok(())
+        ]);
     }
-
-    /// Flushes the rows and gives the writer back.
-    pub fn finish(self) -> io::Result<W> {
-        self.writer
-            .into_inner()
-            .map_err(|err| io::Error::other(err.to_string()))
-    }
+    finish(writer)
 }
 
 /// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
@@ -544,7 +578,7 @@ mod tests {
     fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> String {
         let mut csv = FindingsCsv::new(Vec::new(), rules, render).unwrap();
         for finding in findings {
-            csv.write(finding).unwrap();
+            csv.write(finding.clone()).unwrap();
         }
         String::from_utf8(csv.finish().unwrap()).unwrap()
     }
