@@ -22,7 +22,7 @@ use crate::checks::Finding;
 use crate::transcript::Source;
 
 /// The default memory budget of a [`FindingStore`].
-pub const DEFAULT_BUDGET_BYTES: usize = 32 << 20;
+pub const DEFAULT_BUDGET_BYTES: usize = 16 << 20;
 
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;
@@ -33,7 +33,8 @@ pub struct FindingStore {
     budget_bytes: usize,
     /// Findings not yet spilled, in input order until the store is read.
     buffer: Vec<Finding>,
-    buffer_bytes: usize,
+    /// What the buffered findings' strings take (their slots in `buffer` are counted apart).
+    text_bytes: usize,
     /// Whether `buffer` is sorted (set by a read, cleared by a push).
     buffer_sorted: bool,
     runs: Vec<Run>,
@@ -64,7 +65,7 @@ impl FindingStore {
         FindingStore {
             budget_bytes,
             buffer: Vec::new(),
-            buffer_bytes: 0,
+            text_bytes: 0,
             buffer_sorted: true,
             runs: Vec::new(),
             files: Vec::new(),
@@ -111,10 +112,11 @@ impl FindingStore {
         }
         self.per_rule[rule] += 1;
         self.len += 1;
-        self.buffer_bytes += estimated_bytes(&finding);
+        self.text_bytes += text_bytes(&finding);
         self.buffer.push(finding);
         self.buffer_sorted = false;
-        if self.buffer_bytes > self.budget_bytes {
+        let slots = self.buffer.capacity() * std::mem::size_of::<Finding>();
+        if slots + self.text_bytes > self.budget_bytes {
             self.spill()?;
         }
         Ok(())
@@ -148,8 +150,9 @@ impl FindingStore {
             file,
             count: self.buffer.len() as u64,
         });
-        self.buffer = Vec::new();
-        self.buffer_bytes = 0;
+        // The next run is about as long: no doubling (and copying) of the buffer past it.
+        self.buffer = Vec::with_capacity(self.buffer.len());
+        self.text_bytes = 0;
         self.buffer_sorted = true;
         Ok(())
     }
@@ -226,10 +229,9 @@ fn key(finding: &Finding) -> (&str, usize, u32) {
     (finding.conversation_id.as_str(), finding.turn, finding.rule)
 }
 
-/// A finding's memory: the struct and its three strings (with an allocator's overhead).
-fn estimated_bytes(finding: &Finding) -> usize {
-    std::mem::size_of::<Finding>()
-        + finding.conversation_id.capacity()
+/// The memory of a finding's three strings (with an allocator's overhead).
+fn text_bytes(finding: &Finding) -> usize {
+    finding.conversation_id.capacity()
         + finding.agent_id.capacity()
         + finding.evidence.capacity()
         + 3 * 16
