@@ -29,6 +29,10 @@ use callqa::rules::{Role, RuleKind, RuleSet};
 use callqa::transcript::{Conversation, jsonl};
 use corpus::{Format, Pack};
 
+/// The allocator the `callqa` binary uses (see src/main.rs), so the benches measure what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let fixture = &*FIXTURE;
     eprintln!(

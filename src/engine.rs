@@ -159,20 +159,83 @@ pub fn normalize_text_into(source: &str, out: &mut Normalized) {
     out.origin.clear();
 }
 
-fn push_space<const ORIGIN: bool>(text: &mut String, origin: &mut Vec<u32>, offset: u32) {
-    text.push(' ');
+fn push_space<const ORIGIN: bool>(text: &mut Vec<u8>, origin: &mut Vec<u32>, offset: u32) {
+    text.push(b' ');
     if ORIGIN {
         origin.push(offset);
     }
 }
 
+/// Appends `c` encoded as UTF-8, with its origin for every byte.
+fn push_char<const ORIGIN: bool>(text: &mut Vec<u8>, origin: &mut Vec<u32>, c: char, offset: u32) {
+    let mut buf = [0u8; 4];
+    let encoded = c.encode_utf8(&mut buf).as_bytes();
+    text.extend_from_slice(encoded);
+    if ORIGIN {
+        origin.extend(std::iter::repeat_n(offset, encoded.len()));
+    }
+}
+
+/// The high bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Sets the high bit of each byte of `x` that is in `lo..=hi` (both below 0x80); bytes of 0x80
+/// and above get no bit.
+const fn bytes_in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let ones = u64::from_le_bytes([1; 8]);
+    let low7 = x & !HIGH_BITS;
+    // Per byte, `low7 + 128 - lo` reaches 128 exactly when `low7 >= lo`, and no sum carries
+    // into the next byte (each stays below 256).
+    let at_least_lo = low7 + (128 - lo as u64) * ones;
+    let above_hi = low7 + (127 - hi as u64) * ones;
+    at_least_lo & !above_hi & !x & HIGH_BITS
+}
+
+/// Appends, lower-cased, the run of ASCII letters and digits that starts at `bytes[start]`
+/// (itself one) and returns where it ends. Eight bytes are classified and lower-cased at a
+/// time in a `u64`; all eight are appended and the bytes past the run cut off again.
+fn push_ascii_word(bytes: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
+    let mut index = start;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let upper = bytes_in_range(x, b'A', b'Z');
+        let word_bytes = upper | bytes_in_range(x, b'a', b'z') | bytes_in_range(x, b'0', b'9');
+        // An upper-case letter's high bit, shifted to 0x20, lower-cases it.
+        out.extend_from_slice(&(x | upper >> 2).to_le_bytes());
+        if word_bytes == HIGH_BITS {
+            index += 8;
+            continue;
+        }
+        let len = ((!word_bytes & HIGH_BITS).trailing_zeros() / 8) as usize;
+        out.truncate(out.len() - 8 + len);
+        return index + len;
+    }
+    while let Some(&b) = bytes.get(index) {
+        if !ASCII_WORD_BYTE[b as usize] {
+            break;
+        }
+        out.push(b.to_ascii_lowercase());
+        index += 1;
+    }
+    index
+}
+
 /// The one normalization. ASCII runs of letters and digits, the bulk of most transcripts, are
-/// copied and lower-cased a run at a time; other characters go one by one. With `ORIGIN`
+/// found and copied lower-cased a run at a time; other characters go one by one. With `ORIGIN`
 /// false, `origin` is not touched.
+///
+/// The text is written as bytes into the `String`'s own buffer (taken, so nothing is
+/// allocated) and checked as UTF-8 once at the end; ASCII words go eight bytes at a time
+/// ([`push_ascii_word`]). Against `push_str` and `make_ascii_lowercase` per word, callgrind on
+/// the 10 MB corpus of `gen_corpus --bytes 10M --seed 7` (`audit -j1`): `normalize_text_into`
+/// 241.7 M instructions before, 198.9 M after, of which the final UTF-8 check is about 17 M.
 fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &mut Vec<u32>) {
-    text.clear();
-    text.reserve(source.len() + 2);
-    text.push(' ');
+    let mut out = std::mem::take(text).into_bytes();
+    out.clear();
+    out.reserve(source.len() + 2);
+    out.push(b' ');
     if ORIGIN {
         origin.clear();
         origin.reserve(source.len() + 3);
@@ -187,13 +250,7 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
         if b.is_ascii() {
             match ASCII_CLASS[b as usize] {
                 AsciiClass::Word => {
-                    let mut run_end = index + 1;
-                    while run_end < bytes.len() && ASCII_WORD_BYTE[bytes[run_end] as usize] {
-                        run_end += 1;
-                    }
-                    let from = text.len();
-                    text.push_str(&source[index..run_end]);
-                    text[from..].make_ascii_lowercase();
+                    let run_end = push_ascii_word(bytes, index, &mut out);
                     if ORIGIN {
                         origin.extend(offset..run_end as u32);
                     }
@@ -205,7 +262,7 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
                 AsciiClass::MarkOpen if let Some(len) = non_speech_mark_len(&source[index..]) => {
                     // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
                     if !last_was_space {
-                        push_space::<ORIGIN>(text, origin, offset);
+                        push_space::<ORIGIN>(&mut out, origin, offset);
                         last_was_space = true;
                     }
                     index += len;
@@ -213,7 +270,7 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
                 }
                 AsciiClass::MarkOpen | AsciiClass::Break => {
                     if !last_was_space {
-                        push_space::<ORIGIN>(text, origin, offset);
+                        push_space::<ORIGIN>(&mut out, origin, offset);
                         last_was_space = true;
                     }
                 }
@@ -228,33 +285,26 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
         if is_apostrophe(c) {
             // deleted
         } else if is_caseless_ideograph(c) {
-            text.push(c);
-            if ORIGIN {
-                origin.extend([offset; 3]);
-            }
+            push_char::<ORIGIN>(&mut out, origin, c, offset);
             last_was_space = false;
         } else if is_word_char(c) || (is_combining_mark(c) && !last_was_space) {
             for lower in c.to_lowercase() {
-                let before = text.len();
-                text.push(lower);
-                if ORIGIN {
-                    for _ in before..text.len() {
-                        origin.push(offset);
-                    }
-                }
+                push_char::<ORIGIN>(&mut out, origin, lower, offset);
             }
             last_was_space = false;
         } else if !last_was_space {
-            push_space::<ORIGIN>(text, origin, offset);
+            push_space::<ORIGIN>(&mut out, origin, offset);
             last_was_space = true;
         }
     }
     if !last_was_space {
-        push_space::<ORIGIN>(text, origin, source.len() as u32);
+        push_space::<ORIGIN>(&mut out, origin, source.len() as u32);
     }
     if ORIGIN {
         origin.push(source.len() as u32);
     }
+    // Only ASCII bytes and whole encoded characters were written.
+    *text = String::from_utf8(out).expect("normalization writes UTF-8");
 }
 
 /// The byte length of a non-speech mark at the start of `text`: `[word]` or `<word>` with only
@@ -527,6 +577,31 @@ mod tests {
             assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
             assert_eq!(c.len_utf8(), 3);
         }
+    }
+
+    #[test]
+    fn byte_ranges_are_found_eight_at_a_time() {
+        for b in 0..=255u8 {
+            for position in 0..8 {
+                let mut chunk = [b'-'; 8];
+                chunk[position] = b;
+                let x = u64::from_le_bytes(chunk);
+                for (lo, hi) in [(b'A', b'Z'), (b'a', b'z'), (b'0', b'9')] {
+                    let mask = bytes_in_range(x, lo, hi).to_le_bytes();
+                    for (i, &byte) in chunk.iter().enumerate() {
+                        assert_eq!(mask[i] == 0x80, (lo..=hi).contains(&byte), "{b} at {i}");
+                        assert!(mask[i] == 0 || mask[i] == 0x80);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let text = b"HelloWorld42x, and ABCDEFGHIJKLMNOPQ";
+        assert_eq!(push_ascii_word(text, 0, &mut out), 13);
+        assert_eq!(out, b"helloworld42x");
+        out.clear();
+        assert_eq!(push_ascii_word(text, 19, &mut out), text.len());
+        assert_eq!(out, b"abcdefghijklmnopq");
     }
 
     #[test]

@@ -58,7 +58,16 @@ pub fn parse_line(
         file: file.clone(),
         line: line_number,
     };
-    let raw: RawConversation = serde_json::from_slice(line).map_err(|err| {
+    // serde_json checks every string of a byte slice as UTF-8 on its own, about 120 short
+    // checks a conversation (keys included); a `&str` it takes as checked. One check of the
+    // whole line instead: callgrind, 10 MB corpus, `audit -j1`, parse_line 229.0 M
+    // instructions before, 198.2 M after. A line that is not UTF-8 goes to `from_slice`, so that
+    // its error (and column) stays what it was.
+    let parsed = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str::<RawConversation>(text),
+        Err(_) => serde_json::from_slice::<RawConversation>(line),
+    };
+    let raw: RawConversation = parsed.map_err(|err| {
         let kind = if err.is_data() {
             SkipKind::Invalid
         } else {
@@ -216,7 +225,7 @@ mod tests {
 
     #[test]
     fn errors_name_what_is_wrong() {
-        let cases: [(&[u8], SkipKind, &str); 6] = [
+        let cases: [(&[u8], SkipKind, &str); 7] = [
             (
                 b"{\"id\": \"x\", \"turns\": [",
                 SkipKind::Malformed,
@@ -242,6 +251,11 @@ mod tests {
                 b"{\"id\": \"x\", \"turns\": [{\"speaker\": \"agent\", \"text\": 5}]}",
                 SkipKind::Invalid,
                 "invalid type",
+            ),
+            (
+                b"{\"id\": \"x\xff\", \"turns\": []}",
+                SkipKind::Malformed,
+                "invalid unicode code point (column 10)",
             ),
         ];
         for (line, kind, needle) in cases {
