@@ -324,13 +324,22 @@ impl Merger<'_> {
                             self.retain_full.store(true, Ordering::Relaxed);
                         }
                     }
+                    let mut audit = audit;
                     if audit.promises.is_empty() {
                         run.scorecards.add(&audit, self.rules);
                         run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
-                        for finding in audit.findings {
-                            run.findings.push(finding)?;
-                        }
                     } else {
+                        // Held for the promise join; its findings are counted and stored
+                        // now, those of its broken promises once they are judged.
+                        run.scorecards
+                            .count_findings_ahead(&audit, self.rules, None);
+                        run.teams
+                            .count_findings_ahead(&audit, self.rules, Some(team_key(&team)));
+                    }
+                    for finding in audit.findings.drain(..) {
+                        run.findings.push(finding)?;
+                    }
+                    if !audit.promises.is_empty() {
                         self.held.push((audit, team));
                     }
                     let id: Arc<str> = Arc::from(id);

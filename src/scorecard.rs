@@ -135,11 +135,7 @@ impl Scorecards {
                 total.merge(add);
             }
         }
-        for finding in &audit.findings {
-            if let Some(card) = self.agents.get_mut(group.unwrap_or(&finding.agent_id)) {
-                card.findings += 1;
-            }
-        }
+        self.count_findings(audit, group);
         for promise in &audit.promises {
             let index = promise.rule as usize;
             self.card(group.unwrap_or(&promise.agent_id), rule_count)
@@ -149,17 +145,48 @@ impl Scorecards {
         }
     }
 
+    /// For a conversation held until its promises are judged: opens its agents' cards (as
+    /// [`Scorecards::add_as`] will) and counts its findings now, so that they need not wait
+    /// in memory; `add_as` then counts only the findings added later (of broken promises).
+    pub fn count_findings_ahead(
+        &mut self,
+        audit: &ConversationAudit,
+        rules: &RuleSet,
+        group: Option<&str>,
+    ) {
+        for part in &audit.agents {
+            self.card(group.unwrap_or(&part.agent_id), rules.rules.len());
+        }
+        self.count_findings(audit, group);
+    }
+
+    /// Each finding counts for its agent's card (or the group's), when there is one.
+    fn count_findings(&mut self, audit: &ConversationAudit, group: Option<&str>) {
+        for finding in &audit.findings {
+            if let Some(card) = self.agents.get_mut(group.unwrap_or(&finding.agent_id)) {
+                card.findings += 1;
+            }
+        }
+    }
+
     /// The agent's card, created empty when missing; the totals grow to `rule_count`.
     fn card(&mut self, agent: &str, rule_count: usize) -> &mut AgentCard {
         if self.totals.len() < rule_count {
             self.totals.resize(rule_count, RuleCount::default());
         }
+        // A lookup first: most calls find the card, and `entry` would copy the key each time.
+        if !self.agents.contains_key(agent) {
+            self.agents.insert(
+                agent.to_string(),
+                AgentCard {
+                    rules: vec![RuleCount::default(); rule_count],
+                    ..AgentCard::default()
+                },
+            );
+        }
         self.agents
-            .entry(agent.to_string())
-            .or_insert_with(|| AgentCard {
-                rules: vec![RuleCount::default(); rule_count],
-                ..AgentCard::default()
-            })
+            .get_mut(agent)
+            .expect("the card was inserted above")
     }
 
     /// Counts one judged promise for its agent and in the totals; a broken promise carried
