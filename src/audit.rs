@@ -9,7 +9,7 @@
 //! and findings and scorecards come out the same for any number of threads. The channels are
 //! bounded, so memory stays bounded by a few chunks per worker whatever the input size.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::callbacks::{Contacts, Judge, Promise};
 use crate::checks::{Auditor, ConversationAudit};
+use crate::conversation_ids::{ConversationIds, NotAdded};
 use crate::finding_store::FindingStore;
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
@@ -56,6 +57,8 @@ pub enum AuditError {
     Spawn(std::io::Error),
     #[error("cannot keep the findings in a temporary file: {0}")]
     Spill(#[from] std::io::Error),
+    #[error("more than 4,294,967,295 conversations in one run; split the input")]
+    TooManyConversations,
 }
 
 /// A turn kept for the HTML report.
@@ -248,8 +251,9 @@ impl RetainTurns {
 struct Merger<'r> {
     rules: &'r RuleSet,
     run: AuditRun,
-    /// Where each audited id was first read.
-    seen: HashMap<Arc<str>, Source>,
+    /// Every audited conversation's id and where it was read: the duplicate check, and the
+    /// names the promise join gives.
+    ids: ConversationIds,
     /// Per `--metadata` row, whether a conversation matched it.
     matched_rows: Vec<bool>,
     /// Every audited conversation's customer, start and direction, for the promise join.
@@ -266,8 +270,8 @@ struct Merger<'r> {
 }
 
 impl Merger<'_> {
-    /// Fails only when findings cannot be spilled to disk.
-    fn take(&mut self, result: ChunkResult) -> std::io::Result<()> {
+    /// Fails when findings cannot be spilled to disk, or past 2^32 − 1 conversations.
+    fn take(&mut self, result: ChunkResult) -> Result<(), AuditError> {
         let run = &mut self.run;
         run.stats.bytes += result.bytes;
         for item in result.items {
@@ -289,17 +293,21 @@ impl Merger<'_> {
                     {
                         *matched = true;
                     }
-                    if let Some(first) = self.seen.get(id.as_str()) {
-                        *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
-                        run.problems.push(ReadError {
-                            message: format!(
-                                "duplicate conversation id {id:?}: already read at {first}; skipped"
-                            ),
-                            source,
-                            kind: SkipKind::Duplicate,
-                        });
-                        continue;
-                    }
+                    let number = match self.ids.add(&id, &source) {
+                        Ok(number) => number,
+                        Err(NotAdded::Duplicate(first)) => {
+                            *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
+                            run.problems.push(ReadError {
+                                message: format!(
+                                    "duplicate conversation id {id:?}: already read at {first}; skipped"
+                                ),
+                                source,
+                                kind: SkipKind::Duplicate,
+                            });
+                            continue;
+                        }
+                        Err(NotAdded::TooMany) => return Err(AuditError::TooManyConversations),
+                    };
                     run.stats.audited += 1;
                     run.stats.suppressed += audit.suppressed;
                     if metadata_row.is_none()
@@ -340,15 +348,19 @@ impl Merger<'_> {
                         run.findings.push(finding)?;
                     }
                     if !audit.promises.is_empty() {
+                        // A vector grows to room for 4 at its first push: ~1.6 KB of
+                        // promises for the usual one.
+                        audit.promises.shrink_to_fit();
+                        audit.agents.shrink_to_fit();
+                        audit.findings = Vec::new();
                         self.held.push((audit, team));
                     }
-                    let id: Arc<str> = Arc::from(id);
                     if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
                         self.contacts.add(
                             customer,
                             started,
                             direction == Some(Direction::Outbound),
-                            id.clone(),
+                            number,
                         );
                     }
                     if let Some(started) = started_at
@@ -359,7 +371,6 @@ impl Merger<'_> {
                     {
                         run.latest_started_at = Some(started);
                     }
-                    self.seen.insert(id, source);
                 }
                 Item::Skipped(error) => {
                     run.stats.read += 1;
@@ -389,6 +400,7 @@ impl Merger<'_> {
         let judge = Judge::new(
             self.rules,
             std::mem::take(&mut self.contacts),
+            &self.ids,
             as_of.as_ref(),
         );
         let run = &mut self.run;
@@ -403,7 +415,7 @@ impl Merger<'_> {
         }
         for mut promise in carried {
             // A conversation read again in this run was judged from its own copy.
-            if self.seen.contains_key(promise.conversation_id.as_str()) {
+            if self.ids.contains(&promise.conversation_id) {
                 continue;
             }
             judge.judge(&mut promise);
@@ -472,7 +484,7 @@ pub fn run(
             },
             ..AuditRun::default()
         },
-        seen: HashMap::new(),
+        ids: ConversationIds::default(),
         contacts: Contacts::default(),
         held: Vec::new(),
         retain_turns: options.retain_turns,
@@ -520,7 +532,7 @@ pub fn run(
                 if let Err(error) = merger.take(result) {
                     // Stop the reader; the workers then run dry.
                     options.cancel.store(true, Ordering::Relaxed);
-                    failure = Some(AuditError::Spill(error));
+                    failure = Some(error);
                     break 'merge;
                 }
                 next_seq += 1;

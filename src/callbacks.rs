@@ -24,6 +24,7 @@ use std::sync::Arc;
 use jiff::{Timestamp, Zoned};
 
 use crate::checks::{ConversationAudit, Finding, RuleState};
+use crate::conversation_ids::{ConversationIds, ConversationNumber};
 use crate::rules::{KeptBy, RuleKind, RuleSet};
 use crate::transcript::{Source, format_rfc3339, parse_started_at};
 
@@ -105,23 +106,23 @@ impl Promise {
     }
 }
 
-/// One conversation as the join sees it ([`CONTACT_BYTES`]), the id shared with the merge's
-/// duplicate check.
+/// One conversation as the join sees it ([`CONTACT_BYTES`]); its id is in the run's
+/// [`ConversationIds`], by number.
 #[derive(Debug, Clone)]
 struct Contact {
     customer: u32,
     outbound: bool,
     start: Timestamp,
     start_offset: jiff::tz::Offset,
-    conversation: Arc<str>,
+    conversation: ConversationNumber,
 }
 
-/// The size of one contact (a conversation as the join sees it): with the merge's duplicate-check entry (the id, once, and its
-/// source) and one customer-id entry per distinct customer, what the join keeps per
-/// conversation, whatever the conversation's length.
+/// The size of one contact: with the conversation's entry in [`ConversationIds`] (see
+/// [`crate::conversation_ids::BYTES_PER_CONVERSATION`]) and one customer-id entry per distinct
+/// customer, what the join keeps per conversation, whatever the conversation's length.
 pub const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
 // The README states this figure; a change to `Contact` must update it there.
-const _: () = assert!(CONTACT_BYTES <= 48);
+const _: () = assert!(CONTACT_BYTES <= 32);
 
 /// The start times of every conversation with a customer id, by customer.
 #[derive(Debug, Default)]
@@ -132,7 +133,13 @@ pub struct Contacts {
 }
 
 impl Contacts {
-    pub fn add(&mut self, customer: &str, start: &Zoned, outbound: bool, conversation: Arc<str>) {
+    pub fn add(
+        &mut self,
+        customer: &str,
+        start: &Zoned,
+        outbound: bool,
+        conversation: ConversationNumber,
+    ) {
         let next = self.customers.len() as u32;
         let customer = *self.customers.entry(customer.to_string()).or_insert(next);
         self.list.push(Contact {
@@ -153,10 +160,15 @@ impl Contacts {
         self.list.is_empty()
     }
 
-    fn sort(&mut self) {
+    /// Ties of customer and start are ordered by conversation id.
+    fn sort(&mut self, ids: &ConversationIds) {
         if !self.sorted {
             self.list.sort_by(|a, b| {
-                (a.customer, a.start, &a.conversation).cmp(&(b.customer, b.start, &b.conversation))
+                (a.customer, a.start, ids.id(a.conversation)).cmp(&(
+                    b.customer,
+                    b.start,
+                    ids.id(b.conversation),
+                ))
             });
             self.sorted = true;
         }
@@ -170,6 +182,7 @@ impl Contacts {
         until: Timestamp,
         outbound_only: bool,
         except: &str,
+        ids: &ConversationIds,
     ) -> Option<&Contact> {
         let &customer = self.customers.get(customer)?;
         let from = self
@@ -178,7 +191,7 @@ impl Contacts {
         self.list[from..]
             .iter()
             .take_while(|c| c.customer == customer && c.start <= until)
-            .find(|c| (!outbound_only || c.outbound) && &*c.conversation != except)
+            .find(|c| (!outbound_only || c.outbound) && ids.id(c.conversation) != except)
     }
 }
 
@@ -186,15 +199,23 @@ impl Contacts {
 pub struct Judge<'a> {
     rules: &'a RuleSet,
     contacts: Contacts,
+    /// The run's conversations, by which contacts name theirs.
+    ids: &'a ConversationIds,
     as_of: Option<Timestamp>,
 }
 
 impl<'a> Judge<'a> {
-    pub fn new(rules: &'a RuleSet, mut contacts: Contacts, as_of: Option<&Zoned>) -> Judge<'a> {
-        contacts.sort();
+    pub fn new(
+        rules: &'a RuleSet,
+        mut contacts: Contacts,
+        ids: &'a ConversationIds,
+        as_of: Option<&Zoned>,
+    ) -> Judge<'a> {
+        contacts.sort(ids);
         Judge {
             rules,
             contacts,
+            ids,
             as_of: as_of.map(Zoned::timestamp),
         }
     }
@@ -220,12 +241,13 @@ impl<'a> Judge<'a> {
             deadline.timestamp(),
             outbound_only,
             &promise.conversation_id,
+            self.ids,
         );
         promise.state = if let Some(contact) = keeping {
             let start = contact
                 .start
                 .to_zoned(jiff::tz::TimeZone::fixed(contact.start_offset));
-            promise.kept_by = Some((contact.conversation.to_string(), start));
+            promise.kept_by = Some((self.ids.id(contact.conversation).to_string(), start));
             PromiseState::Kept
         } else if self.as_of.is_some_and(|as_of| deadline.timestamp() < as_of) {
             PromiseState::Broken
@@ -407,23 +429,25 @@ mod tests {
             "kind = \"promise\"\nkept_by = \"outbound\"\nphrases = [\"call you back\"]",
         );
         let mut contacts = Contacts::default();
-        contacts.add(
-            "cu",
-            &zoned("2026-11-19T11:00:00Z"),
-            false,
-            Arc::from("chase"),
-        );
-        contacts.add(
-            "cu",
-            &zoned("2026-11-19T12:00:00Z"),
-            true,
-            Arc::from("callback"),
-        );
-        let judge = Judge::new(&rules, contacts, Some(&zoned("2026-11-25T00:00:00Z")));
+        let mut ids = ConversationIds::default();
+        let mut add = |at: &str, outbound: bool, id: &str| {
+            let number = ids.add(id, &test_source()).unwrap();
+            contacts.add("cu", &zoned(at), outbound, number);
+        };
+        add("2026-11-19T11:00:00Z", false, "chase");
+        add("2026-11-19T12:00:00Z", true, "callback");
+        let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
         let mut promise = test_promise("2026-11-20T10:00:00Z");
         judge.judge(&mut promise);
         assert_eq!(promise.state, PromiseState::Kept);
         assert_eq!(promise.kept_by.unwrap().0, "callback");
+    }
+
+    fn test_source() -> Source {
+        Source {
+            file: Arc::from("f"),
+            line: 1,
+        }
     }
 
     fn test_promise(deadline: &str) -> Promise {
@@ -455,15 +479,17 @@ mod tests {
             "kind = \"promise\"\nphrases = [\"call you back\"]",
         );
         let mut contacts = Contacts::default();
-        let add = |contacts: &mut Contacts, customer: &str, at: &str, id: &str| {
-            contacts.add(customer, &zoned(at), false, Arc::from(id));
+        let mut ids = ConversationIds::default();
+        let mut add = |customer: &str, at: &str, id: &str| {
+            let number = ids.add(id, &test_source()).unwrap();
+            contacts.add(customer, &zoned(at), false, number);
         };
-        add(&mut contacts, "cu", "2026-11-20T12:00:00Z", "late");
-        add(&mut contacts, "cu", "2026-11-19T09:00:00Z", "before");
-        add(&mut contacts, "cu", "2026-11-20T10:00:00Z", "at-deadline");
-        add(&mut contacts, "other", "2026-11-20T09:00:00Z", "other");
+        add("cu", "2026-11-20T12:00:00Z", "late");
+        add("cu", "2026-11-19T09:00:00Z", "before");
+        add("cu", "2026-11-20T10:00:00Z", "at-deadline");
+        add("other", "2026-11-20T09:00:00Z", "other");
         let promise = test_promise;
-        let judge = Judge::new(&rules, contacts, Some(&zoned("2026-11-25T00:00:00Z")));
+        let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
         let cases = [
             (
                 "2026-11-20T10:00:00Z",

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod callbacks;
 pub mod checks;
+pub mod conversation_ids;
 pub mod deadline;
 pub mod engine;
 pub mod explain;

@@ -1,0 +1,180 @@
+//! The id and first source of every audited conversation, kept once and compactly.
+//!
+//! The merge asks of every conversation whether its id was read before, and where (a
+//! duplicate is skipped and named); the promise join names the conversation that kept a
+//! promise. Both need every id of the run, so this is the part of the run's memory that grows
+//! with the input. A conversation is its number in merge order; its id is a slice of one
+//! shared string, its source a file number and a line, and the lookup table holds numbers
+//! only. Per conversation that is the id's length plus [`BYTES_PER_CONVERSATION`] (plus the
+//! spare room of growing vectors and table): about 40 bytes for a 14-byte id, against about
+//! 110 for a map from a shared `Arc<str>` to a `Source`.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::transcript::Source;
+
+/// Fixed bytes per conversation: the id's end (8), file number (4) and line (8) in their
+/// vectors, and a number (4) and control byte (1) in the table at a full load.
+pub const BYTES_PER_CONVERSATION: usize = 8 + 4 + 8 + 4 + 1;
+
+/// Every conversation read (audited) in the run, by number.
+#[derive(Debug, Default)]
+pub struct ConversationIds {
+    /// The ids, one after the other.
+    text: String,
+    /// Where each id ends in `text`.
+    ends: Vec<u64>,
+    /// Each conversation's file (an index into `file_names`) and line.
+    files: Vec<u32>,
+    lines: Vec<u64>,
+    file_names: Vec<Arc<str>>,
+    file_numbers: HashMap<Arc<str>, u32>,
+    /// Conversation numbers, found by their id's hash.
+    table: HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+/// A conversation's number, in the order the merge read them.
+pub type ConversationNumber = u32;
+
+/// Why an id could not be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAdded {
+    /// The id was read before, here.
+    Duplicate(Source),
+    /// More conversations than a run numbers (2^32 − 1).
+    TooMany,
+}
+
+fn id_of<'t>(text: &'t str, ends: &[u64], number: ConversationNumber) -> &'t str {
+    let number = number as usize;
+    let start = if number == 0 { 0 } else { ends[number - 1] };
+    &text[start as usize..ends[number] as usize]
+}
+
+impl ConversationIds {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Adds a conversation read at `source`; fails with the first one's source when the id
+    /// was read before.
+    pub fn add(&mut self, id: &str, source: &Source) -> Result<ConversationNumber, NotAdded> {
+        let hash = self.hasher.hash_one(id);
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(&first) = self.table.find(hash, |&n| id_of(text, ends, n) == id) {
+            return Err(NotAdded::Duplicate(self.source(first)));
+        }
+        let number =
+            ConversationNumber::try_from(self.ends.len()).map_err(|_| NotAdded::TooMany)?;
+        let file = match self.file_numbers.get(&source.file) {
+            Some(&file) => file,
+            None => {
+                let file = u32::try_from(self.file_names.len()).map_err(|_| NotAdded::TooMany)?;
+                self.file_names.push(source.file.clone());
+                self.file_numbers.insert(source.file.clone(), file);
+                file
+            }
+        };
+        self.text.push_str(id);
+        self.ends.push(self.text.len() as u64);
+        self.files.push(file);
+        self.lines.push(source.line);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, number, |&n| hasher.hash_one(id_of(text, ends, n)));
+        Ok(number)
+    }
+
+    /// Whether a conversation with this id was added.
+    pub fn contains(&self, id: &str) -> bool {
+        let hash = self.hasher.hash_one(id);
+        self.table
+            .find(hash, |&n| id_of(&self.text, &self.ends, n) == id)
+            .is_some()
+    }
+
+    /// The id of conversation `number`.
+    pub fn id(&self, number: ConversationNumber) -> &str {
+        id_of(&self.text, &self.ends, number)
+    }
+
+    /// Where conversation `number` was read.
+    pub fn source(&self, number: ConversationNumber) -> Source {
+        let index = number as usize;
+        Source {
+            file: self.file_names[self.files[index] as usize].clone(),
+            line: self.lines[index],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(file: &str, line: u64) -> Source {
+        Source {
+            file: Arc::from(file),
+            line,
+        }
+    }
+
+    #[test]
+    fn ids_are_numbered_in_order_and_duplicates_name_the_first() {
+        let mut ids = ConversationIds::default();
+        // id, where, what adding it gives
+        let cases: [(&str, Source, Result<u32, NotAdded>); 6] = [
+            ("c-1", at("a.jsonl", 1), Ok(0)),
+            ("c-2", at("a.jsonl", 2), Ok(1)),
+            ("", at("b.jsonl", 7), Ok(2)),
+            (
+                "c-1",
+                at("b.jsonl", 9),
+                Err(NotAdded::Duplicate(at("a.jsonl", 1))),
+            ),
+            ("ünï-c", at("b.jsonl", 10), Ok(3)),
+            (
+                "",
+                at("c.jsonl", 1),
+                Err(NotAdded::Duplicate(at("b.jsonl", 7))),
+            ),
+        ];
+        for (id, source, expected) in cases {
+            assert_eq!(ids.add(id, &source), expected, "{id:?}");
+        }
+        assert_eq!(ids.len(), 4);
+        assert_eq!(
+            (0..4).map(|n| ids.id(n)).collect::<Vec<_>>(),
+            ["c-1", "c-2", "", "ünï-c"]
+        );
+        assert_eq!(ids.source(3), at("b.jsonl", 10));
+        assert!(ids.contains("c-2") && ids.contains("") && !ids.contains("c-3"));
+    }
+
+    #[test]
+    fn many_ids_survive_the_table_growing() {
+        let mut ids = ConversationIds::default();
+        for n in 0..50_000u32 {
+            assert_eq!(
+                ids.add(&format!("id-{n}"), &at("f", u64::from(n) + 1)),
+                Ok(n)
+            );
+        }
+        for n in (0..50_000u32).step_by(997) {
+            assert_eq!(ids.id(n), format!("id-{n}"));
+            assert_eq!(
+                ids.add(&format!("id-{n}"), &at("g", 1)),
+                Err(NotAdded::Duplicate(at("f", u64::from(n) + 1)))
+            );
+        }
+    }
+}
