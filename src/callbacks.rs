@@ -18,13 +18,12 @@
 //! pending ones of an earlier run are carried into the next with `--promises`, where that run's
 //! contacts can keep them or their deadline can break them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::{Timestamp, Zoned};
 
 use crate::checks::{ConversationAudit, Finding, RuleState};
-use crate::conversation_ids::{ConversationIds, ConversationNumber};
+use crate::conversation_ids::{ConversationIds, ConversationNumber, StringNumbers};
 use crate::rules::{KeptBy, RuleKind, RuleSet};
 use crate::transcript::{Source, format_rfc3339, parse_started_at};
 
@@ -127,7 +126,7 @@ const _: () = assert!(CONTACT_BYTES <= 32);
 /// The start times of every conversation with a customer id, by customer.
 #[derive(Debug, Default)]
 pub struct Contacts {
-    customers: HashMap<String, u32>,
+    customers: StringNumbers,
     list: Vec<Contact>,
     sorted: bool,
 }
@@ -140,8 +139,10 @@ impl Contacts {
         outbound: bool,
         conversation: ConversationNumber,
     ) {
-        let next = self.customers.len() as u32;
-        let customer = *self.customers.entry(customer.to_string()).or_insert(next);
+        // No more customers than conversations, which are numbered by u32 too.
+        let Some(customer) = self.customers.find_or_add(customer) else {
+            return;
+        };
         self.list.push(Contact {
             customer,
             outbound,
@@ -184,7 +185,7 @@ impl Contacts {
         except: &str,
         ids: &ConversationIds,
     ) -> Option<&Contact> {
-        let &customer = self.customers.get(customer)?;
+        let customer = self.customers.find(customer)?;
         let from = self
             .list
             .partition_point(|c| (c.customer, c.start) <= (customer, after));

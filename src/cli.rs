@@ -198,7 +198,7 @@ pub struct AuditArgs {
 
     /// Memory for findings waiting to be sorted; beyond it they are sorted in runs in a
     /// temporary file ($TMPDIR) and merged from there. The output is the same either way
-    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size, help_heading = "Limits")]
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size, help_heading = "Limits")]
     pub findings_memory: u64,
 
     /// Write CSV cells as they are (no `'` before a leading = + - @), for machine consumers

@@ -471,26 +471,24 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     .collect(),
                 render: &render,
             };
-            let files = [
-                (
-                    report::SCORECARDS_FILE,
-                    report::scorecards_csv(&run.scorecards, &rules, &render),
-                ),
-                (report::SUMMARY_FILE, summary.to_json()),
-                (
-                    report::PROMISES_FILE,
-                    report::promises_csv(&run.promises, &rules, &render),
-                ),
-                (
-                    report::TEAMS_FILE,
-                    report::teams_csv(&run.teams, &rules, &render),
-                ),
-                (report::HTML_FILE, html.to_html()),
+            // Each file is rendered just before it is written, so that only one is in memory.
+            let files: [(&str, &dyn Fn() -> Vec<u8>); 5] = [
+                (report::SCORECARDS_FILE, &|| {
+                    report::scorecards_csv(&run.scorecards, &rules, &render)
+                }),
+                (report::SUMMARY_FILE, &|| summary.to_json()),
+                (report::PROMISES_FILE, &|| {
+                    report::promises_csv(&run.promises, &rules, &render)
+                }),
+                (report::TEAMS_FILE, &|| {
+                    report::teams_csv(&run.teams, &rules, &render)
+                }),
+                (report::HTML_FILE, &|| html.to_html()),
             ];
             let written = written.and_then(|()| {
                 files
                     .iter()
-                    .try_for_each(|(name, bytes)| staging.write(name, bytes))
+                    .try_for_each(|(name, render)| staging.write(name, &render()))
             });
             if let Err(err) = written.and_then(|()| staging.commit()) {
                 eprintln!("callqa: error: cannot write the report: {err}");

@@ -21,21 +21,72 @@ use crate::transcript::Source;
 /// vectors, and a number (4) and control byte (1) in the table at a full load.
 pub const BYTES_PER_CONVERSATION: usize = 8 + 4 + 8 + 4 + 1;
 
+/// Distinct strings numbered in the order they came, kept one after the other in one string
+/// and found through a table of numbers: the id's bytes plus 8 + 4 + 1 bytes each.
+#[derive(Debug, Default)]
+pub struct StringNumbers {
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<u64>,
+    /// String numbers, found by their string's hash.
+    table: HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+fn string_of<'t>(text: &'t str, ends: &[u64], number: u32) -> &'t str {
+    let number = number as usize;
+    let start = if number == 0 { 0 } else { ends[number - 1] };
+    &text[start as usize..ends[number] as usize]
+}
+
+impl StringNumbers {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The number of `text`, if it was added.
+    pub fn find(&self, text: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(text);
+        self.table
+            .find(hash, |&n| string_of(&self.text, &self.ends, n) == text)
+            .copied()
+    }
+
+    /// The number of `text`, added when new; `None` past 2^32 − 1 strings.
+    pub fn find_or_add(&mut self, text: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(text);
+        let (all, ends) = (&self.text, &self.ends);
+        if let Some(&number) = self.table.find(hash, |&n| string_of(all, ends, n) == text) {
+            return Some(number);
+        }
+        let number = u32::try_from(self.ends.len()).ok()?;
+        self.text.push_str(text);
+        self.ends.push(self.text.len() as u64);
+        let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, number, |&n| hasher.hash_one(string_of(all, ends, n)));
+        Some(number)
+    }
+
+    /// String `number`.
+    pub fn get(&self, number: u32) -> &str {
+        string_of(&self.text, &self.ends, number)
+    }
+}
+
 /// Every conversation read (audited) in the run, by number.
 #[derive(Debug, Default)]
 pub struct ConversationIds {
-    /// The ids, one after the other.
-    text: String,
-    /// Where each id ends in `text`.
-    ends: Vec<u64>,
+    ids: StringNumbers,
     /// Each conversation's file (an index into `file_names`) and line.
     files: Vec<u32>,
     lines: Vec<u64>,
     file_names: Vec<Arc<str>>,
     file_numbers: HashMap<Arc<str>, u32>,
-    /// Conversation numbers, found by their id's hash.
-    table: HashTable<u32>,
-    hasher: std::hash::RandomState,
 }
 
 /// A conversation's number, in the order the merge read them.
@@ -50,31 +101,21 @@ pub enum NotAdded {
     TooMany,
 }
 
-fn id_of<'t>(text: &'t str, ends: &[u64], number: ConversationNumber) -> &'t str {
-    let number = number as usize;
-    let start = if number == 0 { 0 } else { ends[number - 1] };
-    &text[start as usize..ends[number] as usize]
-}
-
 impl ConversationIds {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ids.is_empty()
     }
 
     /// Adds a conversation read at `source`; fails with the first one's source when the id
     /// was read before.
     pub fn add(&mut self, id: &str, source: &Source) -> Result<ConversationNumber, NotAdded> {
-        let hash = self.hasher.hash_one(id);
-        let (text, ends) = (&self.text, &self.ends);
-        if let Some(&first) = self.table.find(hash, |&n| id_of(text, ends, n) == id) {
+        if let Some(first) = self.ids.find(id) {
             return Err(NotAdded::Duplicate(self.source(first)));
         }
-        let number =
-            ConversationNumber::try_from(self.ends.len()).map_err(|_| NotAdded::TooMany)?;
         let file = match self.file_numbers.get(&source.file) {
             Some(&file) => file,
             None => {
@@ -84,27 +125,20 @@ impl ConversationIds {
                 file
             }
         };
-        self.text.push_str(id);
-        self.ends.push(self.text.len() as u64);
+        let number = self.ids.find_or_add(id).ok_or(NotAdded::TooMany)?;
         self.files.push(file);
         self.lines.push(source.line);
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.table
-            .insert_unique(hash, number, |&n| hasher.hash_one(id_of(text, ends, n)));
         Ok(number)
     }
 
     /// Whether a conversation with this id was added.
     pub fn contains(&self, id: &str) -> bool {
-        let hash = self.hasher.hash_one(id);
-        self.table
-            .find(hash, |&n| id_of(&self.text, &self.ends, n) == id)
-            .is_some()
+        self.ids.find(id).is_some()
     }
 
     /// The id of conversation `number`.
     pub fn id(&self, number: ConversationNumber) -> &str {
-        id_of(&self.text, &self.ends, number)
+        self.ids.get(number)
     }
 
     /// Where conversation `number` was read.

@@ -22,7 +22,7 @@ use crate::checks::Finding;
 use crate::transcript::Source;
 
 /// The default memory budget of a [`FindingStore`].
-pub const DEFAULT_BUDGET_BYTES: usize = 16 << 20;
+pub const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;

@@ -142,8 +142,8 @@ pub const FINDINGS_COLUMNS: [&str; 9] = [
 ];
 
 /// Findings per batch [`FindingsCsv`] renders at once, and per task of a batch.
-const CSV_BATCH: usize = 16_384;
-const CSV_ROWS_PER_TASK: usize = 1_024;
+const CSV_BATCH: usize = 4_096;
+const CSV_ROWS_PER_TASK: usize = 256;
 
 /// `findings.csv`, written as the findings are read in the run's order (conversation id, then
 /// turn), so that no run holds it whole in memory. Rows are rendered (redaction is most of the
