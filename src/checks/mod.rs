@@ -15,6 +15,8 @@ mod promise;
 mod require;
 mod respond;
 
+use std::cell::RefCell;
+
 use crate::callbacks::Promise;
 use crate::engine::{Hit, Normalized, normalize_into, normalize_text_into};
 use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
@@ -112,6 +114,17 @@ pub(crate) struct Context<'a> {
     hits: &'a [RuleHit],
     /// `hits[turn_hits[t].0..turn_hits[t].1]` are turn t's hits, sorted.
     turn_hits: &'a [(usize, usize)],
+    /// The last turn normalized again with byte origins ([`Context::original_range`]).
+    with_origins: &'a RefCell<WithOrigins>,
+}
+
+/// A turn normalized with byte origins for the evidence of findings, kept by the [`Auditor`]:
+/// its buffers are reused from one finding to the next and a turn with several findings is
+/// normalized once.
+#[derive(Default)]
+struct WithOrigins {
+    turn: Option<usize>,
+    normalized: Normalized,
 }
 
 impl Context<'_> {
@@ -229,11 +242,20 @@ impl Context<'_> {
     }
 
     /// The original byte range of `turn`'s normalized range `start..end`. The auditor keeps
-    /// no byte origins (most turns never need them): the turn is normalized again with them.
+    /// no byte origins (most turns never need them): the turn is normalized again with them,
+    /// into the auditor's buffer, unless it is the turn normalized last.
     pub fn original_range(&self, turn: usize, start: u32, end: u32) -> (usize, usize) {
-        let mut with_origins = Normalized::default();
-        normalize_into(&self.conversation.turns[turn].text, &mut with_origins);
-        with_origins.original_range(start as usize, end as usize)
+        let mut with_origins = self.with_origins.borrow_mut();
+        if with_origins.turn != Some(turn) {
+            normalize_into(
+                &self.conversation.turns[turn].text,
+                &mut with_origins.normalized,
+            );
+            with_origins.turn = Some(turn);
+        }
+        with_origins
+            .normalized
+            .original_range(start as usize, end as usize)
     }
 
     /// The evidence for a hit: the speaker's words around it, the match in «».
@@ -397,6 +419,7 @@ pub struct Auditor<'r> {
     hits: Vec<Hit>,
     rule_hits: Vec<RuleHit>,
     turn_hits: Vec<(usize, usize)>,
+    with_origins: RefCell<WithOrigins>,
 }
 
 impl<'r> Auditor<'r> {
@@ -407,6 +430,7 @@ impl<'r> Auditor<'r> {
             hits: Vec::new(),
             rule_hits: Vec::new(),
             turn_hits: Vec::new(),
+            with_origins: RefCell::default(),
         }
     }
 
@@ -439,11 +463,14 @@ impl<'r> Auditor<'r> {
             self.rule_hits[from..].sort_unstable();
             self.turn_hits.push((from, self.rule_hits.len()));
         }
+        // The turn kept with origins was of the conversation before.
+        self.with_origins.get_mut().turn = None;
         let context = Context {
             conversation,
             normalized: &self.normalized[..turns.len()],
             hits: &self.rule_hits,
             turn_hits: &self.turn_hits,
+            with_origins: &self.with_origins,
         };
         let mut outcome = Outcome {
             rule_count: self.rules.rules.len(),
