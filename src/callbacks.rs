@@ -164,12 +164,11 @@ impl Contacts {
     /// Ties of customer and start are ordered by conversation id.
     fn sort(&mut self, ids: &ConversationIds) {
         if !self.sorted {
+            // The ids are looked up only on a tie: they live elsewhere in memory.
             self.list.sort_by(|a, b| {
-                (a.customer, a.start, ids.id(a.conversation)).cmp(&(
-                    b.customer,
-                    b.start,
-                    ids.id(b.conversation),
-                ))
+                (a.customer, a.start)
+                    .cmp(&(b.customer, b.start))
+                    .then_with(|| ids.id(a.conversation).cmp(ids.id(b.conversation)))
             });
             self.sorted = true;
         }
