@@ -12,7 +12,9 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 
 /// True for the characters that are deleted, not turned into a space.
 fn is_apostrophe(c: char) -> bool {
@@ -348,7 +350,18 @@ pub struct Hit {
 /// The automaton over every distinct normalized phrase.
 #[derive(Debug, Clone)]
 pub struct PhraseMatcher {
-    automaton: AhoCorasick,
+    dfa: DFA,
+}
+
+/// The number of turns [`PhraseMatcher::find_each_into`] walks through the DFA in lock-step.
+const LANES: usize = 3;
+
+/// One text being walked: its index, the next byte to read and the DFA state so far.
+#[derive(Clone, Copy)]
+struct Lane {
+    text: usize,
+    at: usize,
+    state: StateID,
 }
 
 impl PhraseMatcher {
@@ -360,22 +373,134 @@ impl PhraseMatcher {
         // DFA scans several times faster than the default NFA for an overlapping search.
         // No prefilter: every pattern starts with a space, so the prefilter would be a memchr
         // for the space that ends every word, a call per word for nothing.
-        let automaton = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
+        // The DFA itself (not `AhoCorasick`), so that texts can be walked through it by hand.
+        let dfa = DFA::builder()
             .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
             .prefilter(false)
             .build(&patterns)?;
-        Ok(PhraseMatcher { automaton })
+        Ok(PhraseMatcher { dfa })
     }
 
-    /// Appends every hit in `text` (a [`Normalized::text`]) to `hits`.
+    /// The start state of every walk.
+    fn start(&self) -> StateID {
+        // Infallible: the DFA is built for unanchored searches.
+        self.dfa
+            .start_state(Anchored::No)
+            .expect("the DFA supports unanchored searches")
+    }
+
+    /// Appends the hits that end at byte `at` of a text, reached in `state` (a special state:
+    /// a match state, or a start or the dead state, which hold no match; the dead state is
+    /// unreachable in an unanchored standard search, and would only lead to itself).
+    #[inline]
+    fn report(&self, state: StateID, at: usize, hits: &mut Vec<Hit>) {
+        if self.dfa.is_match(state) {
+            let end = at + 1;
+            for index in 0..self.dfa.match_len(state) {
+                let pattern = self.dfa.match_pattern(state, index);
+                let start = end - self.dfa.pattern_len(pattern);
+                hits.push(Hit {
+                    phrase: pattern.as_u32(),
+                    start: start as u32 + 1,
+                    end: end as u32 - 1,
+                });
+            }
+        }
+    }
+
+    /// Walks `text` from byte `at` in `state` to its end, appending its hits.
+    fn walk(&self, text: &[u8], at: usize, mut state: StateID, hits: &mut Vec<Hit>) {
+        for (offset, &byte) in text[at..].iter().enumerate() {
+            state = self.dfa.next_state(Anchored::No, state, byte);
+            if self.dfa.is_special(state) {
+                self.report(state, at + offset, hits);
+            }
+        }
+    }
+
+    /// Appends every hit in `text` (a [`Normalized::text`]) to `hits`: the hits of
+    /// `find_overlapping_iter`, in its order.
     pub fn find_into(&self, text: &str, hits: &mut Vec<Hit>) {
-        for m in self.automaton.find_overlapping_iter(text) {
-            hits.push(Hit {
-                phrase: m.pattern().as_u32(),
-                start: m.start() as u32 + 1,
-                end: m.end() as u32 - 1,
+        self.walk(text.as_bytes(), 0, self.start(), hits);
+    }
+
+    /// Clears `hits[i]` and fills it with the hits of `texts[i]` (as [`Self::find_into`]), for
+    /// each text; `hits` is at least as long as `texts`.
+    ///
+    /// The texts are walked through the DFA [`LANES`] at a time in lock-step: one walk is a
+    /// chain of dependent loads in a table of megabytes, and interleaving independent walks
+    /// lets the processor overlap their cache misses; a lane whose text ends takes the next
+    /// text, and the last ones are finished alone.
+    ///
+    /// Measured against `find_overlapping_iter` turn by turn (`audit -q -j1`, 2-core shared
+    /// machine): on the 10 MB `gen_corpus --seed 7` corpus, callgrind counts 84.1 M
+    /// instructions in the scan instead of 132.0 M (the iterator keeps its state in memory
+    /// and re-checks it per byte), 1,544 M for the program instead of 1,594 M; on the 1 GiB
+    /// `corpus/single`, wall time medians of 3 alternated runs 18.9 s instead of 21.2 s.
+    pub fn find_each_into(&self, texts: &[Normalized], hits: &mut [Vec<Hit>]) {
+        let hits = &mut hits[..texts.len()];
+        for list in hits.iter_mut() {
+            list.clear();
+        }
+        let start = self.start();
+        if texts.len() < LANES {
+            for (text, list) in texts.iter().zip(hits.iter_mut()) {
+                self.walk(text.text.as_bytes(), 0, start, list);
+            }
+            return;
+        }
+        let mut lanes: [Lane; LANES] = std::array::from_fn(|text| Lane {
+            text,
+            at: 0,
+            state: start,
+        });
+        let mut next = LANES;
+        'lockstep: loop {
+            // Refill the lanes whose text is done; stop when there is no text left for one.
+            for lane in &mut lanes {
+                while lane.at == texts[lane.text].text.len() {
+                    if next == texts.len() {
+                        break 'lockstep;
+                    }
+                    *lane = Lane {
+                        text: next,
+                        at: 0,
+                        state: start,
+                    };
+                    next += 1;
+                }
+            }
+            let steps = lanes
+                .iter()
+                .map(|lane| texts[lane.text].text.len() - lane.at)
+                .min()
+                .unwrap_or(0);
+            let bytes: [&[u8]; LANES] = std::array::from_fn(|l| {
+                let lane = &lanes[l];
+                &texts[lane.text].text.as_bytes()[lane.at..lane.at + steps]
             });
+            for step in 0..steps {
+                for (lane, bytes) in lanes.iter_mut().zip(bytes) {
+                    lane.state = self.dfa.next_state(Anchored::No, lane.state, bytes[step]);
+                }
+                for lane in &mut lanes {
+                    if self.dfa.is_special(lane.state) {
+                        self.report(lane.state, lane.at + step, &mut hits[lane.text]);
+                    }
+                }
+            }
+            for lane in &mut lanes {
+                lane.at += steps;
+            }
+        }
+        for lane in lanes {
+            self.walk(
+                texts[lane.text].text.as_bytes(),
+                lane.at,
+                lane.state,
+                &mut hits[lane.text],
+            );
         }
     }
 }
@@ -614,6 +739,135 @@ mod tests {
             assert!(framed.text.starts_with(' ') && framed.text.ends_with(' '));
             assert_eq!(framed.origin.len(), framed.text.len() + 1);
         }
+    }
+
+    /// The hits `find_overlapping_iter` gives with the options the matcher had before it
+    /// walked its DFA by hand: the hand walks must give exactly these, in this order.
+    fn reference_hits(phrases: &[String], text: &str) -> Vec<Hit> {
+        let patterns: Vec<String> = phrases.iter().map(|p| format!(" {p} ")).collect();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(&patterns)
+            .unwrap();
+        automaton
+            .find_overlapping_iter(text)
+            .map(|m| Hit {
+                phrase: m.pattern().as_u32(),
+                start: m.start() as u32 + 1,
+                end: m.end() as u32 - 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hand_walks_give_the_hits_of_find_overlapping_iter() {
+        let words = [
+            "a",
+            "am",
+            "so",
+            "sorry",
+            "i",
+            "ünïcödé",
+            "नमस्ते",
+            "जी",
+            "x",
+            "",
+            "calm",
+            "down",
+        ];
+        let phrases: Vec<String> = [
+            "a",
+            "a a",
+            "a a a",
+            "sorry",
+            "so sorry",
+            "i am so sorry",
+            "am so",
+            "ünïcödé",
+            "नमस्ते जी",
+            "जी",
+            "calm down",
+            "down",
+        ]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+        let matcher = PhraseMatcher::new(&phrases).unwrap();
+        let mut texts: Vec<String> = [
+            "",
+            " ",
+            "a",
+            " a ",
+            "a ",
+            " a a a a a ",
+            " i am so sorry ",
+            "i am so sorry",
+            "  so  sorry  ",
+            " ünïcödé strasse ",
+            " नमस्ते जी जी ",
+            " calm down down ",
+            " é ",
+            "\u{0}\u{ff} a ",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        // And pseudo-random texts of those words, of 0 to 40 words, framed or not.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let count = (next() % 41) as usize;
+            let text: Vec<&str> = (0..count)
+                .map(|_| words[(next() % words.len() as u64) as usize])
+                .collect();
+            let text = text.join(" ");
+            texts.push(if next() % 4 == 0 {
+                text
+            } else {
+                format!(" {text} ")
+            });
+        }
+        let expected: Vec<Vec<Hit>> = texts.iter().map(|t| reference_hits(&phrases, t)).collect();
+        assert!(expected.iter().filter(|hits| hits.len() > 1).count() > 100);
+        let junk = Hit {
+            phrase: 99,
+            start: 0,
+            end: 0,
+        };
+        for (text, expected) in texts.iter().zip(&expected) {
+            let mut hits = vec![junk];
+            matcher.find_into(text, &mut hits);
+            assert_eq!(&hits[1..], expected.as_slice(), "{text:?}");
+        }
+        // Every number of texts around the lane count, and every window of the list (so that
+        // each text starts in each lane, beside texts of every length).
+        let normalized: Vec<Normalized> = texts
+            .iter()
+            .map(|text| Normalized {
+                text: text.clone(),
+                origin: Vec::new(),
+            })
+            .collect();
+        let mut hits: Vec<Vec<Hit>> = vec![vec![junk]; texts.len() + 1];
+        for count in 0..=2 * LANES + 1 {
+            for from in 0..=texts.len() - count {
+                matcher.find_each_into(&normalized[from..from + count], &mut hits);
+                assert_eq!(
+                    &hits[..count],
+                    &expected[from..from + count],
+                    "{from}+{count}"
+                );
+            }
+        }
+        matcher.find_each_into(&normalized, &mut hits);
+        assert_eq!(&hits[..texts.len()], expected.as_slice());
     }
 
     #[test]

@@ -416,7 +416,8 @@ impl Outcome {
 pub struct Auditor<'r> {
     rules: &'r RuleSet,
     normalized: Vec<Normalized>,
-    hits: Vec<Hit>,
+    /// The phrase hits of each turn.
+    hits: Vec<Vec<Hit>>,
     rule_hits: Vec<RuleHit>,
     turn_hits: Vec<(usize, usize)>,
     with_origins: RefCell<WithOrigins>,
@@ -442,15 +443,19 @@ impl<'r> Auditor<'r> {
         }
         self.rule_hits.clear();
         self.turn_hits.clear();
-        for (index, turn) in turns.iter().enumerate() {
-            let normalized = &mut self.normalized[index];
+        for (turn, normalized) in turns.iter().zip(&mut self.normalized) {
             normalize_text_into(&turn.text, normalized);
-            self.hits.clear();
-            self.rules
-                .matcher
-                .find_into(&normalized.text, &mut self.hits);
+        }
+        if self.hits.len() < turns.len() {
+            self.hits.resize_with(turns.len(), Vec::new);
+        }
+        // All turns at once: the matcher walks several of them through its DFA in lock-step.
+        self.rules
+            .matcher
+            .find_each_into(&self.normalized[..turns.len()], &mut self.hits);
+        for hits in &self.hits[..turns.len()] {
             let from = self.rule_hits.len();
-            for hit in &self.hits {
+            for hit in hits {
                 for phrase_use in &self.rules.uses[hit.phrase as usize] {
                     self.rule_hits.push(RuleHit {
                         rule: phrase_use.rule,
