@@ -428,7 +428,7 @@ impl PhraseMatcher {
     /// Clears `hits[i]` and fills it with the hits of `texts[i]` (as [`Self::find_into`]), for
     /// each text; `hits` is at least as long as `texts`.
     ///
-    /// The texts are walked through the DFA [`LANES`] at a time in lock-step: one walk is a
+    /// The texts are walked through the DFA `LANES` (3) at a time in lock-step: one walk is a
     /// chain of dependent loads in a table of megabytes, and interleaving independent walks
     /// lets the processor overlap their cache misses; a lane whose text ends takes the next
     /// text, and the last ones are finished alone.
