@@ -333,26 +333,26 @@ impl Merger<'_> {
                         }
                     }
                     let mut audit = audit;
-                    if audit.promises.is_empty() {
-                        run.scorecards.add(&audit, self.rules);
-                        run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
-                    } else {
-                        // Held for the promise join; its findings are counted and stored
-                        // now, those of its broken promises once they are judged.
+                    // Held for the promise join: its findings are counted now (and stored,
+                    // below), those of its broken promises once they are judged.
+                    let held = !audit.promises.is_empty();
+                    if held {
                         run.scorecards
                             .count_findings_ahead(&audit, self.rules, None);
                         run.teams
                             .count_findings_ahead(&audit, self.rules, Some(team_key(&team)));
+                    } else {
+                        run.scorecards.add(&audit, self.rules);
+                        run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
                     }
-                    for finding in audit.findings.drain(..) {
+                    for finding in std::mem::take(&mut audit.findings) {
                         run.findings.push(finding)?;
                     }
-                    if !audit.promises.is_empty() {
+                    if held {
                         // A vector grows to room for 4 at its first push: ~1.6 KB of
                         // promises for the usual one.
                         audit.promises.shrink_to_fit();
                         audit.agents.shrink_to_fit();
-                        audit.findings = Vec::new();
                         self.held.push((audit, team));
                     }
                     if let (Some(customer), Some(started)) = (&customer_id, &started_at) {

@@ -75,16 +75,6 @@ impl FindingStore {
         }
     }
 
-    /// A store holding `findings` (in memory: for tests and small runs).
-    pub fn from_findings(findings: Vec<Finding>) -> FindingStore {
-        let mut store = FindingStore::new(usize::MAX);
-        for finding in findings {
-            // Nothing is written to disk with an unlimited budget.
-            let _ = store.push(finding);
-        }
-        store
-    }
-
     pub fn len(&self) -> u64 {
         self.len
     }
