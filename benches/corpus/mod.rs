@@ -6,9 +6,11 @@
 //! interruption), chats and untimed emails, transfers to a second agent, curly quotes and
 //! apostrophes, names and sentences in several scripts, recognizer marks such as `[noise]`.
 //! The phrases of the rule pack are planted at rates a real export shows (a complaint in about
-//! one conversation in six, blame in a few percent, a closing summary in most last turns), and
+//! one conversation in three, blame in a few percent, a closing summary in most last turns), and
 //! they are taken from the compiled [`RuleSet`] by rule kind and role, never written here: the
-//! generator follows the pack as it changes.
+//! generator follows the pack as it changes. The ordinary talk around them holds no phrase that
+//! makes a finding by itself, so an audit finds about half a finding per conversation, of the
+//! order real exports give (`tests/generator.rs` checks both).
 //!
 //! The same seed, file index, format and size give the same bytes on every machine; files are
 //! independent of each other, so a folder can be written in parallel. `--bytes` counts the
@@ -273,12 +275,12 @@ const AGENT_LINES: &[&str] = &[
 const CUSTOMER_LINES: &[&str] = &[
     "Hi, my name is {c}, I'm calling about my bill.",
     "My internet drops every evening since {d}.",
-    "I was charged twice for order {o}.",
+    "There are two payments for order {o} on my statement.",
     "Yes, it's {o}.",
-    "The app keeps saying “payment declined” when I pay.",
+    "The app shows “payment declined” when I pay.",
     "Okay, and when will the technician arrive?",
     "I moved to {t} last month and need to change my address.",
-    "Why did my bill go up by ${m}?",
+    "My last bill says ${m}, is that right?",
     "No, that's all, thank you.",
     "Sí, gracias. Mi número de pedido es {o}.",
     "Ich habe die Rechnung für {d} nicht bekommen.",
@@ -297,6 +299,18 @@ const SYSTEM_LINES: &[&str] = &[
 const CHAT_EXTRAS: &[&str] = &[" 👍", " 🙏", " :)", "!!", " …"];
 const NOISE: &[&str] = &["[noise]", "<unk>", "[crosstalk]", "[laughs]"];
 const LEAD_INS: &[&str] = &["Well, ", "Look, ", "Honestly, ", "", "", "Okay so "];
+
+/// Every template of ordinary talk, with its speaker. None may contain a phrase of the pack:
+/// the pack's phrases are planted at set rates, and a template that held one would plant it in
+/// every few turns (`tests/generator.rs` checks this).
+pub fn filler_templates() -> impl Iterator<Item = (Speaker, &'static str)> {
+    let of = |speaker: Speaker, lines: &'static [&'static str]| {
+        lines.iter().map(move |line| (speaker, *line))
+    };
+    of(Speaker::Agent, AGENT_LINES)
+        .chain(of(Speaker::Customer, CUSTOMER_LINES))
+        .chain(of(Speaker::System, SYSTEM_LINES))
+}
 
 /// One conversation as the generator builds it, before it is written.
 #[derive(Debug, Default)]
