@@ -47,7 +47,9 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 "$CALLQA" rules list --phrases >"$WORK/phrases.txt"
 CORPUS=$WORK/corpus
+# The corpus is made again when the size, seed, phrases or the generator's code change.
 STAMP="size=$SIZE files=$FILES seed=$SEED phrases=$(sha256sum <"$WORK/phrases.txt" | cut -c1-16)"
+STAMP="$STAMP generator=$(cat benches/corpus/mod.rs examples/gen_corpus.rs | sha256sum | cut -c1-16)"
 if [ "$(cat "$CORPUS/stamp" 2>/dev/null)" != "$STAMP" ]; then
   echo "compare: generating the corpus ($STAMP)" >&2
   rm -rf "$CORPUS"
