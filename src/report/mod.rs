@@ -11,7 +11,9 @@ pub mod html;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::{Arc, mpsc};
 
 use serde::Serialize;
 
@@ -144,80 +146,144 @@ pub const FINDINGS_COLUMNS: [&str; 9] = [
 /// Findings per batch [`FindingsCsv`] renders at once, and per task of a batch.
 const CSV_BATCH: usize = 4_096;
 const CSV_ROWS_PER_TASK: usize = 256;
+/// Batches being rendered while the caller reads on: one is written while the next renders.
+const CSV_BATCHES_IN_FLIGHT: usize = 2;
 
 /// `findings.csv`, written as the findings are read in the run's order (conversation id, then
 /// turn), so that no run holds it whole in memory. Rows are rendered (redaction is most of the
-/// work) in batches spread over the current rayon pool, then written in order.
-pub struct FindingsCsv<'a, W: Write> {
+/// work) in batches spread over the global rayon pool, in the background: the caller goes on
+/// reading the next batch's findings (a merge of sorted runs, on its own thread) while the pool
+/// renders, and the batches are written in order as they come back. The caller must not be a
+/// thread of that pool (it waits for the pool's work).
+pub struct FindingsCsv<W: Write> {
     out: W,
-    rules: &'a RuleSet,
-    render: &'a Render<'a>,
+    rows: Arc<RowRenderer>,
     batch: Vec<Finding>,
+    /// The rendered rows of the batches handed to the pool, oldest first.
+    in_flight: VecDeque<mpsc::Receiver<Vec<Vec<u8>>>>,
 }
 
-impl<'a, W: Write> FindingsCsv<'a, W> {
+/// What rendering a finding's row needs, owned, so that a batch can render on the pool while
+/// the caller holds on to its borrows.
+struct RowRenderer {
+    /// Per rule: id, severity and message.
+    rules: Vec<(String, &'static str, String)>,
+    redactor: Option<Redactor>,
+    csv_guard: bool,
+}
+
+impl RowRenderer {
+    fn render(&self) -> Render<'_> {
+        Render {
+            redactor: self.redactor.as_ref(),
+            csv_guard: self.csv_guard,
+        }
+    }
+
+    /// The rows of `findings` (no header).
+    fn rows(&self, findings: &[Finding]) -> Vec<u8> {
+        let render = self.render();
+        let mut writer = csv_writer();
+        for finding in findings {
+            let (rule_id, severity, message) = &self.rules[finding.rule as usize];
+            let evidence = render.evidence(&finding.evidence);
+            let _ = writer.write_record([
+                render.cell(&finding.conversation_id).as_ref(),
+                render.cell(&finding.agent_id).as_ref(),
+                rule_id.as_str(),
+                severity,
+                &finding.turn.to_string(),
+                &finding.at_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+                render.cell(&evidence).as_ref(),
+                render.cell(message).as_ref(),
+                render.cell(&finding.source.to_string()).as_ref(),
+            ]);
+        }
+        finish(writer)
+    }
+}
+
+impl<W: Write> FindingsCsv<W> {
     /// Writes the header.
-    pub fn new(mut out: W, rules: &'a RuleSet, render: &'a Render<'a>) -> io::Result<Self> {
+    pub fn new(mut out: W, rules: &RuleSet, render: &Render) -> io::Result<Self> {
         let mut header = csv_writer();
         header.write_record(FINDINGS_COLUMNS)?;
         out.write_all(&finish(header))?;
+        let rows = RowRenderer {
+            rules: rules
+                .rules
+                .iter()
+                .map(|rule| {
+                    (
+                        rule.id.clone(),
+                        rule.severity.as_str(),
+                        rule.message.clone(),
+                    )
+                })
+                .collect(),
+            redactor: render.redactor.cloned(),
+            csv_guard: render.csv_guard,
+        };
         Ok(FindingsCsv {
             out,
-            rules,
-            render,
+            rows: Arc::new(rows),
             batch: Vec::with_capacity(CSV_BATCH),
+            in_flight: VecDeque::new(),
         })
     }
 
     pub fn write(&mut self, finding: Finding) -> io::Result<()> {
         self.batch.push(finding);
         if self.batch.len() >= CSV_BATCH {
-            self.write_batch()?;
+            self.send_batch();
+            while self.in_flight.len() > CSV_BATCHES_IN_FLIGHT {
+                self.write_oldest()?;
+            }
         }
         Ok(())
     }
 
-    fn write_batch(&mut self) -> io::Result<()> {
+    /// Hands the batch to the pool.
+    fn send_batch(&mut self) {
         use rayon::prelude::*;
-        let (rules, render) = (self.rules, self.render);
-        let pieces: Vec<Vec<u8>> = self
-            .batch
-            .par_chunks(CSV_ROWS_PER_TASK)
-            .map(|findings| findings_csv_rows(findings, rules, render))
-            .collect();
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(CSV_BATCH));
+        let rows = Arc::clone(&self.rows);
+        let (sender, receiver) = mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let pieces: Vec<Vec<u8>> = batch
+                .par_chunks(CSV_ROWS_PER_TASK)
+                .map(|findings| rows.rows(findings))
+                .collect();
+            // The receiver is gone only when the writer failed and was dropped.
+            let _ = sender.send(pieces);
+        });
+        self.in_flight.push_back(receiver);
+    }
+
+    /// Waits for the oldest batch in flight and writes it.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(receiver) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let pieces = receiver
+            .recv()
+            .map_err(|_| io::Error::other("rendering findings.csv rows failed"))?;
         for piece in pieces {
             self.out.write_all(&piece)?;
         }
-        self.batch.clear();
         Ok(())
     }
 
     /// Writes what is left and gives the writer back.
     pub fn finish(mut self) -> io::Result<W> {
-        self.write_batch()?;
+        if !self.batch.is_empty() {
+            self.send_batch();
+        }
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
         Ok(self.out)
     }
-}
-
-/// The rows of `findings` (no header).
-fn findings_csv_rows(findings: &[Finding], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut writer = csv_writer();
-    for finding in findings {
-        let rule = &rules.rules[finding.rule as usize];
-        let evidence = render.evidence(&finding.evidence);
-        let _ = writer.write_record([
-            render.cell(&finding.conversation_id).as_ref(),
-            render.cell(&finding.agent_id).as_ref(),
-            rule.id.as_str(),
-            rule.severity.as_str(),
-            &finding.turn.to_string(),
-            &finding.at_ms.map(|ms| ms.to_string()).unwrap_or_default(),
-            render.cell(&evidence).as_ref(),
-            render.cell(&rule.message).as_ref(),
-            render.cell(&finding.source.to_string()).as_ref(),
-        ]);
-    }
-    finish(writer)
 }
 
 /// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
@@ -581,6 +647,34 @@ mod tests {
             csv.write(finding.clone()).unwrap();
         }
         String::from_utf8(csv.finish().unwrap()).unwrap()
+    }
+
+    /// Many batches in flight come back in order: the file is the rows one by one.
+    #[test]
+    fn findings_csv_writes_batches_in_order() {
+        let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let result = audit(&rules, "agent: please calm down, card 4111 1111 1111 1111");
+        let redactor = Redactor::new();
+        let render = Render {
+            redactor: Some(&redactor),
+            csv_guard: true,
+        };
+        let count = CSV_BATCH * (CSV_BATCHES_IN_FLIGHT + 3) + 17;
+        let findings: Vec<Finding> = (0..count)
+            .map(|n| Finding {
+                conversation_id: format!("c-{n:06}"),
+                turn: n % 7 + 1,
+                ..result.findings[0].clone()
+            })
+            .collect();
+        // The same rows rendered in one piece, on this thread.
+        let whole = FindingsCsv::new(Vec::new(), &rules, &render).unwrap();
+        let mut expected = String::from_utf8(whole.out.clone()).unwrap();
+        expected.push_str(&String::from_utf8(whole.rows.rows(&findings)).unwrap());
+        let all = findings_csv(&findings, &rules, &render);
+        assert!(all.contains("[card]"), "evidence is redacted");
+        assert_eq!(all.lines().count(), count + 1);
+        assert_eq!(all, expected);
     }
 
     #[test]
