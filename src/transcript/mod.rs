@@ -41,6 +41,16 @@ pub enum Speaker {
 impl Speaker {
     /// Parses a speaker label as the canonical formats write it (any case).
     pub fn parse(label: &str) -> Option<Speaker> {
+        // The labels as the canonical formats write them first: a compare of a few bytes,
+        // where trimming and three case-blind compares took 114 instructions a turn.
+        // Callgrind, 10 MB corpus (65,780 turns), `audit -q -j1`: 7.5 M instructions in
+        // Speaker::parse before, 0.7 M after.
+        match label {
+            "agent" => return Some(Speaker::Agent),
+            "customer" => return Some(Speaker::Customer),
+            "system" => return Some(Speaker::System),
+            _ => {}
+        }
         let label = label.trim();
         if label.eq_ignore_ascii_case("agent") {
             Some(Speaker::Agent)
@@ -523,6 +533,11 @@ mod tests {
             ("Customer", Some(Speaker::Customer)),
             ("SYSTEM", Some(Speaker::System)),
             ("bot", None),
+            (" agent\t", Some(Speaker::Agent)),
+            ("Agent", Some(Speaker::Agent)),
+            ("customer ", Some(Speaker::Customer)),
+            ("agents", None),
+            ("", None),
         ];
         for (input, expected) in cases {
             assert_eq!(Speaker::parse(input), expected, "{input}");
