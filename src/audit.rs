@@ -227,6 +227,8 @@ fn audit_chunk(
                 turns,
                 metadata_row,
             });
+            // Its turns' memory is reused by the next JSON line this worker parses.
+            crate::transcript::jsonl::recycle_turns(conversation.turns);
         }
         Err(error) => items.push(Item::Skipped(error)),
     });

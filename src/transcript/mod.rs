@@ -41,6 +41,16 @@ pub enum Speaker {
 impl Speaker {
     /// Parses a speaker label as the canonical formats write it (any case).
     pub fn parse(label: &str) -> Option<Speaker> {
+        // The labels as the canonical formats write them first: a compare of a few bytes,
+        // where trimming and three case-blind compares took 114 instructions a turn.
+        // Callgrind, 10 MB corpus (65,780 turns), `audit -q -j1`: 7.5 M instructions in
+        // Speaker::parse before, 0.7 M after.
+        match label {
+            "agent" => return Some(Speaker::Agent),
+            "customer" => return Some(Speaker::Customer),
+            "system" => return Some(Speaker::System),
+            _ => {}
+        }
         let label = label.trim();
         if label.eq_ignore_ascii_case("agent") {
             Some(Speaker::Agent)
@@ -452,12 +462,24 @@ fn rfc3339_offset(value: &str) -> Option<jiff::tz::Offset> {
     } else {
         1
     };
-    let digits: String = value[sign_at + 1..].chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // Exactly four digits once the colons are left out, read in place: collecting them into
+    // a `String` first cost an allocation a conversation. Callgrind, 10 MB corpus, `audit -q
+    // -j1`: parse_started_at 4.28 M instructions for 3,570 conversations before, 3.48 M after
+    // (the rest is jiff's parse of the timestamp).
+    let mut digits = [0i32; 4];
+    let mut count = 0;
+    for byte in value[sign_at + 1..].bytes().filter(|&b| b != b':') {
+        if count == 4 || !byte.is_ascii_digit() {
+            return None;
+        }
+        digits[count] = i32::from(byte - b'0');
+        count += 1;
+    }
+    if count != 4 {
         return None;
     }
-    let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = digits[2..].parse().ok()?;
+    let hours = digits[0] * 10 + digits[1];
+    let minutes = digits[2] * 10 + digits[3];
     jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
 }
 
@@ -502,6 +524,8 @@ mod tests {
             ("2017-10-31T21:45:10Z", "2017-10-31T21:45:10Z"),
             ("2020-06-02T01:14:14.515000Z", "2020-06-02T01:14:14.515Z"),
             ("2026-01-02T03:04:05+05:30", "2026-01-02T03:04:05+05:30"),
+            ("2026-01-02T03:04:05+0530", "2026-01-02T03:04:05+05:30"),
+            ("2026-01-02T03:04:05-23:59", "2026-01-02T03:04:05-23:59"),
         ];
         for (input, expected) in cases {
             let parsed = parse_started_at(input).unwrap();
@@ -517,12 +541,36 @@ mod tests {
     }
 
     #[test]
+    fn offsets_are_four_digits_with_or_without_colons() {
+        let minutes = |value: &str| rfc3339_offset(value).map(|o| o.seconds() / 60);
+        assert_eq!(minutes("2026-01-02T03:04:05Z"), Some(0));
+        assert_eq!(minutes("2026-01-02T03:04:05+05:30"), Some(330));
+        assert_eq!(minutes("2026-01-02T03:04:05-0530"), Some(-330));
+        assert_eq!(minutes("2026-01-02T03:04:05+0:5:3:0"), Some(330));
+        for value in [
+            "2026-01-02T03:04:05+05",
+            "2026-01-02T03:04:05+05:300",
+            "2026-01-02T03:04:05+05:3x",
+            "2026-01-02T03:04:05+05:\u{e9}0",
+            "2026-01-02T03:04:05+",
+            "2026-01-02",
+        ] {
+            assert_eq!(minutes(value), None, "{value}");
+        }
+    }
+
+    #[test]
     fn speakers_parse_in_any_case() {
         let cases = [
             ("agent", Some(Speaker::Agent)),
             ("Customer", Some(Speaker::Customer)),
             ("SYSTEM", Some(Speaker::System)),
             ("bot", None),
+            (" agent\t", Some(Speaker::Agent)),
+            ("Agent", Some(Speaker::Agent)),
+            ("customer ", Some(Speaker::Customer)),
+            ("agents", None),
+            ("", None),
         ];
         for (input, expected) in cases {
             assert_eq!(Speaker::parse(input), expected, "{input}");
