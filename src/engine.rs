@@ -604,61 +604,9 @@ mod tests {
 
     #[test]
     fn fast_normalization_agrees_with_the_reference() {
-        let pieces = [
-            "Hello",
-            "WORLD",
-            "it's",
-            "it’s",
-            "I’M",
-            " ",
-            "  ",
-            ",",
-            "...",
-            "—",
-            "--",
-            "[noise]",
-            "<unk>",
-            "[4.6]",
-            "[",
-            "<",
-            "é",
-            "e\u{0301}",
-            "\u{0301}",
-            "ß",
-            "İ",
-            "Σ",
-            "Straße",
-            "नमस्ते",
-            "我的订单",
-            "\u{4E00}",
-            "\u{9FFF}",
-            "\u{A000}",
-            "\u{3400}",
-            "👍",
-            "×",
-            "÷",
-            "“",
-            "”",
-            "…",
-            "\u{2071}",
-            "x2",
-            "42",
-            "\n",
-            "\t",
-            "Ǆ",
-            "ǅ",
-            "Ⅻ",
-            "½",
-            "٣",
-            "\u{00A0}",
-            "\u{FF07}",
-            "\u{02BC}",
-            "mm-hmm",
-            "DM us",
-        ];
+        let pieces = PIECES;
         let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut fast = Normalized::default();
-        let mut reference = Normalized::default();
+        let mut normalized = Normalized::default();
         for _ in 0..20_000 {
             let mut text = String::new();
             state ^= state << 13;
@@ -672,18 +620,13 @@ mod tests {
                     pick = state.rotate_left(17);
                 }
             }
-            normalize_into(&text, &mut fast);
-            reference_normalize_into(&text, &mut reference);
-            assert_eq!(fast.text, reference.text, "{text:?}");
-            assert_eq!(fast.origin, reference.origin, "{text:?}");
+            assert_agrees_with_the_reference(&text);
+            normalize_into(&text, &mut normalized);
             assert_eq!(
-                fast.word_count(),
-                reference.text.split_ascii_whitespace().count(),
+                normalized.word_count(),
+                normalized.text.split_ascii_whitespace().count(),
                 "{text:?}"
             );
-            normalize_text_into(&text, &mut fast);
-            assert_eq!(fast.text, reference.text, "{text:?}");
-            assert!(fast.origin.is_empty());
         }
     }
 
@@ -727,6 +670,167 @@ mod tests {
         out.clear();
         assert_eq!(push_ascii_word(text, 19, &mut out), text.len());
         assert_eq!(out, b"abcdefghijklmnopq");
+    }
+
+    /// Normalizes `text` both ways and checks them against the reference, origins included.
+    fn assert_agrees_with_the_reference(text: &str) {
+        let mut fast = Normalized::default();
+        let mut reference = Normalized::default();
+        normalize_into(text, &mut fast);
+        reference_normalize_into(text, &mut reference);
+        assert_eq!(fast.text, reference.text, "{text:?}");
+        assert_eq!(fast.origin, reference.origin, "{text:?}");
+        normalize_text_into(text, &mut fast);
+        assert_eq!(fast.text, reference.text, "{text:?}");
+        assert!(fast.origin.is_empty());
+    }
+
+    /// Runs that end at or across the eight-byte chunks of the scan, and every kind of
+    /// character that ends a run, at each place in a chunk.
+    #[test]
+    fn normalization_at_chunk_edges() {
+        let cases = [
+            ("abcdefg", " abcdefg "),
+            ("abcdefgh", " abcdefgh "),
+            ("abcdefghi", " abcdefghi "),
+            ("ABCDEFGHIJKLMNOP", " abcdefghijklmnop "),
+            ("ABCDEFGHIJKLMNOPQ", " abcdefghijklmnopq "),
+            ("abcdefg  h", " abcdefg h "),
+            ("abcdefgh  i", " abcdefgh i "),
+            ("abcdefg, h", " abcdefg h "),
+            ("abcdefgh, i", " abcdefgh i "),
+            ("abcdefg'h", " abcdefgh "),
+            ("abcdefgh'i", " abcdefghi "),
+            ("abcdefg’h", " abcdefgh "),
+            ("abcdefg é", " abcdefg é "),
+            ("abcdefgÉtude", " abcdefgétude "),
+            ("abcdefgh[noise]ijk", " abcdefgh ijk "),
+            ("abcdefg<unk> hij", " abcdefg hij "),
+            ("abcdefg[a b", " abcdefg a b "),
+            ("  lead and trail  ", " lead and trail "),
+            ("\t\ttabs\nand\r\nnewlines\t", " tabs and newlines "),
+            ("TWO  SPACES  TWICE", " two spaces twice "),
+            ("x ’y’ z", " x y z "),
+            ("it' s", " it s "),
+            ("it 's", " it s "),
+            ("ÀÉÎÕÜ àéîõü", " àéîõü àéîõü "),
+            ("STRAßE ΣΑΣ", " straße σασ "),
+            ("İstanbul", " i\u{307}stanbul "),
+            ("e\u{301}tude \u{301}x", " e\u{301}tude x "),
+            ("我的订单 #151420 还没有到。", " 我的订单 151420 还没有到 "),
+            ("नमस्ते जी", " नमस्ते जी "),
+            ("ok 👍 thanks 🙏", " ok thanks "),
+            ("“quoted” €5", " quoted 5 "),
+            ("$935.33, please", " 935 33 please "),
+            ("[noise] [music] <unk>", " "),
+            ("", " "),
+        ];
+        for (input, expected) in cases {
+            let mut normalized = Normalized::default();
+            normalize_into(input, &mut normalized);
+            assert_eq!(normalized.text, expected, "{input:?}");
+            assert_agrees_with_the_reference(input);
+            // The same text shifted across the chunk edges.
+            for shift in 1..8 {
+                let padded = format!("{}{input}", "a".repeat(shift));
+                assert_agrees_with_the_reference(&padded);
+                assert_agrees_with_the_reference(&format!("{padded} "));
+            }
+        }
+    }
+
+    /// Pieces of text that mix everything normalization treats apart.
+    const PIECES: &[&str] = &[
+        "Hello",
+        "WORLD",
+        "it's",
+        "it’s",
+        "I’M",
+        "’",
+        "'",
+        "‘",
+        "\u{2BC}",
+        "\u{FF07}",
+        " ",
+        "  ",
+        "   ",
+        "\t",
+        "\n",
+        "\r\n",
+        ",",
+        ".",
+        "...",
+        "—",
+        "-",
+        "?!",
+        "[noise]",
+        "<unk>",
+        "[laughs]",
+        "[a b",
+        "[4.6]",
+        "[",
+        "<",
+        "]",
+        ">",
+        "é",
+        "É",
+        "e\u{301}",
+        "\u{301}",
+        "ß",
+        "ẞ",
+        "İ",
+        "Σ",
+        "ς",
+        "ΣΑΣ",
+        "Straße",
+        "Ǆ",
+        "ǅ",
+        "Ⅻ",
+        "½",
+        "٣",
+        "नमस्ते",
+        "जी",
+        "।",
+        "我的订单",
+        "还没有到。",
+        "\u{4E00}",
+        "\u{9FFF}",
+        "\u{A000}",
+        "👍",
+        "🙏",
+        "𝐀",
+        "×",
+        "“",
+        "”",
+        "…",
+        "€",
+        "\u{A0}",
+        "x2",
+        "42",
+        "$935.33",
+        "#151420",
+        "mm-hmm",
+        "DM us",
+        "abcdefgh",
+        "ABCDEFGHIJ",
+        "a",
+        "Z",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn normalization_agrees_with_the_reference_on_mixed_pieces(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..24),
+        ) {
+            assert_agrees_with_the_reference(&pieces.concat());
+        }
+
+        #[test]
+        fn normalization_agrees_with_the_reference_on_any_text(text in ".{0,64}") {
+            assert_agrees_with_the_reference(&text);
+        }
     }
 
     #[test]
