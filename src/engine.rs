@@ -150,20 +150,21 @@ const fn splat(byte: u8) -> u64 {
     byte as u64 * 0x0101_0101_0101_0101
 }
 
-/// For the eight bytes of `x` (little-endian), the high bit of each byte that is an ASCII
-/// letter, digit or space (0x20), and of each that is a space.
-const fn kept_and_spaces(x: u64) -> (u64, u64) {
+/// For the eight bytes of `x` (little-endian), the high bit of each byte that is not an ASCII
+/// letter, digit or space (0x20), and the high bit of each byte whose low seven bits are a
+/// space: 0x20, and 0xA0, which is not kept (a space matters only among kept bytes).
+const fn not_kept_and_spaces(x: u64) -> (u64, u64) {
     // Per byte, with the high bit cleared, `b + (0x80 - lo)` reaches 0x80 exactly when
     // `b >= lo`, and `b + (0x7F - hi)` exactly when `b > hi`; no sum carries into the next
-    // byte. Bytes of 0x80 and above are taken out at the end.
+    // byte. Bytes of 0x80 and above are not kept, whatever their low bits.
     let low7 = x & !HIGH_BITS;
     let folded = low7 | splat(0x20); // 'A'..='Z' onto 'a'..='z'
     let letters = (folded + splat(0x80 - b'a')) & !(folded + splat(0x7F - b'z'));
     let digits = (low7 + splat(0x80 - b'0')) & !(low7 + splat(0x7F - b'9'));
     // `(b ^ 0x20) + 0x7F` reaches 0x80 unless `b` is 0x20.
-    let spaces = !((low7 ^ splat(b' ')) + !HIGH_BITS);
-    let ascii = !x & HIGH_BITS;
-    ((letters | digits | spaces) & ascii, spaces & ascii)
+    let spaces = !((low7 ^ splat(b' ')) + !HIGH_BITS) & HIGH_BITS;
+    let not_kept = (!(letters | digits | spaces) | x) & HIGH_BITS;
+    (not_kept, spaces)
 }
 
 /// Where the run of bytes kept as they are that starts at `bytes[at]` ends: the index of the
@@ -177,8 +178,10 @@ fn scan(bytes: &[u8], mut at: usize, space: bool) -> (usize, bool) {
     let mut chunks = bytes[at..].chunks_exact(CHUNK);
     for chunk in &mut chunks {
         let chunk: [u8; CHUNK] = chunk.try_into().expect("a whole chunk");
-        let (kept, spaces) = kept_and_spaces(u64::from_le_bytes(chunk));
-        let stops = (kept ^ HIGH_BITS) | (spaces & ((spaces << 8) | carry));
+        let (not_kept, spaces) = not_kept_and_spaces(u64::from_le_bytes(chunk));
+        // A space after a space stops the run too; a byte of 0xA0 is not kept, so that its
+        // bit in `spaces` can only make a later byte stop.
+        let stops = not_kept | (spaces & ((spaces << 8) | carry));
         if stops != 0 {
             let kept_len = (stops.trailing_zeros() / 8) as usize;
             if kept_len > 0 {
@@ -203,8 +206,8 @@ fn scan(bytes: &[u8], mut at: usize, space: bool) -> (usize, bool) {
 /// The one normalization. With `ORIGIN` false, `origin` is not touched.
 ///
 /// The text is built in the `String` (its buffer reused) from runs of `source` copied as
-/// they are: letters and digits, single spaces, and non-ASCII letters whose lower case is
-/// themselves. [`scan`] finds where a run ends, eight bytes at a time; there, the characters
+/// they are: letters and digits, single spaces, and non-ASCII letters and marks whose lower
+/// case is themselves. [`scan`] finds where a run ends, eight bytes at a time; there, the characters
 /// that change (punctuation to a space, a space after a space, apostrophes, marks, non-ASCII
 /// characters with a different lower case) are handled one by one, and the next run starts
 /// at the first character kept as it is. ASCII letters are lower-cased once at the end, over
@@ -215,10 +218,10 @@ fn scan(bytes: &[u8], mut at: usize, space: bool) -> (usize, bool) {
 /// Against the version that wrote lower-cased ASCII words (eight bytes at a time) and other
 /// characters into a byte buffer, checked as UTF-8 at the end: callgrind on the 10 MB corpus
 /// of `gen_corpus --bytes 10M --seed 7` (`callqa audit -q -j1`), `normalize_text_into` 199.1 M
-/// instructions before, 102.0 M after (and 2.2 M more in libc's `memcpy`, for the runs), the
-/// whole audit 1,119.5 M before, 1,019.1 M after; `cargo bench --bench throughput --
-/// normalize`, medians of three alternated runs on the shared 2-core machine, `text` 282 MB/s
-/// before, 537 MB/s after, `with-origins` 233 MB/s before, 444 MB/s after.
+/// instructions before, 101.2 M after (and 2.2 M more in libc's `memcpy`, for the runs), the
+/// whole audit 1,119.5 M before, 1,018.5 M after; `cargo bench --bench throughput --
+/// normalize`, medians of three alternated runs on the shared 2-core machine, `text` 276 MB/s
+/// before, 545 MB/s after, `with-origins` 227 MB/s before, 443 MB/s after.
 fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &mut Vec<u32>) {
     let bytes = source.as_bytes();
     let len = bytes.len();
@@ -674,18 +677,19 @@ mod tests {
     }
 
     #[test]
-    fn kept_bytes_are_found_eight_at_a_time() {
+    fn bytes_not_kept_are_found_eight_at_a_time() {
         for b in 0..=255u8 {
             for filler in [b'-', b' ', b'a', b'Z', b'0', 0, 0x7F, 0x80, 0xA0, 0xFF] {
                 for position in 0..CHUNK {
                     let mut chunk = [filler; CHUNK];
                     chunk[position] = b;
-                    let (kept, spaces) = kept_and_spaces(u64::from_le_bytes(chunk));
-                    let (kept, spaces) = (kept.to_le_bytes(), spaces.to_le_bytes());
+                    let (not_kept, spaces) = not_kept_and_spaces(u64::from_le_bytes(chunk));
+                    let (not_kept, spaces) = (not_kept.to_le_bytes(), spaces.to_le_bytes());
                     for (i, &byte) in chunk.iter().enumerate() {
                         let is_kept = byte.is_ascii_alphanumeric() || byte == b' ';
-                        assert_eq!(kept[i], if is_kept { 0x80 } else { 0 }, "{b} at {i}");
-                        assert_eq!(spaces[i], if byte == b' ' { 0x80 } else { 0 }, "{b} at {i}");
+                        assert_eq!(not_kept[i], if is_kept { 0 } else { 0x80 }, "{b} at {i}");
+                        let is_space = byte & 0x7F == b' ';
+                        assert_eq!(spaces[i], if is_space { 0x80 } else { 0 }, "{b} at {i}");
                     }
                 }
             }
