@@ -74,78 +74,56 @@ impl Normalized {
     }
 }
 
-/// What an ASCII byte is to normalization.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum AsciiClass {
-    /// Punctuation, symbols, spaces and controls: a word break.
-    Break,
-    /// A letter or digit: kept (lower-cased).
-    Word,
-    /// `'`: deleted.
-    Apostrophe,
-    /// `[` or `<`: maybe the start of a recognizer mark, else a break.
-    MarkOpen,
+/// What normalization needs to know of a non-ASCII character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CharInfo {
+    /// A letter or digit ([`char::is_alphanumeric`]).
+    word: bool,
+    /// Its lower case is the character itself (lower-case letters, letters without case,
+    /// most marks), so that it can be copied as it is.
+    lower_is_itself: bool,
 }
 
-const ASCII_CLASS: [AsciiClass; 128] = {
-    let mut table = [AsciiClass::Break; 128];
-    let mut b = 0;
-    while b < 128 {
-        let byte = b as u8;
-        table[b] = if byte.is_ascii_alphanumeric() {
-            AsciiClass::Word
-        } else if byte == b'\'' {
-            AsciiClass::Apostrophe
-        } else if byte == b'[' || byte == b'<' {
-            AsciiClass::MarkOpen
-        } else {
-            AsciiClass::Break
-        };
-        b += 1;
-    }
-    table
-};
+/// [`CharInfo`] for the Basic Multilingual Plane, as bits, a page of 256 characters at a time
+/// (`word` in the first four words, `lower_is_itself` in the last four), filled on first use:
+/// the standard library's lookups cost hundreds of instructions a character for scripts such
+/// as Devanagari or CJK.
+static BMP_CHARS: [OnceLock<[u64; 8]>; 256] = [const { OnceLock::new() }; 256];
 
-/// [`char::is_alphanumeric`] for the Basic Multilingual Plane, as bits, a page of 256
-/// characters at a time, filled on first use: the standard library's lookup costs hundreds of
-/// instructions a character for scripts such as Devanagari or CJK.
-static BMP_WORD_CHARS: [OnceLock<[u64; 4]>; 256] = [const { OnceLock::new() }; 256];
-
-/// Bytes that are ASCII letters or digits (a lookup is cheaper than the two range tests).
-const ASCII_WORD_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    table
-};
-
-/// Whether a non-ASCII character is a letter or digit (the same answer as
-/// [`char::is_alphanumeric`]).
-fn is_word_char(c: char) -> bool {
+/// What normalization needs to know of `c` (the same answers as [`char::is_alphanumeric`] and
+/// [`char::to_lowercase`]).
+fn char_info(c: char) -> CharInfo {
     let code = c as u32;
     if code > 0xFFFF {
-        return c.is_alphanumeric();
+        // Rare (emoji, historic scripts): asked of the standard library each time.
+        return CharInfo {
+            word: c.is_alphanumeric(),
+            lower_is_itself: false,
+        };
     }
-    let page = BMP_WORD_CHARS[(code >> 8) as usize].get_or_init(|| {
-        let mut bits = [0u64; 4];
+    let page = BMP_CHARS[(code >> 8) as usize].get_or_init(|| {
+        let mut bits = [0u64; 8];
         for low in 0..256u32 {
-            if char::from_u32((code & !0xFF) | low).is_some_and(char::is_alphanumeric) {
-                bits[(low / 64) as usize] |= 1 << (low % 64);
+            let Some(c) = char::from_u32((code & !0xFF) | low) else {
+                continue;
+            };
+            let bit = 1 << (low % 64);
+            if c.is_alphanumeric() {
+                bits[(low / 64) as usize] |= bit;
+            }
+            let mut lower = c.to_lowercase();
+            if lower.next() == Some(c) && lower.next().is_none() {
+                bits[4 + (low / 64) as usize] |= bit;
             }
         }
         bits
     });
     let low = code & 0xFF;
-    (page[(low / 64) as usize] >> (low % 64)) & 1 == 1
-}
-
-/// CJK Unified Ideographs: letters (3 bytes in UTF-8) with no case, the commonest non-Latin
-/// letters in the exports callqa reads; answered without the Unicode tables.
-fn is_caseless_ideograph(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}')
+    let bit = |word: usize| (page[word + (low / 64) as usize] >> (low % 64)) & 1 == 1;
+    CharInfo {
+        word: bit(0),
+        lower_is_itself: bit(4),
+    }
 }
 
 /// Normalizes `source` into `out`, reusing its buffers, with the origin of every byte.
@@ -161,152 +139,205 @@ pub fn normalize_text_into(source: &str, out: &mut Normalized) {
     out.origin.clear();
 }
 
-fn push_space<const ORIGIN: bool>(text: &mut Vec<u8>, origin: &mut Vec<u32>, offset: u32) {
-    text.push(b' ');
-    if ORIGIN {
-        origin.push(offset);
-    }
-}
-
-/// Appends `c` encoded as UTF-8, with its origin for every byte.
-fn push_char<const ORIGIN: bool>(text: &mut Vec<u8>, origin: &mut Vec<u32>, c: char, offset: u32) {
-    let mut buf = [0u8; 4];
-    let encoded = c.encode_utf8(&mut buf).as_bytes();
-    text.extend_from_slice(encoded);
-    if ORIGIN {
-        origin.extend(std::iter::repeat_n(offset, encoded.len()));
-    }
-}
+/// The bytes [`scan`] reads at a time.
+const CHUNK: usize = 8;
 
 /// The high bit of every byte of a `u64`.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Sets the high bit of each byte of `x` that is in `lo..=hi` (both below 0x80); bytes of 0x80
-/// and above get no bit.
-const fn bytes_in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    let ones = u64::from_le_bytes([1; 8]);
-    let low7 = x & !HIGH_BITS;
-    // Per byte, `low7 + 128 - lo` reaches 128 exactly when `low7 >= lo`, and no sum carries
-    // into the next byte (each stays below 256).
-    let at_least_lo = low7 + (128 - lo as u64) * ones;
-    let above_hi = low7 + (127 - hi as u64) * ones;
-    at_least_lo & !above_hi & !x & HIGH_BITS
+/// `byte` in every byte of a `u64`.
+const fn splat(byte: u8) -> u64 {
+    byte as u64 * 0x0101_0101_0101_0101
 }
 
-/// Appends, lower-cased, the run of ASCII letters and digits that starts at `bytes[start]`
-/// (itself one) and returns where it ends. Eight bytes are classified and lower-cased at a
-/// time in a `u64`; all eight are appended and the bytes past the run cut off again.
-fn push_ascii_word(bytes: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
-    let mut index = start;
-    while let Some(chunk) = bytes.get(index..index + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let upper = bytes_in_range(x, b'A', b'Z');
-        let word_bytes = upper | bytes_in_range(x, b'a', b'z') | bytes_in_range(x, b'0', b'9');
-        // An upper-case letter's high bit, shifted to 0x20, lower-cases it.
-        out.extend_from_slice(&(x | upper >> 2).to_le_bytes());
-        if word_bytes == HIGH_BITS {
-            index += 8;
-            continue;
+/// For the eight bytes of `x` (little-endian), the high bit of each byte that is not an ASCII
+/// letter, digit or space (0x20), and the high bit of each byte whose low seven bits are a
+/// space: 0x20, and 0xA0, which is not kept (a space matters only among kept bytes).
+const fn not_kept_and_spaces(x: u64) -> (u64, u64) {
+    // Per byte, with the high bit cleared, `b + (0x80 - lo)` reaches 0x80 exactly when
+    // `b >= lo`, and `b + (0x7F - hi)` exactly when `b > hi`; no sum carries into the next
+    // byte. Bytes of 0x80 and above are not kept, whatever their low bits.
+    let low7 = x & !HIGH_BITS;
+    let folded = low7 | splat(0x20); // 'A'..='Z' onto 'a'..='z'
+    let letters = (folded + splat(0x80 - b'a')) & !(folded + splat(0x7F - b'z'));
+    let digits = (low7 + splat(0x80 - b'0')) & !(low7 + splat(0x7F - b'9'));
+    // `(b ^ 0x20) + 0x7F` reaches 0x80 unless `b` is 0x20.
+    let spaces = !((low7 ^ splat(b' ')) + !HIGH_BITS) & HIGH_BITS;
+    let not_kept = (!(letters | digits | spaces) | x) & HIGH_BITS;
+    (not_kept, spaces)
+}
+
+/// Where the run of bytes kept as they are that starts at `bytes[at]` ends: the index of the
+/// first byte from `at` that is not an ASCII letter, digit or single space (a space is not
+/// single after a space, nor first when `space`), or `bytes.len()`, and whether the byte
+/// before that index is a space (`space` for an empty run). Eight bytes at a time.
+#[inline(always)]
+fn scan(bytes: &[u8], mut at: usize, space: bool) -> (usize, bool) {
+    // The high bit of the byte before `at`'s, when that is a space.
+    let mut carry = (space as u64) << 7;
+    let mut chunks = bytes[at..].chunks_exact(CHUNK);
+    for chunk in &mut chunks {
+        let chunk: [u8; CHUNK] = chunk.try_into().expect("a whole chunk");
+        let (not_kept, spaces) = not_kept_and_spaces(u64::from_le_bytes(chunk));
+        // A space after a space stops the run too; a byte of 0xA0 is not kept, so that its
+        // bit in `spaces` can only make a later byte stop.
+        let stops = not_kept | (spaces & ((spaces << 8) | carry));
+        if stops != 0 {
+            let kept_len = (stops.trailing_zeros() / 8) as usize;
+            if kept_len > 0 {
+                carry = (spaces >> (8 * kept_len - 8)) & 0x80;
+            }
+            return (at + kept_len, carry != 0);
         }
-        let len = ((!word_bytes & HIGH_BITS).trailing_zeros() / 8) as usize;
-        out.truncate(out.len() - 8 + len);
-        return index + len;
+        carry = spaces >> 56;
+        at += CHUNK;
     }
-    while let Some(&b) = bytes.get(index) {
-        if !ASCII_WORD_BYTE[b as usize] {
+    for &b in chunks.remainder() {
+        let is_space = b == b' ';
+        if !(b.is_ascii_alphanumeric() || is_space) || (is_space && carry != 0) {
             break;
         }
-        out.push(b.to_ascii_lowercase());
-        index += 1;
+        carry = (is_space as u64) << 7;
+        at += 1;
     }
-    index
+    (at, carry != 0)
 }
 
-/// The one normalization. ASCII runs of letters and digits, the bulk of most transcripts, are
-/// found and copied lower-cased a run at a time; other characters go one by one. With `ORIGIN`
-/// false, `origin` is not touched.
+/// The one normalization. With `ORIGIN` false, `origin` is not touched.
 ///
-/// The text is written as bytes into the `String`'s own buffer (taken, so nothing is
-/// allocated) and checked as UTF-8 once at the end; ASCII words go eight bytes at a time
-/// ([`push_ascii_word`]). Against `push_str` and `make_ascii_lowercase` per word, callgrind on
-/// the 10 MB corpus of `gen_corpus --bytes 10M --seed 7` (`audit -j1`): `normalize_text_into`
-/// 241.7 M instructions before, 198.9 M after, of which the final UTF-8 check is about 17 M.
+/// The text is built in the `String` (its buffer reused) from runs of `source` copied as
+/// they are: letters and digits, single spaces, and non-ASCII letters and marks whose lower
+/// case is themselves. [`scan`] finds where a run ends, eight bytes at a time; there, the characters
+/// that change (punctuation to a space, a space after a space, apostrophes, marks, non-ASCII
+/// characters with a different lower case) are handled one by one, and the next run starts
+/// at the first character kept as it is. ASCII letters are lower-cased once at the end, over
+/// the whole text. Nothing is written but `&str` slices of `source` and `char`s, so no UTF-8
+/// check is needed. With `ORIGIN`, a non-ASCII character ends the run (all its bytes have its
+/// first byte's origin).
+///
+/// Against the version that wrote lower-cased ASCII words (eight bytes at a time) and other
+/// characters into a byte buffer, checked as UTF-8 at the end: callgrind on the 10 MB corpus
+/// of `gen_corpus --bytes 10M --seed 7` (`callqa audit -q -j1`), `normalize_text_into` 199.1 M
+/// instructions before, 101.2 M after (and 2.2 M more in libc's `memcpy`, for the runs), the
+/// whole audit 1,119.5 M before, 1,018.5 M after; `cargo bench --bench throughput --
+/// normalize`, medians of three alternated runs on the shared 2-core machine, `text` 276 MB/s
+/// before, 545 MB/s after, `with-origins` 227 MB/s before, 443 MB/s after.
 fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &mut Vec<u32>) {
-    let mut out = std::mem::take(text).into_bytes();
-    out.clear();
-    out.reserve(source.len() + 2);
-    out.push(b' ');
+    let bytes = source.as_bytes();
+    let len = bytes.len();
+    text.clear();
+    text.reserve(len + 2);
+    text.push(' ');
     if ORIGIN {
         origin.clear();
-        origin.reserve(source.len() + 3);
+        origin.reserve(len + 3);
         origin.push(0);
     }
-    let bytes = source.as_bytes();
-    let mut last_was_space = true;
-    let mut index = 0usize;
-    while index < bytes.len() {
-        let b = bytes[index];
-        let offset = index as u32;
-        if b.is_ascii() {
-            match ASCII_CLASS[b as usize] {
-                AsciiClass::Word => {
-                    let run_end = push_ascii_word(bytes, index, &mut out);
-                    if ORIGIN {
-                        origin.extend(offset..run_end as u32);
-                    }
-                    last_was_space = false;
-                    index = run_end;
-                    continue;
-                }
-                AsciiClass::Apostrophe => {}
-                AsciiClass::MarkOpen if let Some(len) = non_speech_mark_len(&source[index..]) => {
-                    // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said.
-                    if !last_was_space {
-                        push_space::<ORIGIN>(&mut out, origin, offset);
-                        last_was_space = true;
-                    }
-                    index += len;
-                    continue;
-                }
-                AsciiClass::MarkOpen | AsciiClass::Break => {
-                    if !last_was_space {
-                        push_space::<ORIGIN>(&mut out, origin, offset);
-                        last_was_space = true;
-                    }
-                }
+    let mut space = true;
+    // `source[run..at]` is kept as it is, not written yet.
+    let mut run = 0usize;
+    let mut at = 0usize;
+    let flush = |text: &mut String, origin: &mut Vec<u32>, run: usize, at: usize| {
+        if run < at {
+            text.push_str(&source[run..at]);
+            if ORIGIN {
+                origin.extend(run as u32..at as u32);
             }
-            index += 1;
-            continue;
         }
-        let Some(c) = source[index..].chars().next() else {
-            break;
-        };
-        index += c.len_utf8();
-        if is_apostrophe(c) {
-            // deleted
-        } else if is_caseless_ideograph(c) {
-            push_char::<ORIGIN>(&mut out, origin, c, offset);
-            last_was_space = false;
-        } else if is_word_char(c) || (is_combining_mark(c) && !last_was_space) {
-            for lower in c.to_lowercase() {
-                push_char::<ORIGIN>(&mut out, origin, lower, offset);
+    };
+    let push_space = |text: &mut String, origin: &mut Vec<u32>, offset: u32| {
+        text.push(' ');
+        if ORIGIN {
+            origin.push(offset);
+        }
+    };
+    while at < len {
+        (at, space) = scan(bytes, at, space);
+        // The characters that are not kept as they are, up to the next that is.
+        while let Some(&b) = bytes.get(at) {
+            let offset = at as u32;
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() || (b == b' ' && !space) {
+                    break;
+                }
+                flush(text, origin, run, at);
+                match b {
+                    b'\'' => at += 1,
+                    // `, ` or `. `: the punctuation is dropped and the space after it kept,
+                    // in the next run (not with origins: the space's must be the
+                    // punctuation's).
+                    _ if !ORIGIN
+                        && !space
+                        && b != b'['
+                        && b != b'<'
+                        && bytes.get(at + 1) == Some(&b' ') =>
+                    {
+                        at += 1;
+                    }
+                    _ => {
+                        // `[noise]`, `<unk>`: a recognizer's mark, not a word anybody said; a
+                        // space like any other break.
+                        at += match b {
+                            b'[' | b'<' => non_speech_mark_len(&source[at..]).unwrap_or(1),
+                            _ => 1,
+                        };
+                        if !space {
+                            push_space(text, origin, offset);
+                            space = true;
+                        }
+                    }
+                }
+                run = at;
+                continue;
             }
-            last_was_space = false;
-        } else if !last_was_space {
-            push_space::<ORIGIN>(&mut out, origin, offset);
-            last_was_space = true;
+            let c = source[at..]
+                .chars()
+                .next()
+                .expect("a non-ASCII byte at a character boundary starts a character");
+            let next = at + c.len_utf8();
+            if is_apostrophe(c) {
+                flush(text, origin, run, at);
+            } else {
+                let info = char_info(c);
+                if info.word || (!space && is_combining_mark(c)) {
+                    space = false;
+                    if info.lower_is_itself && !ORIGIN {
+                        // Part of the run.
+                        at = next;
+                        continue;
+                    }
+                    flush(text, origin, run, at);
+                    let mut push = |c: char| {
+                        text.push(c);
+                        if ORIGIN {
+                            origin.extend(std::iter::repeat_n(offset, c.len_utf8()));
+                        }
+                    };
+                    if info.lower_is_itself {
+                        push(c);
+                    } else {
+                        c.to_lowercase().for_each(push);
+                    }
+                } else {
+                    flush(text, origin, run, at);
+                    if !space {
+                        push_space(text, origin, offset);
+                        space = true;
+                    }
+                }
+            }
+            at = next;
+            run = at;
         }
     }
-    if !last_was_space {
-        push_space::<ORIGIN>(&mut out, origin, source.len() as u32);
+    flush(text, origin, run, len);
+    if !space {
+        push_space(text, origin, len as u32);
     }
     if ORIGIN {
-        origin.push(source.len() as u32);
+        origin.push(len as u32);
     }
-    // Only ASCII bytes and whole encoded characters were written.
-    *text = String::from_utf8(out).expect("normalization writes UTF-8");
+    text.make_ascii_lowercase();
 }
 
 /// The byte length of a non-speech mark at the start of `text`: `[word]` or `<word>` with only
@@ -604,61 +635,9 @@ mod tests {
 
     #[test]
     fn fast_normalization_agrees_with_the_reference() {
-        let pieces = [
-            "Hello",
-            "WORLD",
-            "it's",
-            "it’s",
-            "I’M",
-            " ",
-            "  ",
-            ",",
-            "...",
-            "—",
-            "--",
-            "[noise]",
-            "<unk>",
-            "[4.6]",
-            "[",
-            "<",
-            "é",
-            "e\u{0301}",
-            "\u{0301}",
-            "ß",
-            "İ",
-            "Σ",
-            "Straße",
-            "नमस्ते",
-            "我的订单",
-            "\u{4E00}",
-            "\u{9FFF}",
-            "\u{A000}",
-            "\u{3400}",
-            "👍",
-            "×",
-            "÷",
-            "“",
-            "”",
-            "…",
-            "\u{2071}",
-            "x2",
-            "42",
-            "\n",
-            "\t",
-            "Ǆ",
-            "ǅ",
-            "Ⅻ",
-            "½",
-            "٣",
-            "\u{00A0}",
-            "\u{FF07}",
-            "\u{02BC}",
-            "mm-hmm",
-            "DM us",
-        ];
+        let pieces = PIECES;
         let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut fast = Normalized::default();
-        let mut reference = Normalized::default();
+        let mut normalized = Normalized::default();
         for _ in 0..20_000 {
             let mut text = String::new();
             state ^= state << 13;
@@ -672,61 +651,232 @@ mod tests {
                     pick = state.rotate_left(17);
                 }
             }
-            normalize_into(&text, &mut fast);
-            reference_normalize_into(&text, &mut reference);
-            assert_eq!(fast.text, reference.text, "{text:?}");
-            assert_eq!(fast.origin, reference.origin, "{text:?}");
+            assert_agrees_with_the_reference(&text);
+            normalize_into(&text, &mut normalized);
             assert_eq!(
-                fast.word_count(),
-                reference.text.split_ascii_whitespace().count(),
+                normalized.word_count(),
+                normalized.text.split_ascii_whitespace().count(),
                 "{text:?}"
             );
-            normalize_text_into(&text, &mut fast);
-            assert_eq!(fast.text, reference.text, "{text:?}");
-            assert!(fast.origin.is_empty());
         }
     }
 
     #[test]
-    fn word_chars_are_the_alphanumerics() {
-        for c in ('\u{80}'..='\u{FFFF}').chain(['\u{1F44D}', '\u{10000}', '\u{20000}']) {
-            assert_eq!(
-                is_word_char(c),
-                c.is_alphanumeric(),
-                "{c:?} U+{:04X}",
-                c as u32
-            );
-        }
-        for c in '\u{4E00}'..='\u{9FFF}' {
-            assert!(c.is_alphanumeric(), "U+{:04X}", c as u32);
-            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
-            assert_eq!(c.len_utf8(), 3);
+    fn char_info_agrees_with_the_standard_library() {
+        for c in ('\u{80}'..='\u{FFFF}').chain(['\u{1F44D}', '\u{10000}', '\u{1D400}', '\u{20000}'])
+        {
+            let info = char_info(c);
+            assert_eq!(info.word, c.is_alphanumeric(), "U+{:04X}", c as u32);
+            let lower: Vec<char> = c.to_lowercase().collect();
+            if info.lower_is_itself {
+                assert_eq!(lower, [c], "U+{:04X}", c as u32);
+            } else if (c as u32) <= 0xFFFF {
+                assert_ne!(lower, [c], "U+{:04X}", c as u32);
+            }
         }
     }
 
     #[test]
-    fn byte_ranges_are_found_eight_at_a_time() {
+    fn bytes_not_kept_are_found_eight_at_a_time() {
         for b in 0..=255u8 {
-            for position in 0..8 {
-                let mut chunk = [b'-'; 8];
-                chunk[position] = b;
-                let x = u64::from_le_bytes(chunk);
-                for (lo, hi) in [(b'A', b'Z'), (b'a', b'z'), (b'0', b'9')] {
-                    let mask = bytes_in_range(x, lo, hi).to_le_bytes();
+            for filler in [b'-', b' ', b'a', b'Z', b'0', 0, 0x7F, 0x80, 0xA0, 0xFF] {
+                for position in 0..CHUNK {
+                    let mut chunk = [filler; CHUNK];
+                    chunk[position] = b;
+                    let (not_kept, spaces) = not_kept_and_spaces(u64::from_le_bytes(chunk));
+                    let (not_kept, spaces) = (not_kept.to_le_bytes(), spaces.to_le_bytes());
                     for (i, &byte) in chunk.iter().enumerate() {
-                        assert_eq!(mask[i] == 0x80, (lo..=hi).contains(&byte), "{b} at {i}");
-                        assert!(mask[i] == 0 || mask[i] == 0x80);
+                        let is_kept = byte.is_ascii_alphanumeric() || byte == b' ';
+                        assert_eq!(not_kept[i], if is_kept { 0 } else { 0x80 }, "{b} at {i}");
+                        let is_space = byte & 0x7F == b' ';
+                        assert_eq!(spaces[i], if is_space { 0x80 } else { 0 }, "{b} at {i}");
                     }
                 }
             }
         }
-        let mut out = Vec::new();
-        let text = b"HelloWorld42x, and ABCDEFGHIJKLMNOPQ";
-        assert_eq!(push_ascii_word(text, 0, &mut out), 13);
-        assert_eq!(out, b"helloworld42x");
-        out.clear();
-        assert_eq!(push_ascii_word(text, 19, &mut out), text.len());
-        assert_eq!(out, b"abcdefghijklmnopq");
+        // Where a run of bytes kept as they are ends, and whether a space is before it.
+        let cases: [(&str, usize, bool, usize, bool); 12] = [
+            ("", 0, true, 0, true),
+            ("abc", 0, true, 3, false),
+            ("abc ", 0, false, 4, true),
+            (" abc", 0, true, 0, true),
+            (" abc", 0, false, 4, false),
+            ("Hello World, again", 0, true, 11, false),
+            ("HelloWorld42 and more text here", 0, true, 31, false),
+            ("one two  three", 0, true, 8, true),
+            ("12345678 9", 0, true, 10, false),
+            ("1234567  9", 0, true, 8, true),
+            ("abcdefgh'ij", 0, true, 8, false),
+            ("abc\u{e9}", 0, true, 3, false),
+        ];
+        for (text, from, space, to, space_before) in cases {
+            assert_eq!(
+                scan(text.as_bytes(), from, space),
+                (to, space_before),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// Normalizes `text` both ways and checks them against the reference, origins included.
+    fn assert_agrees_with_the_reference(text: &str) {
+        let mut fast = Normalized::default();
+        let mut reference = Normalized::default();
+        normalize_into(text, &mut fast);
+        reference_normalize_into(text, &mut reference);
+        assert_eq!(fast.text, reference.text, "{text:?}");
+        assert_eq!(fast.origin, reference.origin, "{text:?}");
+        normalize_text_into(text, &mut fast);
+        assert_eq!(fast.text, reference.text, "{text:?}");
+        assert!(fast.origin.is_empty());
+    }
+
+    /// Runs that end at or across the eight-byte chunks of the scan, and every kind of
+    /// character that ends a run, at each place in a chunk.
+    #[test]
+    fn normalization_at_chunk_edges() {
+        let cases = [
+            ("abcdefg", " abcdefg "),
+            ("abcdefgh", " abcdefgh "),
+            ("abcdefghi", " abcdefghi "),
+            ("ABCDEFGHIJKLMNOP", " abcdefghijklmnop "),
+            ("ABCDEFGHIJKLMNOPQ", " abcdefghijklmnopq "),
+            ("abcdefg  h", " abcdefg h "),
+            ("abcdefgh  i", " abcdefgh i "),
+            ("abcdefg, h", " abcdefg h "),
+            ("abcdefgh, i", " abcdefgh i "),
+            ("abcdefg'h", " abcdefgh "),
+            ("abcdefgh'i", " abcdefghi "),
+            ("abcdefg’h", " abcdefgh "),
+            ("abcdefg é", " abcdefg é "),
+            ("abcdefgÉtude", " abcdefgétude "),
+            ("abcdefgh[noise]ijk", " abcdefgh ijk "),
+            ("abcdefg<unk> hij", " abcdefg hij "),
+            ("abcdefg[a b", " abcdefg a b "),
+            ("  lead and trail  ", " lead and trail "),
+            ("\t\ttabs\nand\r\nnewlines\t", " tabs and newlines "),
+            ("TWO  SPACES  TWICE", " two spaces twice "),
+            ("x ’y’ z", " x y z "),
+            ("it' s", " it s "),
+            ("it 's", " it s "),
+            ("ÀÉÎÕÜ àéîõü", " àéîõü àéîõü "),
+            ("STRAßE ΣΑΣ", " straße σασ "),
+            ("İstanbul", " i\u{307}stanbul "),
+            ("e\u{301}tude \u{301}x", " e\u{301}tude x "),
+            ("我的订单 #151420 还没有到。", " 我的订单 151420 还没有到 "),
+            ("नमस्ते जी", " नमस्ते जी "),
+            ("ok 👍 thanks 🙏", " ok thanks "),
+            ("“quoted” €5", " quoted 5 "),
+            ("$935.33, please", " 935 33 please "),
+            ("[noise] [music] <unk>", " "),
+            ("", " "),
+        ];
+        for (input, expected) in cases {
+            let mut normalized = Normalized::default();
+            normalize_into(input, &mut normalized);
+            assert_eq!(normalized.text, expected, "{input:?}");
+            assert_agrees_with_the_reference(input);
+            // The same text shifted across the chunk edges.
+            for shift in 1..8 {
+                let padded = format!("{}{input}", "a".repeat(shift));
+                assert_agrees_with_the_reference(&padded);
+                assert_agrees_with_the_reference(&format!("{padded} "));
+            }
+        }
+    }
+
+    /// Pieces of text that mix everything normalization treats apart.
+    const PIECES: &[&str] = &[
+        "Hello",
+        "WORLD",
+        "it's",
+        "it’s",
+        "I’M",
+        "’",
+        "'",
+        "‘",
+        "\u{2BC}",
+        "\u{FF07}",
+        " ",
+        "  ",
+        "   ",
+        "\t",
+        "\n",
+        "\r\n",
+        ",",
+        ".",
+        "...",
+        "—",
+        "-",
+        "?!",
+        "[noise]",
+        "<unk>",
+        "[laughs]",
+        "[a b",
+        "[4.6]",
+        "[",
+        "<",
+        "]",
+        ">",
+        "é",
+        "É",
+        "e\u{301}",
+        "\u{301}",
+        "ß",
+        "ẞ",
+        "İ",
+        "Σ",
+        "ς",
+        "ΣΑΣ",
+        "Straße",
+        "Ǆ",
+        "ǅ",
+        "Ⅻ",
+        "½",
+        "٣",
+        "नमस्ते",
+        "जी",
+        "।",
+        "我的订单",
+        "还没有到。",
+        "\u{4E00}",
+        "\u{9FFF}",
+        "\u{A000}",
+        "👍",
+        "🙏",
+        "𝐀",
+        "×",
+        "“",
+        "”",
+        "…",
+        "€",
+        "\u{A0}",
+        "x2",
+        "42",
+        "$935.33",
+        "#151420",
+        "mm-hmm",
+        "DM us",
+        "abcdefgh",
+        "ABCDEFGHIJ",
+        "a",
+        "Z",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn normalization_agrees_with_the_reference_on_mixed_pieces(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..24),
+        ) {
+            assert_agrees_with_the_reference(&pieces.concat());
+        }
+
+        #[test]
+        fn normalization_agrees_with_the_reference_on_any_text(text in ".{0,64}") {
+            assert_agrees_with_the_reference(&text);
+        }
     }
 
     #[test]
