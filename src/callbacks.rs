@@ -164,8 +164,10 @@ impl Contacts {
     /// Ties of customer and start are ordered by conversation id.
     fn sort(&mut self, ids: &ConversationIds) {
         if !self.sorted {
-            // The ids are looked up only on a tie: they live elsewhere in memory.
-            self.list.sort_by(|a, b| {
+            // The ids are looked up only on a tie: they live elsewhere in memory. Ids are
+            // unique in a run, so the order is total and an unstable sort gives the same
+            // list without a stable sort's scratch buffer (up to 8 MB, at the run's peak).
+            self.list.sort_unstable_by(|a, b| {
                 (a.customer, a.start)
                     .cmp(&(b.customer, b.start))
                     .then_with(|| ids.id(a.conversation).cmp(ids.id(b.conversation)))
