@@ -64,6 +64,19 @@ impl Normalized {
             .saturating_sub(1)
     }
 
+    /// Whether the text has fewer than `count` words: [`Self::word_count`] `< count`, reading
+    /// only as far as the first `count` words (the interruption check asks it of every timed
+    /// turn, most of them long).
+    pub fn has_fewer_words_than(&self, count: usize) -> bool {
+        let spaces = self
+            .text
+            .bytes()
+            .filter(|&b| b == b' ')
+            .take(count + 1)
+            .count();
+        spaces.saturating_sub(1) < count
+    }
+
     /// The original byte range of normalized range `start..end` (both on word edges).
     pub fn original_range(&self, start: usize, end: usize) -> (usize, usize) {
         let from = self.origin[start] as usize;
@@ -657,6 +670,36 @@ mod tests {
                 normalized.word_count(),
                 normalized.text.split_ascii_whitespace().count(),
                 "{text:?}"
+            );
+            for count in 0..5 {
+                assert_eq!(
+                    normalized.has_fewer_words_than(count),
+                    normalized.word_count() < count,
+                    "{text:?} {count}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn has_fewer_words_than_counts_only_as_far_as_it_needs() {
+        let cases = [
+            ("", 0, false),
+            ("", 1, true),
+            ("...", 1, true),
+            ("ok", 1, false),
+            ("ok", 2, true),
+            ("mm hmm", 2, false),
+            ("mm hmm", 3, true),
+            ("I see what you mean there", 3, false),
+        ];
+        for (text, count, expected) in cases {
+            let mut normalized = Normalized::default();
+            normalize_into(text, &mut normalized);
+            assert_eq!(
+                normalized.has_fewer_words_than(count),
+                expected,
+                "{text:?} {count}"
             );
         }
     }

@@ -39,7 +39,9 @@ pub(crate) fn check(
     };
     let turns = context.conversation_turns();
     let is_backchannel = |turn: usize| {
-        context.normalized(turn).word_count() < settings.min_words
+        context
+            .normalized(turn)
+            .has_fewer_words_than(settings.min_words)
             || context.all_words_covered(turn, index, Role::Ignore)
     };
     // The other party's substantive turn that runs longest so far, and its latest one.
