@@ -471,8 +471,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     .collect(),
                 render: &render,
             };
-            // Each file is rendered just before it is written, so that only one is in memory.
-            let files: [(&str, &dyn Fn() -> Vec<u8>); 5] = [
+            // Each file is rendered just before it is written, so that only one is in memory;
+            // the page, the largest, is written as it is made.
+            let files: [(&str, &dyn Fn() -> Vec<u8>); 4] = [
                 (report::SCORECARDS_FILE, &|| {
                     report::scorecards_csv(&run.scorecards, &rules, &render)
                 }),
@@ -483,13 +484,16 @@ fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                 (report::TEAMS_FILE, &|| {
                     report::teams_csv(&run.teams, &rules, &render)
                 }),
-                (report::HTML_FILE, &|| html.to_html()),
             ];
-            let written = written.and_then(|()| {
-                files
-                    .iter()
-                    .try_for_each(|(name, render)| staging.write(name, &render()))
-            });
+            let written = written
+                .and_then(|()| {
+                    files
+                        .iter()
+                        .try_for_each(|(name, render)| staging.write(name, &render()))
+                })
+                .and_then(|()| {
+                    staging.write_with(report::HTML_FILE, |out| html.write_html_to(out))
+                });
             if let Err(err) = written.and_then(|()| staging.commit()) {
                 eprintln!("callqa: error: cannot write the report: {err}");
                 return Ok(Exit::Usage);

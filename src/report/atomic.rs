@@ -107,6 +107,22 @@ impl Staging {
         file.sync_all().map_err(io_at(&self.path(file_name)))
     }
 
+    /// Writes the staged file `file_name` as `write` makes it, through a buffer, and syncs it.
+    pub fn write_with(
+        &self,
+        file_name: &str,
+        write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
+    ) -> Result<(), WriteError> {
+        let path = self.path(file_name);
+        let mut out = io::BufWriter::with_capacity(256 << 10, self.create(file_name)?);
+        write(&mut out).map_err(io_at(&path))?;
+        let file = out
+            .into_inner()
+            .map_err(|err| err.into_error())
+            .map_err(io_at(&path))?;
+        self.sync(file_name, &file)
+    }
+
     /// Writes the staged file `file_name` whole.
     pub fn write(&self, file_name: &str, contents: &[u8]) -> Result<(), WriteError> {
         let path = self.path(file_name);

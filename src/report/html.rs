@@ -574,8 +574,46 @@ fn card_row(key: &str, card: &AgentCard, rules: &RuleSet, anchor: Option<usize>)
     row
 }
 
+/// The page's text going to an `io::Write`, keeping the first error (`fmt::Error` says nothing).
+struct IoPage<'w, W: std::io::Write> {
+    out: &'w mut W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::fmt::Write for IoPage<'_, W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.out.write_all(text.as_bytes()).map_err(|error| {
+            self.error = Some(error);
+            std::fmt::Error
+        })
+    }
+}
+
 impl HtmlReport<'_> {
     pub fn to_html(&self) -> Vec<u8> {
+        let mut page = String::with_capacity(64 * 1024);
+        self.write_html(&mut page);
+        page.into_bytes()
+    }
+
+    /// Writes the page to `out` as it is made (see [`Self::write_html`]); the first failed
+    /// write is the error.
+    pub fn write_html_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut page = IoPage { out, error: None };
+        self.write_html(&mut page);
+        match page.error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the page to `page` as it is made, so that a large one is never held whole (the
+    /// report writes it straight to its file). A failed write of `page` is `page`'s to keep:
+    /// the page goes on regardless.
+    pub fn write_html(&self, page: &mut impl std::fmt::Write) {
         let rules = self.rules;
         let stats = self.stats;
         let findings = self.findings;
@@ -593,7 +631,6 @@ impl HtmlReport<'_> {
             .map(|(index, id)| (id.as_str(), index))
             .collect();
 
-        let mut page = String::with_capacity(64 * 1024);
         let _ = write!(
             page,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>{STYLE}</style></head><body>\n",
@@ -616,7 +653,7 @@ impl HtmlReport<'_> {
             ("findings", findings.total),
         ];
         totals.extend(self.extra_totals.iter().copied());
-        page.push_str("<div class=\"totals\" id=\"totals\">");
+        let _ = page.write_str("<div class=\"totals\" id=\"totals\">");
         for (label, value) in &totals {
             let _ = write!(
                 page,
@@ -624,7 +661,7 @@ impl HtmlReport<'_> {
                 escape(label)
             );
         }
-        page.push_str("</div></header>\n<main>\n");
+        let _ = page.write_str("</div></header>\n<main>\n");
 
         let _ = writeln!(
             page,
@@ -772,7 +809,7 @@ impl HtmlReport<'_> {
                     turn_html(&turn.text, &marks, self.render)
                 );
             }
-            page.push_str("</ol></article>\n");
+            let _ = page.write_str("</ol></article>\n");
         }
         let promise_rules = rules
             .rules
@@ -780,13 +817,12 @@ impl HtmlReport<'_> {
             .filter(|r| matches!(r.kind, RuleKind::Promise { .. }))
             .count();
         if promise_rules > 0 {
-            page.push_str("<p class=\"note\">Callback promises, kept, broken and pending, are listed in promises.csv.</p>");
+            let _ = page.write_str("<p class=\"note\">Callback promises, kept, broken and pending, are listed in promises.csv.</p>");
         }
         let _ = write!(
             page,
             "</main>\n<pre id=\"selftest\" hidden></pre>\n<script>{SCRIPT}</script>\n</body></html>\n"
         );
-        page.into_bytes()
     }
 }
 

@@ -146,8 +146,9 @@ pub const FINDINGS_COLUMNS: [&str; 9] = [
 /// Findings per batch [`FindingsCsv`] renders at once, and per task of a batch.
 const CSV_BATCH: usize = 4_096;
 const CSV_ROWS_PER_TASK: usize = 256;
-/// Batches being rendered while the caller reads on: one is written while the next renders.
-const CSV_BATCHES_IN_FLIGHT: usize = 2;
+/// Batches rendering while the caller reads on: one, while the caller collects the next (more
+/// hold more memory at the report's end for no gain on two cores).
+const CSV_BATCHES_IN_FLIGHT: usize = 1;
 
 /// `findings.csv`, written as the findings are read in the run's order (conversation id, then
 /// turn), so that no run holds it whole in memory. Rows are rendered (redaction is most of the
