@@ -593,14 +593,8 @@ impl<W: std::io::Write> std::fmt::Write for IoPage<'_, W> {
 }
 
 impl HtmlReport<'_> {
-    pub fn to_html(&self) -> Vec<u8> {
-        let mut page = String::with_capacity(64 * 1024);
-        self.write_html(&mut page);
-        page.into_bytes()
-    }
-
-    /// Writes the page to `out` as it is made (see [`Self::write_html`]); the first failed
-    /// write is the error.
+    /// Writes the page to `out` as it is made, so that a large one is never held whole; the
+    /// first failed write is the error.
     pub fn write_html_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut page = IoPage { out, error: None };
         self.write_html(&mut page);
@@ -610,10 +604,9 @@ impl HtmlReport<'_> {
         }
     }
 
-    /// Writes the page to `page` as it is made, so that a large one is never held whole (the
-    /// report writes it straight to its file). A failed write of `page` is `page`'s to keep:
-    /// the page goes on regardless.
-    pub fn write_html(&self, page: &mut impl std::fmt::Write) {
+    /// The page, written to `page`; a failed write is `page`'s to keep, and the page goes on
+    /// regardless.
+    fn write_html(&self, page: &mut impl std::fmt::Write) {
         let rules = self.rules;
         let stats = self.stats;
         let findings = self.findings;

@@ -98,7 +98,9 @@ impl TurnsBuilder {
             }
             Speaker::System
         });
-        let text = match self.turns.get_mut(self.len) {
+        let mut spare = self.turns.get_mut(self.len);
+        let text = match &mut spare {
+            // The spare's text keeps its memory.
             Some(spare) => {
                 let mut text = std::mem::take(&mut spare.text);
                 text.clear();
@@ -115,7 +117,7 @@ impl TurnsBuilder {
             agent_id: non_empty(raw.agent_id),
             line: None,
         };
-        match self.turns.get_mut(self.len) {
+        match spare {
             Some(spare) => *spare = turn,
             None => self.turns.push(turn),
         }
