@@ -18,7 +18,7 @@ mod respond;
 use std::cell::RefCell;
 
 use crate::callbacks::Promise;
-use crate::engine::{Hit, Normalized, normalize_into, normalize_text_into};
+use crate::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
 use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
 use crate::transcript::{Conversation, Source, Speaker};
 
@@ -418,6 +418,8 @@ pub struct Auditor<'r> {
     normalized: Vec<Normalized>,
     /// The phrase hits of each turn.
     hits: Vec<Vec<Hit>>,
+    /// The matcher's scratch space.
+    scan_buffer: ScanBuffer,
     rule_hits: Vec<RuleHit>,
     turn_hits: Vec<(usize, usize)>,
     with_origins: RefCell<WithOrigins>,
@@ -429,6 +431,7 @@ impl<'r> Auditor<'r> {
             rules,
             normalized: Vec::new(),
             hits: Vec::new(),
+            scan_buffer: ScanBuffer::default(),
             rule_hits: Vec::new(),
             turn_hits: Vec::new(),
             with_origins: RefCell::default(),
@@ -449,10 +452,12 @@ impl<'r> Auditor<'r> {
         if self.hits.len() < turns.len() {
             self.hits.resize_with(turns.len(), Vec::new);
         }
-        // All turns at once: the matcher walks several of them through its DFA in lock-step.
-        self.rules
-            .matcher
-            .find_each_into(&self.normalized[..turns.len()], &mut self.hits);
+        // All turns at once: the matcher walks them as one text, in stretches in lock-step.
+        self.rules.matcher.find_each_into(
+            &self.normalized[..turns.len()],
+            &mut self.hits,
+            &mut self.scan_buffer,
+        );
         for hits in &self.hits[..turns.len()] {
             let from = self.rule_hits.len();
             for hit in hits {
