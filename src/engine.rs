@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, StartKind};
+use aho_corasick::nfa::noncontiguous::NFA;
+use aho_corasick::{Anchored, MatchKind};
 
 /// True for the characters that are deleted, not turned into a space.
 fn is_apostrophe(c: char) -> bool {
@@ -400,15 +400,15 @@ pub enum MatcherError {
     TooLarge { states: usize, classes: usize },
 }
 
-/// The automaton over every distinct normalized phrase: aho-corasick's DFA, copied into a
-/// transition table of our own that is walked by hand.
+/// The automaton over every distinct normalized phrase: the DFA of aho-corasick's automaton,
+/// filled into a transition table of our own that is walked by hand.
 ///
 /// The copy is smaller and ordered for the cache. Its alphabet is exactly the bytes the
 /// patterns use plus one class for every other byte (33 classes for the default pack, where
-/// the DFA rounds its rows up to 64 entries), and its states are numbered breadth first from
+/// aho-corasick's DFA rounds its rows up to 64), and its states are numbered breadth first from
 /// the start, so the shallow states that nearly every step visits sit together: for the
 /// default pack's 15,343 states, the first 1,024 take 89% of the steps on generated text.
-/// Match states come first, so "is this a match" is one comparison, as in the DFA.
+/// Match states come first, so "is this a match" is one comparison.
 ///
 /// A byte that no pattern uses leads from every state back to the start; so does a text's
 /// end. [`PhraseMatcher::find_each_into`] relies on it to walk many texts as one.
@@ -452,13 +452,12 @@ impl PhraseMatcher {
     /// hit's `phrase` is the index into this slice.
     pub fn new(phrases: &[String]) -> Result<PhraseMatcher, MatcherError> {
         let patterns: Vec<String> = phrases.iter().map(|p| format!(" {p} ")).collect();
-        // The DFA kind: the rule set is small (hundreds to a few thousand phrases), and the
-        // DFA scans several times faster than the default NFA for an overlapping search.
-        // No prefilter: every pattern starts with a space, so the prefilter would be a memchr
-        // for the space that ends every word, a call per word for nothing.
-        let dfa = DFA::builder()
+        // aho-corasick's trie with failure links: its `next_state` follows them, giving the
+        // transitions of the DFA the table is filled from (building aho-corasick's own DFA
+        // first cost 86 M instructions more, at every start). No prefilter: the table is
+        // walked by hand.
+        let nfa = NFA::builder()
             .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
             .prefilter(false)
             .build(&patterns)?;
 
@@ -469,7 +468,7 @@ impl PhraseMatcher {
             }
         }
         let mut classes = [0u8; 256];
-        // One byte of each class, to ask the DFA with; class 0's is a byte no string holds.
+        // One byte of each class, to ask the NFA with; class 0's is a byte no string holds.
         let mut class_bytes = vec![TEXT_SEPARATOR];
         for byte in 0..=255u8 {
             if used[byte as usize] {
@@ -480,30 +479,43 @@ impl PhraseMatcher {
         }
 
         // Every state reachable from the start, breadth first; then match states first.
-        let start = dfa
+        let start = nfa
             .start_state(Anchored::No)
-            .expect("the DFA supports unanchored searches");
+            .expect("the NFA supports unanchored searches");
+        // `row_of[state]`: the row of an NFA state (`NO_ROW` while it has none).
+        const NO_ROW: usize = usize::MAX;
+        let mut row_of: Vec<usize> = Vec::new();
+        let mut find_row = |state: StateID, new_row: usize| -> Option<usize> {
+            let index = state.as_usize();
+            if index >= row_of.len() {
+                row_of.resize(index + 1, NO_ROW);
+            }
+            if row_of[index] == NO_ROW {
+                row_of[index] = new_row;
+                return None;
+            }
+            Some(row_of[index])
+        };
+        find_row(start, 0);
         let mut order = vec![start];
-        let mut row_of: std::collections::HashMap<StateID, usize> =
-            std::collections::HashMap::from([(start, 0)]);
         let mut visited = 0;
         while visited < order.len() {
             let state = order[visited];
             visited += 1;
             for &byte in &class_bytes {
-                let next = dfa.next_state(Anchored::No, state, byte);
-                row_of.entry(next).or_insert_with(|| {
+                let next = nfa.next_state(Anchored::No, state, byte);
+                if find_row(next, order.len()).is_none() {
                     order.push(next);
-                    order.len() - 1
-                });
+                }
             }
         }
         let (mut rows, other): (Vec<StateID>, Vec<StateID>) =
-            order.into_iter().partition(|&state| dfa.is_match(state));
+            order.into_iter().partition(|&state| nfa.is_match(state));
         let match_rows = rows.len();
         rows.extend(other);
+        let mut row_of = vec![NO_ROW; rows.iter().map(|s| s.as_usize() + 1).max().unwrap_or(0)];
         for (row, &state) in rows.iter().enumerate() {
-            row_of.insert(state, row);
+            row_of[state.as_usize()] = row;
         }
 
         let class_count = class_bytes.len();
@@ -518,18 +530,18 @@ impl PhraseMatcher {
         {
             return Err(too_large);
         }
-        let state_of = |dfa_state: StateID| (row_of[&dfa_state] * class_count) as u32;
+        let state_of = |nfa_state: StateID| (row_of[nfa_state.as_usize()] * class_count) as u32;
         let mut next = Vec::with_capacity(rows.len() * class_count);
         let mut match_starts = vec![0];
         let mut matches = Vec::new();
         for (row, &state) in rows.iter().enumerate() {
             for &byte in &class_bytes {
-                next.push(state_of(dfa.next_state(Anchored::No, state, byte)));
+                next.push(state_of(nfa.next_state(Anchored::No, state, byte)));
             }
             if row < match_rows {
-                for index in 0..dfa.match_len(state) {
-                    let pattern = dfa.match_pattern(state, index);
-                    matches.push((pattern.as_u32(), dfa.pattern_len(pattern) as u32));
+                for index in 0..nfa.match_len(state) {
+                    let pattern = nfa.match_pattern(state, index);
+                    matches.push((pattern.as_u32(), nfa.pattern_len(pattern) as u32));
                 }
                 match_starts.push(matches.len() as u32);
             }
@@ -649,9 +661,10 @@ impl PhraseMatcher {
         }
         let steps = (0..LANES).map(|l| cuts[l + 1] - from[l]).min().unwrap_or(0);
         let mut states = [self.start; LANES];
+        let walks: [&[u8]; LANES] = std::array::from_fn(|lane| &joined[from[lane]..][..steps]);
         for step in 0..steps {
-            for (lane, state) in states.iter_mut().enumerate() {
-                *state = self.step(*state, joined[from[lane] + step]);
+            for (state, walk) in states.iter_mut().zip(walks) {
+                *state = self.step(*state, walk[step]);
             }
             for (lane, &state) in states.iter().enumerate() {
                 if state < self.match_limit && from[lane] + step >= cuts[lane] {
