@@ -22,7 +22,7 @@ use crate::finding_store::FindingStore;
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
 use crate::rules::RuleSet;
-use crate::scorecard::Scorecards;
+use crate::scorecard::{Scorecards, Tally};
 use crate::transcript::{Direction, ReadError, SkipKind, Source};
 
 /// How the audit runs.
@@ -252,7 +252,12 @@ impl RetainTurns {
 /// Folds chunk results, in order, into the run's result.
 struct Merger<'r> {
     rules: &'r RuleSet,
+    /// The run's result, but for its scorecards, which are tallied apart (below) until the end.
     run: AuditRun,
+    /// [`AuditRun::scorecards`] as they are added up.
+    scorecards: Tally,
+    /// [`AuditRun::teams`] as they are added up.
+    teams: Tally,
     /// Every audited conversation's id and where it was read: the duplicate check, and the
     /// names the promise join gives.
     ids: ConversationIds,
@@ -339,13 +344,13 @@ impl Merger<'_> {
                     // below), those of its broken promises once they are judged.
                     let held = !audit.promises.is_empty();
                     if held {
-                        run.scorecards
+                        self.scorecards
                             .count_findings_ahead(&audit, self.rules, None);
-                        run.teams
+                        self.teams
                             .count_findings_ahead(&audit, self.rules, Some(team_key(&team)));
                     } else {
-                        run.scorecards.add(&audit, self.rules);
-                        run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
+                        self.scorecards.add_as(&audit, self.rules, None);
+                        self.teams.add_as(&audit, self.rules, Some(team_key(&team)));
                     }
                     for finding in std::mem::take(&mut audit.findings) {
                         run.findings.push(finding)?;
@@ -408,8 +413,8 @@ impl Merger<'_> {
         let run = &mut self.run;
         for (mut audit, team) in std::mem::take(&mut self.held) {
             judge.fold(&mut audit);
-            run.scorecards.add(&audit, self.rules);
-            run.teams.add_as(&audit, self.rules, Some(team_key(&team)));
+            self.scorecards.add_as(&audit, self.rules, None);
+            self.teams.add_as(&audit, self.rules, Some(team_key(&team)));
             for finding in audit.findings.drain(..) {
                 run.findings.push(finding)?;
             }
@@ -421,7 +426,7 @@ impl Merger<'_> {
                 continue;
             }
             judge.judge(&mut promise);
-            run.scorecards.add_carried(&promise, self.rules);
+            self.scorecards.add_carried(&promise, self.rules);
             if promise.state == crate::callbacks::PromiseState::Broken {
                 run.findings.push(promise.finding())?;
             }
@@ -435,6 +440,8 @@ impl Merger<'_> {
             ))
         });
         run.as_of = as_of;
+        run.scorecards = self.scorecards.into_scorecards();
+        run.teams = self.teams.into_scorecards();
         // A conversation kept for its promises stays when a broken one became a finding.
         for promise in &run.promises {
             if promise.state == crate::callbacks::PromiseState::Broken
@@ -470,8 +477,6 @@ pub fn run(
     let mut merger = Merger {
         rules,
         run: AuditRun {
-            scorecards: Scorecards::new(rules.rules.len()),
-            teams: Scorecards::new(rules.rules.len()),
             findings: FindingStore::new(
                 options
                     .finding_budget_bytes
@@ -486,6 +491,8 @@ pub fn run(
             },
             ..AuditRun::default()
         },
+        scorecards: Tally::new(rules.rules.len()),
+        teams: Tally::new(rules.rules.len()),
         ids: ConversationIds::default(),
         contacts: Contacts::default(),
         held: Vec::new(),

@@ -14,6 +14,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use crate::transcript::Source;
 
@@ -32,6 +33,23 @@ pub struct StringNumbers {
     table: HashTable<u32>,
     /// foldhash, randomly seeded: SipHash (std's) was 0.4% of a run's samples on the merge.
     hasher: hashbrown::DefaultHashBuilder,
+}
+
+/// A string's number, as [`StringNumbers::number`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Number {
+    /// The string was added before, with this number.
+    Found(u32),
+    /// The string is new and now has this number.
+    Added(u32),
+}
+
+impl Number {
+    pub fn get(self) -> u32 {
+        match self {
+            Number::Found(number) | Number::Added(number) => number,
+        }
+    }
 }
 
 fn string_of<'t>(text: &'t str, ends: &[u64], number: u32) -> &'t str {
@@ -59,18 +77,30 @@ impl StringNumbers {
 
     /// The number of `text`, added when new; `None` past 2^32 − 1 strings.
     pub fn find_or_add(&mut self, text: &str) -> Option<u32> {
+        self.number(text).map(Number::get)
+    }
+
+    /// The number of `text`, saying whether this call added it: one hash and one probe of
+    /// the table, where a [`StringNumbers::find`] before adding takes two. `None` past
+    /// 2^32 − 1 strings.
+    pub fn number(&mut self, text: &str) -> Option<Number> {
         let hash = self.hasher.hash_one(text);
-        let (all, ends) = (&self.text, &self.ends);
-        if let Some(&number) = self.table.find(hash, |&n| string_of(all, ends, n) == text) {
-            return Some(number);
-        }
-        let number = u32::try_from(self.ends.len()).ok()?;
-        self.text.push_str(text);
-        self.ends.push(self.text.len() as u64);
         let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.table
-            .insert_unique(hash, number, |&n| hasher.hash_one(string_of(all, ends, n)));
-        Some(number)
+        let entry = self.table.entry(
+            hash,
+            |&n| string_of(all, ends, n) == text,
+            |&n| hasher.hash_one(string_of(all, ends, n)),
+        );
+        match entry {
+            Entry::Occupied(found) => Some(Number::Found(*found.get())),
+            Entry::Vacant(room) => {
+                let number = u32::try_from(self.ends.len()).ok()?;
+                self.text.push_str(text);
+                self.ends.push(self.text.len() as u64);
+                room.insert(number);
+                Some(Number::Added(number))
+            }
+        }
     }
 
     /// String `number`.
@@ -88,6 +118,10 @@ pub struct ConversationIds {
     lines: Vec<u64>,
     file_names: Vec<Arc<str>>,
     file_numbers: HashMap<Arc<str>, u32>,
+    /// The file of the last conversation added, and its number: consecutive conversations
+    /// mostly come from one file, whose name the reader shares as one `Arc`, so comparing
+    /// pointers finds it without hashing the name.
+    last_file: Option<(Arc<str>, u32)>,
 }
 
 /// A conversation's number, in the order the merge read them.
@@ -114,21 +148,33 @@ impl ConversationIds {
     /// Adds a conversation read at `source`; fails with the first one's source when the id
     /// was read before.
     pub fn add(&mut self, id: &str, source: &Source) -> Result<ConversationNumber, NotAdded> {
-        if let Some(first) = self.ids.find(id) {
-            return Err(NotAdded::Duplicate(self.source(first)));
-        }
-        let file = match self.file_numbers.get(&source.file) {
-            Some(&file) => file,
-            None => {
-                let file = u32::try_from(self.file_names.len()).map_err(|_| NotAdded::TooMany)?;
-                self.file_names.push(source.file.clone());
-                self.file_numbers.insert(source.file.clone(), file);
-                file
-            }
+        let number = match self.ids.number(id).ok_or(NotAdded::TooMany)? {
+            Number::Found(first) => return Err(NotAdded::Duplicate(self.source(first))),
+            Number::Added(number) => number,
         };
-        let number = self.ids.find_or_add(id).ok_or(NotAdded::TooMany)?;
+        let file = self.file_number(&source.file)?;
         self.files.push(file);
         self.lines.push(source.line);
+        Ok(number)
+    }
+
+    /// The number of `file`, given when it first comes.
+    fn file_number(&mut self, file: &Arc<str>) -> Result<u32, NotAdded> {
+        if let Some((last, number)) = &self.last_file
+            && Arc::ptr_eq(last, file)
+        {
+            return Ok(*number);
+        }
+        let number = match self.file_numbers.get(file) {
+            Some(&number) => number,
+            None => {
+                let number = u32::try_from(self.file_names.len()).map_err(|_| NotAdded::TooMany)?;
+                self.file_names.push(file.clone());
+                self.file_numbers.insert(file.clone(), number);
+                number
+            }
+        };
+        self.last_file = Some((file.clone(), number));
         Ok(number)
     }
 
@@ -193,6 +239,46 @@ mod tests {
         );
         assert_eq!(ids.source(3), at("b.jsonl", 10));
         assert!(ids.contains("c-2") && ids.contains("") && !ids.contains("c-3"));
+    }
+
+    #[test]
+    fn number_says_whether_it_added() {
+        let mut strings = StringNumbers::default();
+        // string, what numbering it gives
+        let cases = [
+            ("x", Number::Added(0)),
+            ("y", Number::Added(1)),
+            ("x", Number::Found(0)),
+            ("", Number::Added(2)),
+            ("y", Number::Found(1)),
+            ("", Number::Found(2)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(strings.number(text), Some(expected), "{text:?}");
+        }
+        assert_eq!(strings.len(), 3);
+        assert_eq!(strings.find_or_add("z"), Some(3));
+    }
+
+    #[test]
+    fn files_are_told_apart_by_name_not_by_pointer() {
+        let mut ids = ConversationIds::default();
+        let a = Arc::<str>::from("a.jsonl");
+        let b = Arc::<str>::from("b.jsonl");
+        // The same name in a second `Arc`: the same file.
+        let a_again = Arc::<str>::from("a.jsonl");
+        let files = [&a, &a, &b, &a, &a_again, &b];
+        for (n, file) in files.iter().enumerate() {
+            let source = Source {
+                file: Arc::clone(file),
+                line: n as u64 + 1,
+            };
+            assert_eq!(ids.add(&format!("c-{n}"), &source), Ok(n as u32));
+        }
+        for (n, file) in files.iter().enumerate() {
+            assert_eq!(ids.source(n as u32), at(file, n as u64 + 1));
+        }
+        assert_eq!(ids.file_names.len(), 2);
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! Scores are summed as whole micro-points (score × 10⁶, rounded once per conversation), so
 //! partial scorecards merge associatively and commutatively: any split of the input into
 //! chunks, merged in any order, gives the same bytes out.
+//!
+//! A run adds its conversations to a [`Tally`], whose cards are found by hashing their key,
+//! and sorts it into [`Scorecards`] (cards by key, what the reports read) once, at the end.
 
 use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 
 use crate::callbacks::{Promise, PromiseState};
 use crate::checks::{ConversationAudit, RuleState};
@@ -99,112 +104,12 @@ impl Scorecards {
         }
     }
 
-    /// Adds one audited conversation (its promises judged already). A promise rule's counts
-    /// are of promises, not conversations; its state only weighs in the conversation's score.
+    /// Adds one audited conversation (its promises judged already): a [`Tally`] of it alone,
+    /// merged in.
     pub fn add(&mut self, audit: &ConversationAudit, rules: &RuleSet) {
-        self.add_as(audit, rules, None);
-    }
-
-    /// As [`Scorecards::add`], with every agent's part, finding and promise counted under
-    /// `group` instead of the agent (a team roll-up) when it is given.
-    pub fn add_as(&mut self, audit: &ConversationAudit, rules: &RuleSet, group: Option<&str>) {
-        let rule_count = rules.rules.len();
-        for part in &audit.agents {
-            let card = self.card(group.unwrap_or(&part.agent_id), rule_count);
-            card.conversations += 1;
-            card.score_micros += (part.score(rules) * 1e6).round() as u64;
-            let mut counted = vec![RuleCount::default(); rule_count];
-            for (index, state) in part.states.iter().enumerate() {
-                if matches!(rules.rules[index].kind, RuleKind::Promise { .. }) {
-                    continue;
-                }
-                let count = &mut counted[index];
-                match state {
-                    RuleState::NotApplicable => {}
-                    RuleState::Passed => count.applicable += 1,
-                    RuleState::Failed => {
-                        count.applicable += 1;
-                        count.failed += 1;
-                    }
-                }
-            }
-            for (mine, add) in card.rules.iter_mut().zip(&counted) {
-                mine.merge(add);
-            }
-            for (total, add) in self.totals.iter_mut().zip(&counted) {
-                total.merge(add);
-            }
-        }
-        self.count_findings(audit, group);
-        for promise in &audit.promises {
-            let index = promise.rule as usize;
-            self.card(group.unwrap_or(&promise.agent_id), rule_count)
-                .rules[index]
-                .count_promise(promise.state);
-            self.totals[index].count_promise(promise.state);
-        }
-    }
-
-    /// For a conversation held until its promises are judged: opens its agents' cards (as
-    /// [`Scorecards::add_as`] will) and counts its findings now, so that they need not wait
-    /// in memory; `add_as` then counts only the findings added later (of broken promises).
-    pub fn count_findings_ahead(
-        &mut self,
-        audit: &ConversationAudit,
-        rules: &RuleSet,
-        group: Option<&str>,
-    ) {
-        for part in &audit.agents {
-            self.card(group.unwrap_or(&part.agent_id), rules.rules.len());
-        }
-        self.count_findings(audit, group);
-    }
-
-    /// Each finding counts for its agent's card (or the group's), when there is one.
-    fn count_findings(&mut self, audit: &ConversationAudit, group: Option<&str>) {
-        for finding in &audit.findings {
-            if let Some(card) = self.agents.get_mut(group.unwrap_or(&finding.agent_id)) {
-                card.findings += 1;
-            }
-        }
-    }
-
-    /// The agent's card, created empty when missing; the totals grow to `rule_count`.
-    fn card(&mut self, agent: &str, rule_count: usize) -> &mut AgentCard {
-        if self.totals.len() < rule_count {
-            self.totals.resize(rule_count, RuleCount::default());
-        }
-        // A lookup first: most calls find the card, and `entry` would copy the key each time.
-        if !self.agents.contains_key(agent) {
-            self.agents.insert(
-                agent.to_string(),
-                AgentCard {
-                    rules: vec![RuleCount::default(); rule_count],
-                    ..AgentCard::default()
-                },
-            );
-        }
-        self.agents
-            .get_mut(agent)
-            .expect("the card was inserted above")
-    }
-
-    /// Counts one judged promise for its agent and in the totals; a broken promise carried
-    /// from an earlier run also counts as the agent's finding (its conversation was scored in
-    /// the run that read it).
-    pub fn add_carried(&mut self, promise: &Promise, rules: &RuleSet) {
-        self.count_promise(promise, rules.rules.len());
-        if promise.state == PromiseState::Broken
-            && let Some(card) = self.agents.get_mut(&promise.agent_id)
-        {
-            card.findings += 1;
-        }
-    }
-
-    fn count_promise(&mut self, promise: &Promise, rule_count: usize) {
-        let index = promise.rule as usize;
-        self.card(&promise.agent_id, rule_count).rules[index].count_promise(promise.state);
-        self.totals[index].count_promise(promise.state);
+        let mut one = Tally::new(rules.rules.len());
+        one.add_as(audit, rules, None);
+        self.merge(&one.into_scorecards());
     }
 
     /// Merges another partial scorecard into this one.
@@ -221,6 +126,142 @@ impl Scorecards {
     }
 }
 
+/// Scorecards while a run adds to them, one conversation at a time: the cards found by a hash
+/// of their key, sorted into [`Scorecards`] once, at the end. The merge looks up the card of
+/// every agent (and team) of every conversation, and of every finding; a `BTreeMap<String, _>`
+/// took a dozen string comparisons for each.
+#[derive(Debug)]
+pub struct Tally {
+    cards: HashMap<String, AgentCard>,
+    /// Indexed like the rule set.
+    totals: Vec<RuleCount>,
+}
+
+impl Tally {
+    pub fn new(rule_count: usize) -> Tally {
+        Tally {
+            cards: HashMap::default(),
+            totals: vec![RuleCount::default(); rule_count],
+        }
+    }
+
+    /// Adds one audited conversation (its promises judged already), with every agent's part,
+    /// finding and promise counted under `group` instead of the agent (a team roll-up) when
+    /// it is given. A promise rule's counts are of promises, not conversations; its state
+    /// only weighs in the conversation's score.
+    pub fn add_as(&mut self, audit: &ConversationAudit, rules: &RuleSet, group: Option<&str>) {
+        let rule_count = rules.rules.len();
+        for part in &audit.agents {
+            let card = card(&mut self.cards, group.unwrap_or(&part.agent_id), rule_count);
+            card.conversations += 1;
+            card.score_micros += (part.score(rules) * 1e6).round() as u64;
+            for ((state, rule), (mine, total)) in part
+                .states
+                .iter()
+                .zip(&rules.rules)
+                .zip(card.rules.iter_mut().zip(&mut self.totals))
+            {
+                if matches!(rule.kind, RuleKind::Promise { .. }) {
+                    continue;
+                }
+                let failed = match state {
+                    RuleState::NotApplicable => continue,
+                    RuleState::Passed => 0,
+                    RuleState::Failed => 1,
+                };
+                for count in [mine, total] {
+                    count.applicable += 1;
+                    count.failed += failed;
+                }
+            }
+        }
+        self.count_findings(audit, group);
+        for promise in &audit.promises {
+            self.count_promise(promise, group, rule_count);
+        }
+    }
+
+    /// For a conversation held until its promises are judged: opens its agents' cards (as
+    /// [`Tally::add_as`] will) and counts its findings now, so that they need not wait in
+    /// memory; `add_as` then counts only the findings added later (of broken promises).
+    pub fn count_findings_ahead(
+        &mut self,
+        audit: &ConversationAudit,
+        rules: &RuleSet,
+        group: Option<&str>,
+    ) {
+        for part in &audit.agents {
+            card(
+                &mut self.cards,
+                group.unwrap_or(&part.agent_id),
+                rules.rules.len(),
+            );
+        }
+        self.count_findings(audit, group);
+    }
+
+    /// Each finding counts for its agent's card (or the group's), when there is one.
+    fn count_findings(&mut self, audit: &ConversationAudit, group: Option<&str>) {
+        if let Some(group) = group {
+            if let Some(card) = self.cards.get_mut(group) {
+                card.findings += audit.findings.len() as u64;
+            }
+            return;
+        }
+        for finding in &audit.findings {
+            if let Some(card) = self.cards.get_mut(finding.agent_id.as_str()) {
+                card.findings += 1;
+            }
+        }
+    }
+
+    /// Counts one judged promise for its agent (or the group) and in the totals.
+    fn count_promise(&mut self, promise: &Promise, group: Option<&str>, rule_count: usize) {
+        let index = promise.rule as usize;
+        card(
+            &mut self.cards,
+            group.unwrap_or(&promise.agent_id),
+            rule_count,
+        )
+        .rules[index]
+            .count_promise(promise.state);
+        self.totals[index].count_promise(promise.state);
+    }
+
+    /// Counts one judged promise for its agent and in the totals; a broken promise carried
+    /// from an earlier run also counts as the agent's finding (its conversation was scored in
+    /// the run that read it).
+    pub fn add_carried(&mut self, promise: &Promise, rules: &RuleSet) {
+        self.count_promise(promise, None, rules.rules.len());
+        if promise.state == PromiseState::Broken
+            && let Some(card) = self.cards.get_mut(promise.agent_id.as_str())
+        {
+            card.findings += 1;
+        }
+    }
+
+    /// The cards sorted by key.
+    pub fn into_scorecards(self) -> Scorecards {
+        Scorecards {
+            agents: self.cards.into_iter().collect(),
+            totals: self.totals,
+        }
+    }
+}
+
+/// The card of `key`, created empty (with `rule_count` rules) when missing; the key is copied
+/// only then.
+fn card<'c>(
+    cards: &'c mut HashMap<String, AgentCard>,
+    key: &str,
+    rule_count: usize,
+) -> &'c mut AgentCard {
+    cards.entry_ref(key).or_insert_with(|| AgentCard {
+        rules: vec![RuleCount::default(); rule_count],
+        ..AgentCard::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +276,75 @@ mod tests {
             }],
             promises: Vec::new(),
             suppressed: 0,
+        }
+    }
+
+    fn with_findings(mut audit: ConversationAudit, agents: &[&str]) -> ConversationAudit {
+        for agent in agents {
+            audit.findings.push(crate::checks::Finding {
+                conversation_id: "c".into(),
+                agent_id: (*agent).into(),
+                rule: 0,
+                turn: 1,
+                at_ms: None,
+                evidence: String::new(),
+                source: crate::transcript::Source {
+                    file: "f".into(),
+                    line: 1,
+                },
+                span: None,
+            });
+        }
+        audit
+    }
+
+    #[test]
+    fn a_tally_counts_agents_and_teams_and_sorts_them_by_key() {
+        let rules = crate::checks::test_support::rule_set("kind = \"forbid\"\nphrases = [\"x\"]");
+        let mut two_agents = with_findings(audit("b", vec![RuleState::Failed]), &["b"]);
+        two_agents.agents.push(AgentPart {
+            agent_id: "a".into(),
+            states: vec![RuleState::Passed],
+        });
+        // A finding of an agent without a card yet counts nowhere.
+        let stray = with_findings(audit("c", vec![RuleState::Failed]), &["c", "z"]);
+        let mut agents = Tally::new(1);
+        let mut teams = Tally::new(1);
+        for (conversation, team) in [(&two_agents, "t-2"), (&stray, "t-1")] {
+            agents.add_as(conversation, &rules, None);
+            teams.add_as(conversation, &rules, Some(team));
+        }
+        let (agents, teams) = (agents.into_scorecards(), teams.into_scorecards());
+        // key, conversations, score, findings, rule 0 applicable and failed
+        let expected_agents = [
+            ("a", 1, 100.0, 0, 1, 0),
+            ("b", 1, 0.0, 1, 1, 1),
+            ("c", 1, 0.0, 1, 1, 1),
+        ];
+        // A team counts each agent's part of a conversation, and all its findings.
+        let expected_teams = [("t-1", 1, 0.0, 2, 1, 1), ("t-2", 2, 50.0, 1, 2, 1)];
+        for (cards, expected) in [
+            (&agents, &expected_agents[..]),
+            (&teams, &expected_teams[..]),
+        ] {
+            let got: Vec<_> = cards
+                .agents
+                .iter()
+                .map(|(key, card)| {
+                    let rule = card.rules[0];
+                    let score = card.score();
+                    (
+                        key.as_str(),
+                        card.conversations,
+                        score,
+                        card.findings,
+                        rule.applicable,
+                        rule.failed,
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected);
+            assert_eq!((cards.totals[0].applicable, cards.totals[0].failed), (3, 2));
         }
     }
 
