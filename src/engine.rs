@@ -445,6 +445,8 @@ pub struct ScanBuffer {
     joined: Vec<u8>,
     /// Where each text starts in `joined`.
     starts: Vec<usize>,
+    /// Per lane, the (offset in `joined`, match state) of each match the walk reached.
+    lane_matches: [Vec<(usize, u32)>; LANES],
 }
 
 impl PhraseMatcher {
@@ -620,7 +622,11 @@ impl PhraseMatcher {
         for list in hits.iter_mut() {
             list.clear();
         }
-        let ScanBuffer { joined, starts } = buffer;
+        let ScanBuffer {
+            joined,
+            starts,
+            lane_matches,
+        } = buffer;
         joined.clear();
         starts.clear();
         for text in texts {
@@ -628,23 +634,11 @@ impl PhraseMatcher {
             joined.extend_from_slice(text.text.as_bytes());
             joined.push(TEXT_SEPARATOR);
         }
-        // A match ends in the text it started in: the separator between them matches nothing.
-        let mut report = |state: u32, at: usize| {
-            let text = starts.partition_point(|&start| start <= at) - 1;
-            let end = at + 1 - starts[text];
-            for &(phrase, length) in self.matches_of(state) {
-                hits[text].push(Hit {
-                    phrase,
-                    start: (end - length as usize) as u32 + 1,
-                    end: end as u32 - 1,
-                });
-            }
-        };
         let joined: &[u8] = joined;
         // Stretch `l` is `cuts[l]..cuts[l + 1]`; its walk starts `warm_up` bytes earlier, at
         // `from[l]`, where the state is not known: a state stands for a suffix of the text
         // read no longer than the longest pattern, so after that many bytes it is the state
-        // a walk from the very start would have. Hits are reported from the stretch's start
+        // a walk from the very start would have. Matches are kept from the stretch's start
         // only (those before are the previous stretch's). The cuts make every walk the same
         // length, so no lane is left to finish alone.
         let warm_up = self.longest_pattern;
@@ -659,6 +653,9 @@ impl PhraseMatcher {
         for lane in 1..LANES {
             from[lane] = cuts[lane].saturating_sub(warm_up);
         }
+        for matches in lane_matches.iter_mut() {
+            matches.clear();
+        }
         let steps = (0..LANES).map(|l| cuts[l + 1] - from[l]).min().unwrap_or(0);
         let mut states = [self.start; LANES];
         let walks: [&[u8]; LANES] = std::array::from_fn(|lane| &joined[from[lane]..][..steps]);
@@ -668,7 +665,7 @@ impl PhraseMatcher {
             }
             for (lane, &state) in states.iter().enumerate() {
                 if state < self.match_limit && from[lane] + step >= cuts[lane] {
-                    report(state, from[lane] + step);
+                    lane_matches[lane].push((from[lane] + step, state));
                 }
             }
         }
@@ -676,16 +673,25 @@ impl PhraseMatcher {
             let stretch = &joined[..cuts[lane + 1]];
             self.walk(stretch, from[lane] + steps, state, |state, at| {
                 if at >= cuts[lane] {
-                    report(state, at);
+                    lane_matches[lane].push((at, state));
                 }
             });
         }
-        // A text cut in two got the hits of its second part interleaved with those of its
-        // first: back into the order of their ends (a stable sort keeps the order of the hits
-        // that end together).
-        for &cut in &cuts[1..LANES] {
-            if let Some(text) = starts.partition_point(|&start| start <= cut).checked_sub(1) {
-                hits[text].sort_by_key(|hit| hit.end);
+        // The stretches follow each other, so their matches, lane after lane, are in the
+        // order of the text. A match ends in the text it started in: the separator between
+        // texts matches nothing.
+        let mut text = 0;
+        for &(at, state) in lane_matches.iter().flatten() {
+            while starts.get(text + 1).is_some_and(|&next| next <= at) {
+                text += 1;
+            }
+            let end = at + 1 - starts[text];
+            for &(phrase, length) in self.matches_of(state) {
+                hits[text].push(Hit {
+                    phrase,
+                    start: (end - length as usize) as u32 + 1,
+                    end: end as u32 - 1,
+                });
             }
         }
     }
