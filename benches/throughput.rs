@@ -23,7 +23,7 @@ use divan::counter::BytesCount;
 
 use callqa::audit::{AuditOptions, run};
 use callqa::checks::Auditor;
-use callqa::engine::{Hit, Normalized, normalize_into, normalize_text_into};
+use callqa::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
 use callqa::input::{InputFormat, ReadOptions, discover};
 use callqa::rules::{Role, RuleKind, RuleSet};
 use callqa::transcript::{Conversation, jsonl};
@@ -198,6 +198,46 @@ fn normalize_and_match(bencher: Bencher) {
             }
             assert_eq!(hits.len(), fixture.expected_hits);
             hits.len()
+        });
+}
+
+/// The phrase scan of whole conversations, as the auditor runs it: each conversation's
+/// normalized turns walked as one text, in stretches in lock-step.
+#[divan::bench(sample_count = 20)]
+fn match_conversations(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    let mut turns = fixture.normalized.iter();
+    let conversations: Vec<Vec<Normalized>> = fixture
+        .conversations
+        .iter()
+        .map(|conversation| {
+            (&mut turns)
+                .take(conversation.turns.len())
+                .map(|text| Normalized {
+                    text: text.clone(),
+                    origin: Vec::new(),
+                })
+                .collect()
+        })
+        .collect();
+    bencher
+        .counter(BytesCount::new(fixture.normalized_bytes))
+        .bench(|| {
+            let mut hits: Vec<Vec<Hit>> = Vec::new();
+            let mut buffer = ScanBuffer::default();
+            let mut count = 0;
+            for texts in &conversations {
+                if hits.len() < texts.len() {
+                    hits.resize_with(texts.len(), Vec::new);
+                }
+                fixture
+                    .rules
+                    .matcher
+                    .find_each_into(texts, &mut hits, &mut buffer);
+                count += hits[..texts.len()].iter().map(Vec::len).sum::<usize>();
+            }
+            assert_eq!(count, fixture.expected_hits);
+            count
         });
 }
 
