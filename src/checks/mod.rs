@@ -328,7 +328,7 @@ pub fn excerpt(text: &str, from: usize, to: usize) -> String {
     if right_end < after.len() {
         out.push('…');
     }
-    flatten(&out)
+    flatten(out)
 }
 
 /// A turn's text shortened to about `max` characters for "what was said" evidence.
@@ -342,24 +342,29 @@ pub fn shorten(text: &str, max: usize) -> String {
             format!("{}…", text[..end].trim_end())
         }
     };
-    flatten(&shown)
+    flatten(shown)
 }
 
-fn flatten(text: &str) -> String {
+/// `text` on one line: each run of line breaks and tabs becomes one space. Most texts have
+/// none and are given back as they are.
+fn flatten(text: String) -> String {
     if text.contains(['\n', '\r', '\t']) {
         text.split(['\n', '\r', '\t'])
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
     } else {
-        text.to_string()
+        text
     }
 }
 
 /// Collects the agents of a conversation and their rule states while checks run.
 pub(crate) struct Outcome {
     rule_count: usize,
+    /// The first `speakers` parts are the agents who spoke a turn with words, in order of
+    /// their first turn: registered before any check runs.
     agents: Vec<AgentPart>,
+    speakers: usize,
     findings: Vec<Finding>,
     promises: Vec<Promise>,
     /// Per `# callqa: ignore` directive: the 0-based turn and the rules (indices; `None`:
@@ -389,6 +394,16 @@ impl Outcome {
         let state = &mut self.part(agent).states[rule as usize];
         if *state == RuleState::NotApplicable {
             *state = RuleState::Passed;
+        }
+    }
+
+    /// The rule could fire on every agent who spoke.
+    pub fn applicable_to_speakers(&mut self, rule: u32) {
+        for part in &mut self.agents[..self.speakers] {
+            let state = &mut part.states[rule as usize];
+            if *state == RuleState::NotApplicable {
+                *state = RuleState::Passed;
+            }
         }
     }
 
@@ -481,6 +496,7 @@ impl<'r> Auditor<'r> {
         let mut outcome = Outcome {
             rule_count: self.rules.rules.len(),
             agents: Vec::new(),
+            speakers: 0,
             findings: Vec::new(),
             promises: Vec::new(),
             suppressions: conversation
@@ -498,10 +514,17 @@ impl<'r> Auditor<'r> {
                 .collect(),
             suppressed: 0,
         };
-        // Every agent who spoke is scored, even where no rule applies to them.
+        // Every agent who spoke is scored, even where no rule applies to them. (A run of turns
+        // of one agent is looked up once.)
+        let mut previous = None;
         for turn in context.turns_of(Speaker::Agent) {
-            outcome.part(context.agent_of(turn));
+            let agent = context.agent_of(turn);
+            if previous != Some(agent) {
+                outcome.part(agent);
+                previous = Some(agent);
+            }
         }
+        outcome.speakers = outcome.agents.len();
         for (index, rule) in self.rules.rules.iter().enumerate() {
             if !rule.applies_to_channel(conversation.channel.as_deref()) {
                 continue;
@@ -555,18 +578,6 @@ fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
         ),
         RuleKind::Promise { windows, .. } => promise::check(context, index, rule, windows, outcome),
     }
-}
-
-/// The agents who spoke a turn with words, in order of their first turn.
-pub(crate) fn agents_who_spoke<'a>(context: &'a Context) -> Vec<&'a str> {
-    let mut agents: Vec<&str> = Vec::new();
-    for turn in context.turns_of(Speaker::Agent) {
-        let agent = context.agent_of(turn);
-        if !agents.contains(&agent) {
-            agents.push(agent);
-        }
-    }
-    agents
 }
 
 #[cfg(test)]
@@ -639,6 +650,41 @@ mod tests {
         assert_eq!(part(RuleState::NotApplicable).score(&rules), 100.0);
         assert_eq!(part(RuleState::Passed).score(&rules), 100.0);
         assert_eq!(part(RuleState::Failed).score(&rules), 0.0);
+    }
+
+    #[test]
+    fn applicable_to_speakers_marks_only_the_agents_who_spoke() {
+        let mut outcome = Outcome {
+            rule_count: 2,
+            agents: Vec::new(),
+            speakers: 0,
+            findings: Vec::new(),
+            promises: Vec::new(),
+            suppressions: Vec::new(),
+            suppressed: 0,
+        };
+        outcome.part("a-1");
+        outcome.part("a-2");
+        outcome.speakers = 2;
+        // Answerable without having spoken (a conversation's own agent).
+        outcome.part("a-3");
+        outcome.part("a-2").states[1] = RuleState::Failed;
+        outcome.applicable_to_speakers(1);
+        let states: Vec<RuleState> = outcome.agents.iter().map(|a| a.states[1]).collect();
+        assert_eq!(
+            states,
+            [
+                RuleState::Passed,
+                RuleState::Failed,
+                RuleState::NotApplicable
+            ]
+        );
+        assert!(
+            outcome
+                .agents
+                .iter()
+                .all(|a| a.states[0] == RuleState::NotApplicable)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! interrupted. Applicable only when every turn with words has a start and an end time; one
 //! finding per interrupting turn, belonging to the agent who spoke it.
 
-use super::{Context, Outcome, agents_who_spoke, shorten};
+use super::{Context, Outcome, shorten};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 use crate::transcript::script::format_clock;
@@ -30,9 +30,7 @@ pub(crate) fn check(
     if !context.is_timed() {
         return;
     }
-    for agent in agents_who_spoke(context) {
-        outcome.applicable(agent, index);
-    }
+    outcome.applicable_to_speakers(index);
     let other = match rule.speaker {
         Speaker::Agent => Speaker::Customer,
         _ => Speaker::Agent,
