@@ -252,15 +252,16 @@ pub fn parse_line(
         message: format!("invalid conversation: {message}"),
     };
     let id = non_empty(Some(raw.id)).ok_or_else(|| invalid("`id` is empty".into()))?;
-    let started_at = match non_empty(raw.started_at) {
+    // The time and the direction are parsed from the line's text, not from a copy.
+    let started_at = match non_empty_str(&raw.started_at) {
         Some(value) => Some(
-            parse_started_at(&value)
+            parse_started_at(value)
                 .map_err(|msg| invalid(format!("conversation {id:?}: {msg}")))?,
         ),
         None => None,
     };
-    let direction = match non_empty(raw.direction) {
-        Some(value) => Some(Direction::parse(&value).ok_or_else(|| {
+    let direction = match non_empty_str(&raw.direction) {
+        Some(value) => Some(Direction::parse(value).ok_or_else(|| {
             invalid(format!(
                 "conversation {id:?}: direction {value:?} is neither \"inbound\" nor \"outbound\""
             ))
@@ -287,10 +288,17 @@ pub fn parse_line(
     })
 }
 
+/// The value trimmed, as an owned string, unless it is missing or blank.
 fn non_empty(value: Option<Cow<'_, str>>) -> Option<String> {
+    non_empty_str(&value).map(str::to_string)
+}
+
+/// The value trimmed, unless it is missing or blank.
+fn non_empty_str<'v>(value: &'v Option<Cow<'_, str>>) -> Option<&'v str> {
     value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
 }
 
 /// serde_json appends "at line 1 column N"; the line is always 1 for a single JSON line, so
