@@ -4,14 +4,12 @@
 //! it; a hit in another speaker's turn (a rule on the customer's words) to the agent answerable
 //! at that moment.
 
-use super::{Context, Outcome, agents_who_spoke};
+use super::{Context, Outcome};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
 pub(crate) fn check(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
-    for agent in agents_who_spoke(context) {
-        outcome.applicable(agent, index);
-    }
+    outcome.applicable_to_speakers(index);
     for turn in context.turns_of(rule.speaker) {
         for (start, end) in context.effective_hits(turn, index, Role::Phrase, Role::Unless) {
             let agent = if rule.speaker == Speaker::Agent {

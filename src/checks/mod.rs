@@ -97,7 +97,9 @@ pub struct ConversationAudit {
     pub suppressed: u64,
 }
 
-/// A rule's hit in a turn: which rule, in which role, where in the normalized text.
+/// A rule's hit in a turn: which rule, in which role, where in the normalized text. The
+/// fields' order is the sort order of a turn's hits, which [`Context::all_words_covered`]
+/// relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct RuleHit {
     rule: u32,
@@ -149,8 +151,8 @@ impl Context<'_> {
         self.normalized[turn].has_words()
     }
 
-    /// Turns of `speaker` that have words, in order.
-    pub fn turns_of(&self, speaker: Speaker) -> impl Iterator<Item = usize> + '_ {
+    /// Turns of `speaker` that have words, in order (or from the end, with `rev`/`next_back`).
+    pub fn turns_of(&self, speaker: Speaker) -> impl DoubleEndedIterator<Item = usize> + '_ {
         (0..self.turn_count()).filter(move |&t| self.speaker(t) == speaker && self.has_words(t))
     }
 
@@ -186,24 +188,23 @@ impl Context<'_> {
     }
 
     /// Whether every word of `turn` is covered by hits of `role` for `rule`.
+    ///
+    /// A turn's hits are sorted by rule, role and then start, so those of one rule and role
+    /// come in order of their start and are walked where they lie: no copy to sort. (This is
+    /// asked of most turns, by `overlap` and `require`; callgrind, 10 MB corpus, `audit -q
+    /// -j1`: 10.8 M instructions with a sorted copy, 2.3 M without.)
     pub fn all_words_covered(&self, turn: usize, rule: u32, role: Role) -> bool {
         let text_len = self.normalized[turn].text.len() as u32;
-        let mut spans: Vec<(u32, u32)> = self
-            .rule_hits(turn, rule, role)
-            .map(|h| (h.start, h.end))
-            .collect();
-        if spans.is_empty() {
-            return false;
-        }
-        spans.sort_unstable();
+        let mut any = false;
         let mut covered_to = 1; // first byte of the first word
-        for (start, end) in spans {
-            if start > covered_to {
+        for hit in self.rule_hits(turn, rule, role) {
+            if hit.start > covered_to {
                 return false;
             }
-            covered_to = covered_to.max(end + 1);
+            covered_to = covered_to.max(hit.end + 1);
+            any = true;
         }
-        covered_to >= text_len
+        any && covered_to >= text_len
     }
 
     /// The agent who spoke an agent turn.
@@ -327,7 +328,7 @@ pub fn excerpt(text: &str, from: usize, to: usize) -> String {
     if right_end < after.len() {
         out.push('…');
     }
-    flatten(&out)
+    flatten(out)
 }
 
 /// A turn's text shortened to about `max` characters for "what was said" evidence.
@@ -341,24 +342,29 @@ pub fn shorten(text: &str, max: usize) -> String {
             format!("{}…", text[..end].trim_end())
         }
     };
-    flatten(&shown)
+    flatten(shown)
 }
 
-fn flatten(text: &str) -> String {
+/// `text` on one line: each run of line breaks and tabs becomes one space. Most texts have
+/// none and are given back as they are.
+fn flatten(text: String) -> String {
     if text.contains(['\n', '\r', '\t']) {
         text.split(['\n', '\r', '\t'])
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
     } else {
-        text.to_string()
+        text
     }
 }
 
 /// Collects the agents of a conversation and their rule states while checks run.
 pub(crate) struct Outcome {
     rule_count: usize,
+    /// The first `speakers` parts are the agents who spoke a turn with words, in order of
+    /// their first turn: registered before any check runs.
     agents: Vec<AgentPart>,
+    speakers: usize,
     findings: Vec<Finding>,
     promises: Vec<Promise>,
     /// Per `# callqa: ignore` directive: the 0-based turn and the rules (indices; `None`:
@@ -388,6 +394,16 @@ impl Outcome {
         let state = &mut self.part(agent).states[rule as usize];
         if *state == RuleState::NotApplicable {
             *state = RuleState::Passed;
+        }
+    }
+
+    /// The rule could fire on every agent who spoke.
+    pub fn applicable_to_speakers(&mut self, rule: u32) {
+        for part in &mut self.agents[..self.speakers] {
+            let state = &mut part.states[rule as usize];
+            if *state == RuleState::NotApplicable {
+                *state = RuleState::Passed;
+            }
         }
     }
 
@@ -485,6 +501,7 @@ impl<'r> Auditor<'r> {
         let mut outcome = Outcome {
             rule_count: self.rules.rules.len(),
             agents: Vec::new(),
+            speakers: 0,
             findings: Vec::new(),
             promises: Vec::new(),
             suppressions: conversation
@@ -502,10 +519,17 @@ impl<'r> Auditor<'r> {
                 .collect(),
             suppressed: 0,
         };
-        // Every agent who spoke is scored, even where no rule applies to them.
+        // Every agent who spoke is scored, even where no rule applies to them. (A run of turns
+        // of one agent is looked up once.)
+        let mut previous = None;
         for turn in context.turns_of(Speaker::Agent) {
-            outcome.part(context.agent_of(turn));
+            let agent = context.agent_of(turn);
+            if previous != Some(agent) {
+                outcome.part(agent);
+                previous = Some(agent);
+            }
         }
+        outcome.speakers = outcome.agents.len();
         for (index, rule) in self.rules.rules.iter().enumerate() {
             if !rule.applies_to_channel(conversation.channel.as_deref()) {
                 continue;
@@ -559,18 +583,6 @@ fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {
         ),
         RuleKind::Promise { windows, .. } => promise::check(context, index, rule, windows, outcome),
     }
-}
-
-/// The agents who spoke a turn with words, in order of their first turn.
-pub(crate) fn agents_who_spoke<'a>(context: &'a Context) -> Vec<&'a str> {
-    let mut agents: Vec<&str> = Vec::new();
-    for turn in context.turns_of(Speaker::Agent) {
-        let agent = context.agent_of(turn);
-        if !agents.contains(&agent) {
-            agents.push(agent);
-        }
-    }
-    agents
 }
 
 #[cfg(test)]
@@ -643,6 +655,41 @@ mod tests {
         assert_eq!(part(RuleState::NotApplicable).score(&rules), 100.0);
         assert_eq!(part(RuleState::Passed).score(&rules), 100.0);
         assert_eq!(part(RuleState::Failed).score(&rules), 0.0);
+    }
+
+    #[test]
+    fn applicable_to_speakers_marks_only_the_agents_who_spoke() {
+        let mut outcome = Outcome {
+            rule_count: 2,
+            agents: Vec::new(),
+            speakers: 0,
+            findings: Vec::new(),
+            promises: Vec::new(),
+            suppressions: Vec::new(),
+            suppressed: 0,
+        };
+        outcome.part("a-1");
+        outcome.part("a-2");
+        outcome.speakers = 2;
+        // Answerable without having spoken (a conversation's own agent).
+        outcome.part("a-3");
+        outcome.part("a-2").states[1] = RuleState::Failed;
+        outcome.applicable_to_speakers(1);
+        let states: Vec<RuleState> = outcome.agents.iter().map(|a| a.states[1]).collect();
+        assert_eq!(
+            states,
+            [
+                RuleState::Passed,
+                RuleState::Failed,
+                RuleState::NotApplicable
+            ]
+        );
+        assert!(
+            outcome
+                .agents
+                .iter()
+                .all(|a| a.states[0] == RuleState::NotApplicable)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! interrupted. Applicable only when every turn with words has a start and an end time; one
 //! finding per interrupting turn, belonging to the agent who spoke it.
 
-use super::{Context, Outcome, agents_who_spoke, shorten};
+use super::{Context, Outcome, shorten};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 use crate::transcript::script::format_clock;
@@ -30,9 +30,7 @@ pub(crate) fn check(
     if !context.is_timed() {
         return;
     }
-    for agent in agents_who_spoke(context) {
-        outcome.applicable(agent, index);
-    }
+    outcome.applicable_to_speakers(index);
     let other = match rule.speaker {
         Speaker::Agent => Speaker::Customer,
         _ => Speaker::Agent,
@@ -62,7 +60,7 @@ pub(crate) fn check(
             }
             continue;
         }
-        if speaker != rule.speaker || is_backchannel(turn) {
+        if speaker != rule.speaker {
             continue;
         }
         let (Some(start), Some(_)) = (turns[turn].start_ms, turns[turn].end_ms) else {
@@ -78,11 +76,19 @@ pub(crate) fn check(
             let Some(other_end) = turns[t].end_ms else {
                 return false;
             };
-            let text = turns[t].text.trim_end();
-            CUT_OFF_MARKERS.iter().any(|m| text.ends_with(m))
-                && start >= turns[t].start_ms.unwrap_or(other_end)
+            // The times first: most turns start too late after the other's to be asked about
+            // its last words.
+            start >= turns[t].start_ms.unwrap_or(other_end)
                 && start - other_end <= settings.max_gap_ms
+                && ends_cut_off(&turns[t].text)
         });
+        // A backchannel interrupts no one. Asked last, of the few turns that would otherwise:
+        // counting words costs more than comparing times. Callgrind, 10 MB corpus, `audit -q
+        // -j1`: Auditor::audit (overlap::check mostly inlined in it) 227.5 M instructions
+        // when asked first, 222.7 M when asked last.
+        if (overlapped.is_none() && cut_off.is_none()) || is_backchannel(turn) {
+            continue;
+        }
         let evidence = if let Some(t) = overlapped {
             let overlap_ms = turns[t].end_ms.unwrap_or(0) - start;
             format!(
@@ -114,6 +120,12 @@ pub(crate) fn check(
         let finding = context.finding(index, agent, turn, evidence, None);
         outcome.fail(finding);
     }
+}
+
+/// Whether a turn's text ends in a cut-off marker.
+fn ends_cut_off(text: &str) -> bool {
+    let text = text.trim_end();
+    CUT_OFF_MARKERS.iter().any(|m| text.ends_with(m))
 }
 
 #[cfg(test)]
@@ -173,6 +185,22 @@ mod tests {
         ];
         for (script, expected) in cases {
             assert_eq!(finding_turns(&audit(&rules, script)), expected, "{script}");
+        }
+    }
+
+    #[test]
+    fn cut_off_markers_end_the_text() {
+        let cases = [
+            ("so what I wanted--", true),
+            ("so what I wanted —  ", true),
+            ("well...", true),
+            ("well…\n", true),
+            ("well.", false),
+            ("-- and then", false),
+            ("", false),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(super::ends_cut_off(text), expected, "{text:?}");
         }
     }
 

@@ -33,7 +33,7 @@ pub(crate) fn check(
     let turns = context.conversation_turns();
     let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
     // Answerable when no agent turn follows a trigger: the last agent turn's agent.
-    let last_agent_turn = context.turns_of(Speaker::Agent).last();
+    let last_agent_turn = context.turns_of(Speaker::Agent).next_back();
     for trigger_turn in context.turns_of(trigger_speaker) {
         let Some((start, end)) = context
             .effective_hits(trigger_turn, index, Role::Trigger, Role::TriggerUnless)
@@ -41,18 +41,17 @@ pub(crate) fn check(
         else {
             continue;
         };
-        let responses: Vec<usize> = context
-            .turns_of(rule.speaker)
-            .filter(|&t| t > trigger_turn)
-            .take(within_turns)
-            .collect();
         let next_agent_turn = context.turns_of(Speaker::Agent).find(|&t| t > trigger_turn);
         let agent = match next_agent_turn.or(last_agent_turn) {
             Some(turn) => context.agent_of(turn),
             None => context.conversation.default_agent(),
         };
         outcome.applicable(agent, index);
-        let answered = responses.iter().any(|&t| responded(t))
+        let answered = context
+            .turns_of(rule.speaker)
+            .filter(|&t| t > trigger_turn)
+            .take(within_turns)
+            .any(responded)
             || (count_earlier
                 && context
                     .turns_of(rule.speaker)
