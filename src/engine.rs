@@ -410,8 +410,8 @@ pub enum MatcherError {
 /// default pack's 15,343 states, the first 1,024 take 89% of the steps on generated text.
 /// Match states come first, so "is this a match" is one comparison.
 ///
-/// A byte that no pattern uses leads from every state back to the start; so does a text's
-/// end. [`PhraseMatcher::find_each_into`] relies on it to walk many texts as one.
+/// A byte that no pattern uses leads from every state back to the start: placed between
+/// texts, it lets [`PhraseMatcher::find_each_into`] walk many texts as one.
 #[derive(Debug, Clone)]
 pub struct PhraseMatcher {
     /// Each byte's class: 0 for the bytes no pattern uses, then one per byte that some do.
@@ -426,7 +426,8 @@ pub struct PhraseMatcher {
     longest_pattern: usize,
     class_count: u32,
     /// The hits of match row `r` are `matches[match_starts[r]..match_starts[r + 1]]`:
-    /// (phrase, pattern length with its framing spaces), in the DFA's order.
+    /// (phrase, pattern length with its framing spaces), in the order aho-corasick's
+    /// `find_overlapping_iter` gives them.
     match_starts: Vec<u32>,
     matches: Vec<(u32, u32)>,
 }
@@ -566,11 +567,19 @@ impl PhraseMatcher {
         self.next[(state + u32::from(self.classes[byte as usize])) as usize]
     }
 
-    /// The hits (phrase, pattern length) of match state `state`.
+    /// Appends the hits of match state `state`, reached by the byte before `end`.
     #[inline]
-    fn matches_of(&self, state: u32) -> &[(u32, u32)] {
+    fn push_hits(&self, state: u32, end: usize, hits: &mut Vec<Hit>) {
         let row = (state / self.class_count) as usize;
-        &self.matches[self.match_starts[row] as usize..self.match_starts[row + 1] as usize]
+        let matches =
+            &self.matches[self.match_starts[row] as usize..self.match_starts[row + 1] as usize];
+        for &(phrase, length) in matches {
+            hits.push(Hit {
+                phrase,
+                start: (end - length as usize) as u32 + 1,
+                end: end as u32 - 1,
+            });
+        }
     }
 
     /// Walks `text` from byte `at` in `state` to its end, calling `report(state, offset)`
@@ -589,14 +598,7 @@ impl PhraseMatcher {
     /// aho-corasick's `find_overlapping_iter`, in its order.
     pub fn find_into(&self, text: &str, hits: &mut Vec<Hit>) {
         self.walk(text.as_bytes(), 0, self.start, |state, at| {
-            let end = at + 1;
-            for &(phrase, length) in self.matches_of(state) {
-                hits.push(Hit {
-                    phrase,
-                    start: (end - length as usize) as u32 + 1,
-                    end: end as u32 - 1,
-                });
-            }
+            self.push_hits(state, at + 1, hits);
         });
     }
 
@@ -612,6 +614,7 @@ impl PhraseMatcher {
     /// 2-core machine): the DFA walked turn by turn in lock-step, refilling a lane as its turn
     /// ended, ran at 170–200 MB/s; the same walk over one long text at 300–380 MB/s; this
     /// table over one long text at 440 MB/s. A single lane over this table: 220–250 MB/s.
+    /// The bench `match_conversations` times this function.
     pub fn find_each_into(
         &self,
         texts: &[Normalized],
@@ -685,14 +688,7 @@ impl PhraseMatcher {
             while starts.get(text + 1).is_some_and(|&next| next <= at) {
                 text += 1;
             }
-            let end = at + 1 - starts[text];
-            for &(phrase, length) in self.matches_of(state) {
-                hits[text].push(Hit {
-                    phrase,
-                    start: (end - length as usize) as u32 + 1,
-                    end: end as u32 - 1,
-                });
-            }
+            self.push_hits(state, at + 1 - starts[text], &mut hits[text]);
         }
     }
 }
