@@ -485,21 +485,16 @@ impl PhraseMatcher {
         let start = nfa
             .start_state(Anchored::No)
             .expect("the NFA supports unanchored searches");
-        // `row_of[state]`: the row of an NFA state (`NO_ROW` while it has none).
-        const NO_ROW: usize = usize::MAX;
-        let mut row_of: Vec<usize> = Vec::new();
-        let mut find_row = |state: StateID, new_row: usize| -> Option<usize> {
+        // `seen[state]`: the NFA state was reached (indexed by its id, grown as ids come).
+        let mut seen: Vec<bool> = Vec::new();
+        let mut first_visit = |state: StateID| {
             let index = state.as_usize();
-            if index >= row_of.len() {
-                row_of.resize(index + 1, NO_ROW);
+            if index >= seen.len() {
+                seen.resize(index + 1, false);
             }
-            if row_of[index] == NO_ROW {
-                row_of[index] = new_row;
-                return None;
-            }
-            Some(row_of[index])
+            !std::mem::replace(&mut seen[index], true)
         };
-        find_row(start, 0);
+        first_visit(start);
         let mut order = vec![start];
         let mut visited = 0;
         while visited < order.len() {
@@ -507,7 +502,7 @@ impl PhraseMatcher {
             visited += 1;
             for &byte in &class_bytes {
                 let next = nfa.next_state(Anchored::No, state, byte);
-                if find_row(next, order.len()).is_none() {
+                if first_visit(next) {
                     order.push(next);
                 }
             }
@@ -516,22 +511,22 @@ impl PhraseMatcher {
             order.into_iter().partition(|&state| nfa.is_match(state));
         let match_rows = rows.len();
         rows.extend(other);
-        let mut row_of = vec![NO_ROW; rows.iter().map(|s| s.as_usize() + 1).max().unwrap_or(0)];
+        // `row_of[state]`: the row of a reachable NFA state.
+        let mut row_of = vec![0; rows.iter().map(|s| s.as_usize() + 1).max().unwrap_or(0)];
         for (row, &state) in rows.iter().enumerate() {
             row_of[state.as_usize()] = row;
         }
 
         let class_count = class_bytes.len();
-        let too_large = MatcherError::TooLarge {
-            states: rows.len(),
-            classes: class_count,
-        };
         if rows
             .len()
             .checked_mul(class_count)
             .is_none_or(|n| n > u32::MAX as usize)
         {
-            return Err(too_large);
+            return Err(MatcherError::TooLarge {
+                states: rows.len(),
+                classes: class_count,
+            });
         }
         let state_of = |nfa_state: StateID| (row_of[nfa_state.as_usize()] * class_count) as u32;
         let mut next = Vec::with_capacity(rows.len() * class_count);
