@@ -15,12 +15,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::callbacks::{Contacts, Judge, Promise};
-use crate::checks::{Auditor, ConversationAudit};
+use crate::callbacks::{Contacts, Judge};
+use crate::checks::{Auditor, fold_judged};
 use crate::conversation_ids::{ConversationIds, NotAdded};
 use crate::finding_store::FindingStore;
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
+use crate::model::{
+    ConversationAudit, MetadataStats, Promise, PromiseState, RetainedConversation, RetainedTurn,
+    RunStats,
+};
 use crate::rules::RuleSet;
 use crate::scorecard::{Scorecards, Tally};
 use crate::transcript::{Direction, ReadError, SkipKind, Source};
@@ -61,24 +65,6 @@ pub enum AuditError {
     TooManyConversations,
 }
 
-/// A turn kept for the HTML report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetainedTurn {
-    pub speaker: crate::transcript::Speaker,
-    /// Who spoke it, for agent turns.
-    pub agent_id: Option<String>,
-    /// The original text, unredacted: writers redact it.
-    pub text: String,
-    pub start_ms: Option<i64>,
-}
-
-/// A conversation with findings whose turns are kept for the HTML report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetainedConversation {
-    pub source: Source,
-    pub turns: Vec<RetainedTurn>,
-}
-
 fn retain(conversation: &crate::transcript::Conversation) -> RetainedConversation {
     RetainedConversation {
         source: conversation.source.clone(),
@@ -94,39 +80,6 @@ fn retain(conversation: &crate::transcript::Conversation) -> RetainedConversatio
                 start_ms: turn.start_ms,
             })
             .collect(),
-    }
-}
-
-/// How the `--metadata` join went.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MetadataStats {
-    pub rows: u64,
-    /// Rows no conversation matched.
-    pub unmatched_rows: u64,
-    /// Audited conversations that matched no row.
-    pub unmatched_conversations: u64,
-}
-
-/// Counts of what was read, for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunStats {
-    /// Conversations read: audited + skipped.
-    pub read: u64,
-    pub audited: u64,
-    pub skipped: BTreeMap<SkipKind, u64>,
-    /// Files (or folders) that could not be opened or read to their end.
-    pub unreadable_files: u64,
-    /// Uncompressed bytes read.
-    pub bytes: u64,
-    /// Present when `--metadata` was given.
-    pub metadata: Option<MetadataStats>,
-    /// Findings suppressed by `# callqa: ignore` directives in scripts.
-    pub suppressed: u64,
-}
-
-impl RunStats {
-    pub fn skipped_total(&self) -> u64 {
-        self.skipped.values().sum()
     }
 }
 
@@ -412,7 +365,10 @@ impl Merger<'_> {
         );
         let run = &mut self.run;
         for (mut audit, team) in std::mem::take(&mut self.held) {
-            judge.fold(&mut audit);
+            for promise in &mut audit.promises {
+                judge.judge(promise);
+            }
+            fold_judged(&mut audit);
             self.scorecards.add_as(&audit, self.rules, None);
             self.teams.add_as(&audit, self.rules, Some(team_key(&team)));
             for finding in audit.findings.drain(..) {
@@ -427,7 +383,7 @@ impl Merger<'_> {
             }
             judge.judge(&mut promise);
             self.scorecards.add_carried(&promise, self.rules);
-            if promise.state == crate::callbacks::PromiseState::Broken {
+            if promise.state == PromiseState::Broken {
                 run.findings.push(promise.finding())?;
             }
             run.promises.push(promise);
@@ -444,7 +400,7 @@ impl Merger<'_> {
         run.teams = self.teams.into_scorecards();
         // A conversation kept for its promises stays when a broken one became a finding.
         for promise in &run.promises {
-            if promise.state == crate::callbacks::PromiseState::Broken
+            if promise.state == PromiseState::Broken
                 && run.retained.len() < self.retain_turns
                 && let Some(turns) = self.retained_promises.remove(&promise.conversation_id)
             {

@@ -14,96 +14,16 @@
 //! conversation has no customer id or no start time. The judgement depends only on the set of
 //! conversations, never on the order they were read in.
 //!
-//! `promises.csv` (written by [`crate::report::promises_csv`], read by [`read_promises_csv`]) lists every promise of a run; the
-//! pending ones of an earlier run are carried into the next with `--promises`, where that run's
-//! contacts can keep them or their deadline can break them.
-
-use std::sync::Arc;
+//! The join only gives verdicts: a judged promise becomes a finding and an agent's rule state
+//! in [`crate::checks::fold_judged`]. `promises.csv` ([`crate::report::promises`]) lists every
+//! promise of a run; the pending ones of an earlier run are carried into the next with
+//! `--promises`, where that run's contacts can keep them or their deadline can break them.
 
 use jiff::{Timestamp, Zoned};
 
-use crate::checks::{ConversationAudit, Finding, RuleState};
 use crate::conversation_ids::{ConversationIds, ConversationNumber, StringNumbers};
+use crate::model::{Promise, PromiseState};
 use crate::rules::{KeptBy, RuleKind, RuleSet};
-use crate::transcript::{Source, format_rfc3339, parse_started_at};
-
-/// How a promise was judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PromiseState {
-    Kept,
-    Broken,
-    Pending,
-    Unverifiable,
-}
-
-impl PromiseState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PromiseState::Kept => "kept",
-            PromiseState::Broken => "broken",
-            PromiseState::Pending => "pending",
-            PromiseState::Unverifiable => "unverifiable",
-        }
-    }
-
-    fn parse(text: &str) -> Option<PromiseState> {
-        Some(match text {
-            "kept" => PromiseState::Kept,
-            "broken" => PromiseState::Broken,
-            "pending" => PromiseState::Pending,
-            "unverifiable" => PromiseState::Unverifiable,
-            _ => return None,
-        })
-    }
-}
-
-/// One promise of a later contact.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Promise {
-    pub conversation_id: String,
-    pub agent_id: String,
-    pub customer_id: Option<String>,
-    /// Index of the rule in its [`RuleSet`].
-    pub rule: u32,
-    /// 1-based turn of the promise.
-    pub turn: usize,
-    pub at_ms: Option<i64>,
-    /// The conversation's start plus the turn's offset, in the conversation's offset.
-    pub made_at: Option<Zoned>,
-    pub deadline: Option<Zoned>,
-    /// The time words that set the deadline (none: the rule's `default_within`).
-    pub time_words: Option<String>,
-    /// The promise words with a little context.
-    pub evidence: String,
-    pub span: Option<(usize, usize)>,
-    pub source: Source,
-    pub state: PromiseState,
-    /// The conversation that kept it, and when that one started.
-    pub kept_by: Option<(String, Zoned)>,
-    /// Carried from an earlier run's `promises.csv`.
-    pub carried: bool,
-}
-
-impl Promise {
-    /// The finding a broken promise makes.
-    pub fn finding(&self) -> Finding {
-        let deadline = self
-            .deadline
-            .as_ref()
-            .map(format_rfc3339)
-            .unwrap_or_default();
-        Finding {
-            conversation_id: self.conversation_id.clone(),
-            agent_id: self.agent_id.clone(),
-            rule: self.rule,
-            turn: self.turn,
-            at_ms: self.at_ms,
-            evidence: format!("{}; deadline {deadline}", self.evidence),
-            source: self.source.clone(),
-            span: self.span,
-        }
-    }
-}
 
 /// One conversation as the join sees it ([`CONTACT_BYTES`]); its id is in the run's
 /// [`ConversationIds`], by number.
@@ -257,169 +177,14 @@ impl<'a> Judge<'a> {
             PromiseState::Pending
         };
     }
-
-    /// Judges the promises of one audited conversation and folds them into it: each broken
-    /// promise becomes a finding, and the promise rule becomes failed for an agent with a
-    /// broken promise there, passed for one whose promises were kept.
-    pub fn fold(&self, audit: &mut ConversationAudit) {
-        for promise in &mut audit.promises {
-            self.judge(promise);
-        }
-        fold_judged(audit);
-    }
-}
-
-/// Folds already judged promises into their conversation's findings and agent states.
-pub fn fold_judged(audit: &mut ConversationAudit) {
-    for promise in &audit.promises {
-        let Some(part) = audit
-            .agents
-            .iter_mut()
-            .find(|a| a.agent_id == promise.agent_id)
-        else {
-            continue;
-        };
-        let state = &mut part.states[promise.rule as usize];
-        match promise.state {
-            PromiseState::Broken => {
-                *state = RuleState::Failed;
-                audit.findings.push(promise.finding());
-            }
-            PromiseState::Kept if *state == RuleState::NotApplicable => {
-                *state = RuleState::Passed;
-            }
-            _ => {}
-        }
-    }
-    audit.findings.sort_by_key(|f| (f.turn, f.rule));
-}
-
-/// The file a report folder lists every promise in.
-pub const PROMISES_FILE: &str = "promises.csv";
-
-/// The columns of `promises.csv`, in order.
-pub const COLUMNS: [&str; 13] = [
-    "conversation_id",
-    "agent_id",
-    "customer_id",
-    "rule",
-    "turn",
-    "made_at",
-    "deadline",
-    "time_words",
-    "state",
-    "kept_by_conversation",
-    "kept_at",
-    "evidence",
-    "source",
-];
-
-/// Why a `promises.csv` could not be carried.
-#[derive(Debug, thiserror::Error)]
-pub enum CarryError {
-    #[error("{file}: {message}")]
-    Unreadable { file: String, message: String },
-    #[error("{file}:{line}: {message}")]
-    Row {
-        file: String,
-        line: u64,
-        message: String,
-    },
-}
-
-/// A cell as written before the CSV-injection guard prefixed it with `'`.
-fn unguard(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => cell,
-    }
-}
-
-/// Reads the still-pending promises of an earlier run's `promises.csv` for rules of `rules`
-/// (rows of other states are settled; rows of rules no longer loaded are left out).
-pub fn read_promises_csv(
-    file: &str,
-    text: &str,
-    rules: &RuleSet,
-) -> Result<Vec<Promise>, CarryError> {
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|err| CarryError::Unreadable {
-        file: file.into(),
-        message: err.to_string(),
-    })?;
-    if headers.iter().collect::<Vec<_>>() != COLUMNS {
-        return Err(CarryError::Unreadable {
-            file: file.into(),
-            message: format!("not a callqa promises.csv (header: {})", COLUMNS.join(",")),
-        });
-    }
-    let mut carried = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|err| CarryError::Unreadable {
-            file: file.into(),
-            message: err.to_string(),
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let row_error = |message: String| CarryError::Row {
-            file: file.into(),
-            line,
-            message,
-        };
-        let field = |i: usize| unguard(record.get(i).unwrap_or(""));
-        let state = PromiseState::parse(field(8))
-            .ok_or_else(|| row_error(format!("unknown state {:?}", field(8))))?;
-        if state != PromiseState::Pending {
-            continue;
-        }
-        let Some(rule) = rules.rules.iter().position(|r| r.id == field(3)) else {
-            continue;
-        };
-        let time = |i: usize| -> Result<Option<Zoned>, CarryError> {
-            if field(i).is_empty() {
-                Ok(None)
-            } else {
-                parse_started_at(field(i)).map(Some).map_err(&row_error)
-            }
-        };
-        let turn: usize = field(4)
-            .parse()
-            .map_err(|_| row_error(format!("turn {:?} is not a number", field(4))))?;
-        let source_text = field(12);
-        let source = match source_text.rsplit_once(':') {
-            Some((path, line)) if line.parse::<u64>().is_ok() => Source {
-                file: Arc::from(path),
-                line: line.parse().unwrap_or(0),
-            },
-            _ => Source {
-                file: Arc::from(source_text),
-                line: 0,
-            },
-        };
-        let made_at = time(5)?;
-        carried.push(Promise {
-            conversation_id: field(0).to_string(),
-            agent_id: field(1).to_string(),
-            customer_id: Some(field(2).to_string()).filter(|c| !c.is_empty()),
-            rule: rule as u32,
-            turn,
-            at_ms: None,
-            made_at,
-            deadline: time(6)?,
-            time_words: Some(field(7).to_string()).filter(|w| !w.is_empty()),
-            evidence: field(11).to_string(),
-            span: None,
-            source,
-            state,
-            kept_by: None,
-            carried: true,
-        });
-    }
-    Ok(carried)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::transcript::{Source, parse_started_at};
 
     fn zoned(text: &str) -> Zoned {
         parse_started_at(text).unwrap()

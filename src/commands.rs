@@ -12,13 +12,13 @@ use std::time::Instant;
 use anyhow::{Context as _, anyhow};
 
 use callqa::audit::{self, AuditOptions, AuditRun};
-use callqa::callbacks::PromiseState;
 use callqa::checks::Auditor;
 use callqa::input::{self, Discovery, InputFormat, ReadOptions};
 use callqa::metadata::Metadata;
+use callqa::model::PromiseState;
 use callqa::redact::Redactor;
 use callqa::report::{self, Render, Summary, atomic};
-use callqa::rules::verify::run_examples;
+use callqa::rule_examples::run_examples;
 use callqa::rules::{RuleSet, RuleSource, Severity};
 use callqa::transcript::{SkipKind, format_rfc3339, parse_started_at};
 
@@ -213,14 +213,7 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> anyhow::Result<Exit> {
 /// promises carried by `--promises`; or the exit code of the first that fails.
 fn load_inputs(
     input: &InputArgs,
-) -> Result<
-    (
-        RuleSet,
-        Option<jiff::Zoned>,
-        Vec<callqa::callbacks::Promise>,
-    ),
-    Exit,
-> {
+) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<callqa::model::Promise>), Exit> {
     let rules = load_rules(&input.rules)?;
     let as_of = parse_as_of(input)?;
     let carried = carried_promises(input, &rules)?;
@@ -231,7 +224,7 @@ fn load_inputs(
 fn carried_promises(
     input: &InputArgs,
     rules: &RuleSet,
-) -> Result<Vec<callqa::callbacks::Promise>, Exit> {
+) -> Result<Vec<callqa::model::Promise>, Exit> {
     let Some(path) = &input.promises else {
         return Ok(Vec::new());
     };
@@ -240,7 +233,7 @@ fn carried_promises(
         eprintln!("callqa: --promises: {file}: {err}");
         Exit::Usage
     })?;
-    callqa::callbacks::read_promises_csv(&file, &text, rules).map_err(|err| {
+    callqa::report::promises::read_promises_csv(&file, &text, rules).map_err(|err| {
         eprintln!("callqa: --promises: {err}");
         Exit::Usage
     })
@@ -779,7 +772,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
             .into_iter()
             .filter(|p| p.conversation_id == conversation.id && !p.carried)
             .collect();
-        callqa::callbacks::fold_judged(&mut audit);
+        callqa::checks::fold_judged(&mut audit);
     }
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

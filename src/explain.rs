@@ -4,7 +4,7 @@
 //! Colour is for terminals only: the caller decides (stdout is a terminal and `NO_COLOR` is
 //! unset) and passes `color`.
 
-use crate::checks::{ConversationAudit, RuleState};
+use crate::model::{ConversationAudit, RuleState};
 use crate::redact::Redactor;
 use crate::rules::{RuleSet, Severity};
 use crate::transcript::script::format_clock;

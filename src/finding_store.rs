@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-use crate::checks::Finding;
+use crate::model::Finding;
 use crate::transcript::Source;
 
 /// The default memory budget of a [`FindingStore`].

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 
-use crate::callbacks::{Promise, PromiseState};
-use crate::checks::{ConversationAudit, RuleState};
+use crate::model::{ConversationAudit, Promise, PromiseState, RuleState};
 use crate::rules::{RuleKind, RuleSet};
 
 /// How often a rule applied and failed (conversations, for an agent; agent-conversations, in
@@ -265,7 +264,7 @@ fn card<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::{AgentPart, ConversationAudit};
+    use crate::model::{AgentPart, ConversationAudit};
 
     fn audit(agent: &str, states: Vec<RuleState>) -> ConversationAudit {
         ConversationAudit {
@@ -281,7 +280,7 @@ mod tests {
 
     fn with_findings(mut audit: ConversationAudit, agents: &[&str]) -> ConversationAudit {
         for agent in agents {
-            audit.findings.push(crate::checks::Finding {
+            audit.findings.push(crate::model::Finding {
                 conversation_id: "c".into(),
                 agent_id: (*agent).into(),
                 rule: 0,

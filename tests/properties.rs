@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 
 use callqa::audit::{self, AuditOptions};
-use callqa::checks::{AgentPart, ConversationAudit, RuleState};
 use callqa::engine::normalize;
 use callqa::input::{ReadOptions, discover};
+use callqa::model::{AgentPart, ConversationAudit, RuleState};
 use callqa::rules::RuleSet;
 use callqa::scorecard::Scorecards;
 use callqa::transcript::script::parse_script;

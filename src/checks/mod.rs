@@ -15,87 +15,14 @@ mod promise;
 mod require;
 mod respond;
 
+pub use promise::fold_judged;
+
 use std::cell::RefCell;
 
-use crate::callbacks::Promise;
 use crate::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
-use crate::rules::{Role, Rule, RuleKind, RuleSet, Severity};
-use crate::transcript::{Conversation, Source, Speaker};
-
-/// One thing a rule found wrong, with its evidence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub conversation_id: String,
-    pub agent_id: String,
-    /// Index of the rule in its [`RuleSet`].
-    pub rule: u32,
-    /// 1-based index of the turn the finding points at.
-    pub turn: usize,
-    pub at_ms: Option<i64>,
-    /// The words that matched with a little context, or what was missing.
-    pub evidence: String,
-    /// Where a person finds it: the conversation's line (a script: the turn's line).
-    pub source: Source,
-    /// The matched words' byte range in the turn's original text, for highlighting.
-    pub span: Option<(usize, usize)>,
-}
-
-/// How a rule went for one agent in one conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleState {
-    NotApplicable,
-    Passed,
-    Failed,
-}
-
-/// One agent's part of a conversation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentPart {
-    pub agent_id: String,
-    /// Indexed like the rule set.
-    pub states: Vec<RuleState>,
-}
-
-impl AgentPart {
-    /// 100 × (1 − failed weight / applicable weight); 0 when a critical rule failed; 100 when
-    /// nothing applied.
-    pub fn score(&self, rules: &RuleSet) -> f64 {
-        let mut applicable = 0u64;
-        let mut failed = 0u64;
-        for (state, rule) in self.states.iter().zip(&rules.rules) {
-            match state {
-                RuleState::NotApplicable => {}
-                RuleState::Passed => applicable += u64::from(rule.weight),
-                RuleState::Failed => {
-                    if rule.severity == Severity::Critical {
-                        return 0.0;
-                    }
-                    applicable += u64::from(rule.weight);
-                    failed += u64::from(rule.weight);
-                }
-            }
-        }
-        if applicable == 0 {
-            100.0
-        } else {
-            100.0 * (1.0 - failed as f64 / applicable as f64)
-        }
-    }
-}
-
-/// The result of auditing one conversation.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConversationAudit {
-    /// Sorted by turn, then rule order.
-    pub findings: Vec<Finding>,
-    /// In order of each agent's first turn.
-    pub agents: Vec<AgentPart>,
-    /// The promises of later contact, by turn then rule; judged only after the whole input
-    /// is read ([`crate::callbacks`]).
-    pub promises: Vec<Promise>,
-    /// Findings a script's `# callqa: ignore` directive suppressed.
-    pub suppressed: u64,
-}
+use crate::model::{AgentPart, ConversationAudit, Finding, Promise, RuleState};
+use crate::rules::{Role, Rule, RuleKind, RuleSet};
+use crate::transcript::{Conversation, Speaker};
 
 /// A rule's hit in a turn: which rule, in which role, where in the normalized text. The
 /// fields' order is the sort order of a turn's hits, which [`Context::all_words_covered`]

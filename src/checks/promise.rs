@@ -2,13 +2,14 @@
 //! with an effective `phrases` hit is one promise, with its moment (the conversation's start
 //! plus the turn's offset) and its deadline (from the turn's own time words, see
 //! [`crate::deadline`]). Whether it was kept is decided after the whole input is read
-//! ([`crate::callbacks`]), so this check records no finding and no applicability.
+//! ([`crate::callbacks`]), so this check records no finding and no applicability; the verdicts
+//! come back through [`fold_judged`].
 
 use jiff::SignedDuration;
 
 use super::{Context, Outcome};
-use crate::callbacks::{Promise, PromiseState};
 use crate::deadline::{Windows, find_deadline};
+use crate::model::{ConversationAudit, Promise, PromiseState, RuleState};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
@@ -66,6 +67,33 @@ pub(crate) fn check(
             carried: false,
         });
     }
+}
+
+/// Folds judged promises into their conversation's findings and agent states: each broken
+/// promise becomes a finding, and the promise rule becomes failed for an agent with a broken
+/// promise there, passed for one whose promises were kept.
+pub fn fold_judged(audit: &mut ConversationAudit) {
+    for promise in &audit.promises {
+        let Some(part) = audit
+            .agents
+            .iter_mut()
+            .find(|a| a.agent_id == promise.agent_id)
+        else {
+            continue;
+        };
+        let state = &mut part.states[promise.rule as usize];
+        match promise.state {
+            PromiseState::Broken => {
+                *state = RuleState::Failed;
+                audit.findings.push(promise.finding());
+            }
+            PromiseState::Kept if *state == RuleState::NotApplicable => {
+                *state = RuleState::Passed;
+            }
+            _ => {}
+        }
+    }
+    audit.findings.sort_by_key(|f| (f.turn, f.rule));
 }
 
 #[cfg(test)]

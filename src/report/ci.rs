@@ -11,7 +11,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::Render;
-use crate::checks::Finding;
+use crate::model::Finding;
 use crate::rules::{RuleSet, Severity};
 
 /// The workflow-command level of a severity: critical and major fail a check, minor warns.

@@ -7,7 +7,7 @@
 //! messages are escaped too. The page stays usable on large runs: all agents and teams are
 //! listed (a table of a few thousand rows sorts in milliseconds), but findings are embedded
 //! up to [`FINDINGS_PER_AGENT`] per agent and [`FINDINGS_EMBEDDED`] in all, and turns only for
-//! the conversations the audit kept ([`crate::audit::AuditOptions::retain_turns`]); the page
+//! the conversations the audit kept (`retain_turns` of the audit's options); the page
 //! says what it left out and where the rest is (`findings.csv`).
 //!
 //! With `?selftest=1` in its URL the page checks itself after loading (sorting, filtering,
@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::Render;
-use crate::audit::{RetainedConversation, RunStats};
-use crate::checks::Finding;
+use crate::model::Finding;
+use crate::model::{RetainedConversation, RunStats};
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::{AgentCard, RuleCount, Scorecards};
 

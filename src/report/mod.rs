@@ -6,8 +6,13 @@
 //! decimals, rates with 4).
 
 pub mod atomic;
+mod baseline;
 pub mod ci;
 pub mod html;
+pub mod promises;
+
+pub use baseline::Baseline;
+pub use promises::{PROMISES_FILE, promises_csv};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -19,14 +24,10 @@ use serde::Serialize;
 
 use crate::redact::Redactor;
 
-use crate::audit::RunStats;
-use crate::callbacks::{Promise, PromiseState};
-use crate::checks::Finding;
+use crate::model::{Finding, Promise, PromiseState, RunStats};
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
-use crate::transcript::format_rfc3339;
-use jiff::Zoned;
 
 /// How text is made safe for the people who read the output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,11 +51,23 @@ impl Render<'_> {
     /// gets a leading `'`, so a spreadsheet shows it instead of running it (OWASP, CSV
     /// injection).
     pub fn cell<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if self.csv_guard && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        if self.csv_guard && text.starts_with(FORMULA_STARTS) {
             Cow::Owned(format!("'{text}"))
         } else {
             Cow::Borrowed(text)
         }
+    }
+}
+
+/// The first characters that make a spreadsheet run a cell as a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell as written before the spreadsheet guard ([`Render::cell`]): a `'` callqa put
+/// before a formula's first character is taken off, so guarded and raw files read the same.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
     }
 }
 
@@ -64,7 +77,6 @@ pub const FINDINGS_FILE: &str = "findings.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const TEAMS_FILE: &str = "teams.csv";
 pub const HTML_FILE: &str = "report.html";
-pub use crate::callbacks::PROMISES_FILE;
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
     matches!(rule.kind, RuleKind::Promise { .. })
@@ -287,36 +299,6 @@ impl<W: Write> FindingsCsv<W> {
     }
 }
 
-/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
-pub fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut writer = csv_writer();
-    let _ = writer.write_record(crate::callbacks::COLUMNS);
-    let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();
-    for p in promises {
-        let (kept_by, kept_at) = match &p.kept_by {
-            Some((id, at)) => (id.clone(), format_rfc3339(at)),
-            None => (String::new(), String::new()),
-        };
-        let evidence = render.evidence(&p.evidence);
-        let _ = writer.write_record([
-            render.cell(&p.conversation_id).as_ref(),
-            render.cell(&p.agent_id).as_ref(),
-            render.cell(p.customer_id.as_deref().unwrap_or("")).as_ref(),
-            rules.rules[p.rule as usize].id.as_str(),
-            &p.turn.to_string(),
-            &time(&p.made_at),
-            &time(&p.deadline),
-            render.cell(p.time_words.as_deref().unwrap_or("")).as_ref(),
-            p.state.as_str(),
-            render.cell(&kept_by).as_ref(),
-            &kept_at,
-            render.cell(&evidence).as_ref(),
-            render.cell(&p.source.to_string()).as_ref(),
-        ]);
-    }
-    finish(writer)
-}
-
 /// One finding per line: `file:line: rule severity: message "evidence"`.
 pub fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
     let rule = &rules.rules[finding.rule as usize];
@@ -441,81 +423,6 @@ impl<'a> FindingsStream<'a> {
     pub fn end(&mut self, out: &mut Vec<u8>) {
         if let StreamKind::Sarif(log) = &mut self.kind {
             log.end(out);
-        }
-    }
-}
-
-/// The findings of an earlier run (`--baseline PREVIOUS/findings.csv`), matched on
-/// conversation id, rule and evidence: not on turn or line numbers, which shift when a script
-/// or an export changes around a finding.
-#[derive(Debug, Default)]
-pub struct Baseline {
-    /// How many rows hold each (conversation id, rule, evidence).
-    rows: std::collections::HashMap<(String, String, String), usize>,
-}
-
-/// A CSV cell as written before the spreadsheet guard: a `'` callqa put before `=`, `+`,
-/// `-`, `@`, a tab or a carriage return is taken off, so guarded and raw files match.
-fn unguarded(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => cell,
-    }
-}
-
-impl Baseline {
-    /// Reads a `findings.csv` (the columns `conversation_id`, `rule` and `evidence` are
-    /// required; the others are ignored). `file` names it in errors.
-    pub fn read(file: &str, text: &str) -> Result<Baseline, String> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(false)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|err| format!("{file}: {err}"))?
-            .clone();
-        let column = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| format!("{file}:1: not a findings.csv: no `{name}` column"))
-        };
-        let (id, rule, evidence) = (
-            column("conversation_id")?,
-            column("rule")?,
-            column("evidence")?,
-        );
-        let mut baseline = Baseline::default();
-        for record in reader.records() {
-            let record = record.map_err(|err| {
-                let line = err.position().map_or(0, |p| p.line());
-                format!("{file}:{line}: {err}")
-            })?;
-            let key = (
-                unguarded(&record[id]).to_string(),
-                record[rule].to_string(),
-                unguarded(&record[evidence]).to_string(),
-            );
-            *baseline.rows.entry(key).or_default() += 1;
-        }
-        Ok(baseline)
-    }
-
-    /// Whether the baseline holds `finding`, asked of the findings in the run's order. Each
-    /// baseline row matches one finding at most, so a second identical finding in a
-    /// conversation is new.
-    pub fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
-        let key = (
-            finding.conversation_id.clone(),
-            rules.rules[finding.rule as usize].id.clone(),
-            render.evidence(&finding.evidence).into_owned(),
-        );
-        match self.rows.get_mut(&key) {
-            Some(count) if *count > 0 => {
-                *count -= 1;
-                true
-            }
-            _ => false,
         }
     }
 }

@@ -9,7 +9,6 @@
 //! Every error names the file, the line and the field.
 
 pub mod schema;
-pub mod verify;
 
 use std::collections::HashMap;
 use std::fmt;

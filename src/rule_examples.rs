@@ -1,4 +1,5 @@
-//! Running the examples every rule carries (`callqa rules test`).
+//! Running the examples every rule carries (`callqa rules test`). It sits above both the rule
+//! set and the checks: it loads the one and runs the other.
 //!
 //! A `fail` example must produce at least one finding of its rule, a `pass` example none. The
 //! examples run through the same [`Auditor`] as an audit, against the whole rule set, so an
