@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use callqa::input::InputFormat;
+use callqa::input::{InputFormat, ReadOptions};
+use callqa::publish::{ReportOptions, StdoutFormat};
+use callqa::report::{Baseline, FindingsFormat};
 use callqa::rules::Severity;
 
 #[derive(Debug, Parser)]
@@ -113,6 +115,28 @@ pub struct SourceArgs {
     pub max_file_bytes: u64,
 }
 
+impl SourceArgs {
+    /// The format named by `--input-format`, if any.
+    pub fn input_format(&self) -> Option<InputFormat> {
+        self.input_format.map(Into::into)
+    }
+
+    /// How the files are read.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            agent_speakers: self
+                .agent_speakers
+                .iter()
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .collect(),
+            max_line_bytes: self.max_line_bytes,
+            max_file_bytes: self.max_file_bytes,
+            ..ReadOptions::default()
+        }
+    }
+}
+
 /// Where conversations come from and which rules judge them (shared by audit and explain).
 #[derive(Debug, Args)]
 pub struct InputArgs {
@@ -217,6 +241,41 @@ pub struct AuditArgs {
     /// evidence) do not fail --fail-on and are not annotated by --format github
     #[arg(long, value_name = "FILE", help_heading = "Gates")]
     pub baseline: Option<PathBuf>,
+}
+
+impl AuditArgs {
+    /// The worker threads: `-j`, else the number of cores.
+    pub fn threads(&self) -> Result<usize, String> {
+        match self.threads {
+            Some(0) => Err("-j must be 1 or more".to_string()),
+            Some(threads) => Ok(threads),
+            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
+    }
+}
+
+/// How an audit's report is written and gated, from its flags and the read `--baseline`.
+pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOptions {
+    let stdout = match (args.format, &args.output) {
+        (Some(format), _) => Some(format),
+        (None, None) => Some(OutputFormat::Csv),
+        (None, Some(_)) => None,
+    };
+    ReportOptions {
+        output: args.output.clone(),
+        stdout: stdout.map(|format| match format {
+            OutputFormat::Csv => StdoutFormat::Scorecards,
+            OutputFormat::Text => StdoutFormat::Findings(FindingsFormat::Text),
+            OutputFormat::Json => StdoutFormat::Findings(FindingsFormat::Json),
+            OutputFormat::Github => StdoutFormat::Findings(FindingsFormat::Github),
+            OutputFormat::Sarif => StdoutFormat::Findings(FindingsFormat::Sarif),
+        }),
+        redact: !args.input.no_redact,
+        csv_guard: !args.raw_csv,
+        baseline,
+        fail_on: args.fail_on.map(Into::into),
+        fail_under: args.fail_under,
+    }
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod messages;
 mod progress;
 
 use std::process::ExitCode;
@@ -19,10 +20,16 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match commands::run(cli) {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("callqa: error: {err:#}");
-            commands::Exit::Usage
+        Err(failure) => {
+            messages::err_message!("{failure}");
+            failure.exit()
         }
+    };
+    // A reported error never ends in success.
+    let code = if messages::errored() && code == commands::Exit::Success {
+        commands::Exit::Usage
+    } else {
+        code
     };
     ExitCode::from(code as u8)
 }

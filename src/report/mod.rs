@@ -10,12 +10,13 @@ mod baseline;
 pub mod ci;
 pub mod html;
 pub mod promises;
+mod summary;
 
 pub use baseline::Baseline;
 pub use promises::{PROMISES_FILE, promises_csv};
+pub use summary::Summary;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::{Arc, mpsc};
@@ -24,10 +25,9 @@ use serde::Serialize;
 
 use crate::redact::Redactor;
 
-use crate::model::{Finding, Promise, PromiseState, RunStats};
+use crate::model::Finding;
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::Scorecards;
-use crate::transcript::SkipKind;
 
 /// How text is made safe for the people who read the output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -424,122 +424,6 @@ impl<'a> FindingsStream<'a> {
         if let StreamKind::Sarif(log) = &mut self.kind {
             log.end(out);
         }
-    }
-}
-
-/// What `summary.json` and the end-of-run summary report.
-pub struct Summary<'a> {
-    pub rules: &'a RuleSet,
-    pub stats: &'a RunStats,
-    pub scorecards: &'a Scorecards,
-    /// How many findings each rule has, in rule order.
-    pub findings_per_rule: Vec<u64>,
-    /// Every promise of the run, judged.
-    pub promises: &'a [Promise],
-    /// RFC 3339, when known.
-    pub as_of: Option<String>,
-    /// Files read, per input format.
-    pub files_by_format: BTreeMap<&'static str, u64>,
-    /// With `--baseline`: how many findings it holds.
-    pub baselined: Option<u64>,
-}
-
-impl Summary<'_> {
-    /// How many findings in all.
-    pub fn findings(&self) -> u64 {
-        self.findings_per_rule.iter().sum()
-    }
-
-    /// A promise rule's totals: made (in this input), carried (from an earlier run), and
-    /// how all of them were judged.
-    fn promise_totals(&self, rule: u32) -> serde_json::Value {
-        let of_rule = || self.promises.iter().filter(move |p| p.rule == rule);
-        let state = |s: PromiseState| of_rule().filter(|p| p.state == s).count();
-        serde_json::json!({
-            "made": of_rule().filter(|p| !p.carried).count(),
-            "carried": of_rule().filter(|p| p.carried).count(),
-            "kept": state(PromiseState::Kept),
-            "broken": state(PromiseState::Broken),
-            "pending": state(PromiseState::Pending),
-            "unverifiable": state(PromiseState::Unverifiable),
-        })
-    }
-
-    pub fn to_json(&self) -> Vec<u8> {
-        let per_rule = &self.findings_per_rule;
-        let skipped: serde_json::Map<String, serde_json::Value> = SkipKind::ALL
-            .iter()
-            .map(|kind| {
-                (
-                    kind.key().to_string(),
-                    self.stats.skipped.get(kind).copied().unwrap_or(0).into(),
-                )
-            })
-            .collect();
-        let rules: Vec<serde_json::Value> = self
-            .rules
-            .rules
-            .iter()
-            .enumerate()
-            .map(|(index, rule)| {
-                let total = self
-                    .scorecards
-                    .totals
-                    .get(index)
-                    .copied()
-                    .unwrap_or_default();
-                let mut object = serde_json::json!({
-                    "id": rule.id,
-                    "kind": rule.kind.name(),
-                    "severity": rule.severity.as_str(),
-                    "weight": rule.weight,
-                    "applicable": total.applicable,
-                    "failed": total.failed,
-                    "findings": per_rule.get(index).copied().unwrap_or(0),
-                });
-                if is_promise(rule) {
-                    object["promises"] = self.promise_totals(index as u32);
-                }
-                object
-            })
-            .collect();
-        let summary = serde_json::json!({
-            "callqa_version": env!("CARGO_PKG_VERSION"),
-            "rule_set": { "name": self.rules.name, "digest": self.rules.digest },
-            "as_of": self.as_of,
-            "conversations": {
-                "read": self.stats.read,
-                "audited": self.stats.audited,
-                "skipped": self.stats.skipped_total(),
-                "skipped_by_reason": skipped,
-            },
-            "files": {
-                "by_format": self.files_by_format,
-                "unreadable": self.stats.unreadable_files,
-            },
-            "bytes": self.stats.bytes,
-            "agents": self.scorecards.agents.len(),
-            "findings": self.findings(),
-            "suppressed": self.stats.suppressed,
-            "rules": rules,
-        });
-        let mut summary = summary;
-        if let (Some(baselined), Some(object)) = (self.baselined, summary.as_object_mut()) {
-            object.insert("baselined".into(), baselined.into());
-        }
-        if let (Some(m), Some(object)) = (&self.stats.metadata, summary.as_object_mut()) {
-            object.insert(
-                "metadata".into(),
-                serde_json::json!({
-                    "rows": m.rows,
-                    "unmatched_rows": m.unmatched_rows,
-                    "unmatched_conversations": m.unmatched_conversations,
-                }),
-            );
-        }
-        let mut out = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-        out.push(b'\n');
-        out
     }
 }
 

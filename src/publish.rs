@@ -1,0 +1,428 @@
+//! The report pipeline: a finished run in, the report folder and standard output out.
+//!
+//! One pass over the run's sorted findings (read back from disk when they spilled) serves the
+//! baseline, the severity gate, `findings.csv` and the page's findings; the other files are
+//! rendered one at a time just before they are written, and the folder is replaced whole or
+//! not at all ([`atomic::Staging`]). Then the findings (or the scorecards) are streamed to
+//! standard output in the chosen format, and the gates are judged. The command line only
+//! chooses the options and prints what comes back; a `merge` of sharded runs would call the
+//! same [`publish`].
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::audit::AuditRun;
+use crate::finding_store::FindingStore;
+use crate::model::Finding;
+use crate::redact::Redactor;
+use crate::report::html::{HtmlFindings, HtmlReport};
+use crate::report::{self, Baseline, FindingsCsv, FindingsFormat, Render, Summary, atomic};
+use crate::rules::{RuleSet, Severity};
+use crate::transcript::format_rfc3339;
+
+/// What standard output carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdoutFormat {
+    /// `scorecards.csv`.
+    Scorecards,
+    /// One entry per finding.
+    Findings(FindingsFormat),
+}
+
+/// How a finished run is reported, and which gates it must pass.
+#[derive(Debug, Default)]
+pub struct ReportOptions {
+    /// The report folder (`-o`), replaced whole.
+    pub output: Option<PathBuf>,
+    /// What standard output carries, if anything.
+    pub stdout: Option<StdoutFormat>,
+    /// Redact private data in what people read (off with `--no-redact`).
+    pub redact: bool,
+    /// Guard CSV cells against spreadsheet formulas (off with `--raw-csv`).
+    pub csv_guard: bool,
+    /// `--baseline`: the findings of an earlier run.
+    pub baseline: Option<Baseline>,
+    /// `--fail-on`: the severity at which a finding fails the run.
+    pub fail_on: Option<Severity>,
+    /// `--fail-under`: the score under which an agent fails the run.
+    pub fail_under: Option<f64>,
+}
+
+/// Why a report could not be written; each is a failed run (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot write the report: {0}")]
+    Report(#[from] atomic::WriteError),
+    #[error("cannot read back the findings: {0}")]
+    ReadBack(io::Error),
+    #[error("cannot write the findings: {0}")]
+    Findings(io::Error),
+    #[error("cannot write to standard output: {0}")]
+    Stdout(io::Error),
+}
+
+/// A gate the run failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateFailure {
+    /// `--fail-under`: the agents (id, score) who scored below the threshold.
+    ScoreBelow {
+        threshold: f64,
+        agents: Vec<(String, f64)>,
+    },
+    /// `--fail-on`: findings of the severity or worse that the baseline does not hold.
+    SevereFindings {
+        severity: Severity,
+        new: u64,
+        /// With `--baseline`: how many more the baseline holds.
+        in_baseline: Option<u64>,
+    },
+}
+
+/// How many agents a failed `--fail-under` names.
+const AGENTS_NAMED: usize = 10;
+
+impl std::fmt::Display for GateFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateFailure::ScoreBelow { threshold, agents } => {
+                let named: Vec<String> = agents
+                    .iter()
+                    .take(AGENTS_NAMED)
+                    .map(|(agent, score)| format!("{agent} ({score:.2})"))
+                    .collect();
+                write!(
+                    f,
+                    "gate failed: {} agent{} scored below {threshold}: {}",
+                    agents.len(),
+                    plural(agents.len() as u64),
+                    named.join(", ")
+                )
+            }
+            GateFailure::SevereFindings {
+                severity,
+                new,
+                in_baseline,
+            } => {
+                let (new_word, more) = match in_baseline {
+                    Some(held) => ("new ", format!(" ({held} more in the baseline)")),
+                    None => ("", String::new()),
+                };
+                write!(
+                    f,
+                    "gate failed: {new} {new_word}finding{} of severity {} or worse{more}",
+                    plural(*new),
+                    severity.as_str()
+                )
+            }
+        }
+    }
+}
+
+fn plural(count: u64) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// What a published run leaves for the caller: the gates it failed, in the order
+/// `--fail-under`, `--fail-on`.
+#[derive(Debug, Default)]
+pub struct Published {
+    pub failed_gates: Vec<GateFailure>,
+    /// With `--baseline`: how many findings it held.
+    pub baselined: Option<u64>,
+}
+
+/// The summary of a finished run, for `summary.json` and the end-of-run lines;
+/// `files_by_format` counts the files read per input format, `baselined` the findings
+/// `--baseline` held.
+pub fn summary<'a>(
+    run: &'a AuditRun,
+    rules: &'a RuleSet,
+    files_by_format: &BTreeMap<&'static str, u64>,
+    baselined: Option<u64>,
+) -> Summary<'a> {
+    let mut findings_per_rule = run.findings.per_rule().to_vec();
+    findings_per_rule.resize(rules.rules.len(), 0);
+    Summary {
+        rules,
+        stats: &run.stats,
+        scorecards: &run.scorecards,
+        findings_per_rule,
+        promises: &run.promises,
+        as_of: run.as_of.as_ref().map(format_rfc3339),
+        files_by_format: files_by_format.clone(),
+        baselined,
+    }
+}
+
+/// The findings of `--fail-on`'s severity or worse.
+#[derive(Debug, Default)]
+struct SevereFindings {
+    new: u64,
+    in_baseline: u64,
+}
+
+/// What the one pass over the findings gathered.
+struct FindingsPass {
+    /// Per finding in order, whether the baseline held it (empty without a baseline).
+    in_baseline: Vec<bool>,
+    severe: SevereFindings,
+}
+
+impl FindingsPass {
+    /// With a baseline: how many findings it held.
+    fn baselined(&self, had_baseline: bool) -> Option<u64> {
+        had_baseline.then(|| self.in_baseline.iter().filter(|held| **held).count() as u64)
+    }
+}
+
+/// Writes the report folder and standard output for `run`, and judges the gates; sets the
+/// summary's baseline count. `stdout` is where the stdout format goes; a closed pipe there
+/// ends the output quietly.
+pub fn publish(
+    run: &mut AuditRun,
+    rules: &RuleSet,
+    files_by_format: &BTreeMap<&'static str, u64>,
+    mut options: ReportOptions,
+    stdout: &mut dyn Write,
+) -> Result<Published, PublishError> {
+    let redactor = Redactor::new();
+    let render = Render {
+        redactor: options.redact.then_some(&redactor),
+        csv_guard: options.csv_guard,
+    };
+    let mut baseline = options.baseline.take();
+    let had_baseline = baseline.is_some();
+    let pass = match &options.output {
+        Some(dir) => {
+            let report = Report {
+                rules,
+                files_by_format,
+                options: &options,
+                render: &render,
+            };
+            report.write(run, &mut baseline, dir)?
+        }
+        None => {
+            let findings = &mut run.findings;
+            visit_findings(
+                findings,
+                rules,
+                &options,
+                &mut baseline,
+                &render,
+                |_| Ok(()),
+            )?
+        }
+    };
+    match options.stdout {
+        None => {}
+        Some(StdoutFormat::Scorecards) => {
+            let csv = report::scorecards_csv(&run.scorecards, rules, &render);
+            quiet_on_closed_pipe(stdout.write_all(&csv).and_then(|()| stdout.flush()))
+                .map_err(PublishError::Stdout)?;
+        }
+        Some(StdoutFormat::Findings(format)) => {
+            stream_findings(run, rules, &render, format, had_baseline, &pass, stdout)?;
+        }
+    }
+    Ok(Published {
+        failed_gates: gates(run, &options, had_baseline, &pass.severe),
+        baselined: pass.baselined(had_baseline),
+    })
+}
+
+/// One pass over the run's findings in order: the baseline and the severity gate, and
+/// `each` for whatever else is written of them.
+fn visit_findings(
+    findings: &mut FindingStore,
+    rules: &RuleSet,
+    options: &ReportOptions,
+    baseline: &mut Option<Baseline>,
+    render: &Render,
+    mut each: impl FnMut(Finding) -> Result<(), PublishError>,
+) -> Result<FindingsPass, PublishError> {
+    let mut pass = FindingsPass {
+        in_baseline: Vec::new(),
+        severe: SevereFindings::default(),
+    };
+    // A failed write, told apart from a failed read of the findings.
+    let mut write_error = None;
+    let visited = findings.visit(|finding| {
+        let baselined = match baseline {
+            Some(baseline) => {
+                let held = baseline.take(&finding, rules, render);
+                pass.in_baseline.push(held);
+                held
+            }
+            None => false,
+        };
+        if let Some(severity) = options.fail_on
+            && rules.rules[finding.rule as usize].severity >= severity
+        {
+            if baselined {
+                pass.severe.in_baseline += 1;
+            } else {
+                pass.severe.new += 1;
+            }
+        }
+        each(finding).map_err(|err| {
+            write_error = Some(err);
+            io::Error::other("the report failed")
+        })
+    });
+    if let Some(err) = write_error {
+        return Err(err);
+    }
+    visited.map_err(PublishError::ReadBack)?;
+    Ok(pass)
+}
+
+/// What the report folder is written from, besides the run.
+struct Report<'a> {
+    rules: &'a RuleSet,
+    files_by_format: &'a BTreeMap<&'static str, u64>,
+    options: &'a ReportOptions,
+    render: &'a Render<'a>,
+}
+
+impl Report<'_> {
+    /// Writes the six files of the report folder, replacing it whole.
+    fn write(
+        &self,
+        run: &mut AuditRun,
+        baseline: &mut Option<Baseline>,
+        dir: &Path,
+    ) -> Result<FindingsPass, PublishError> {
+        let (rules, render) = (self.rules, self.render);
+        let staging = atomic::Staging::new(dir)?;
+        let mut html_findings = HtmlFindings::new(&run.retained);
+        let file = staging.create(report::FINDINGS_FILE)?;
+        let findings_io = |source| atomic::WriteError::Io {
+            path: staging.path(report::FINDINGS_FILE),
+            source,
+        };
+        let out = io::BufWriter::with_capacity(256 << 10, file);
+        let mut csv = FindingsCsv::new(out, rules, render).map_err(findings_io)?;
+        let findings = &mut run.findings;
+        let pass = visit_findings(findings, rules, self.options, baseline, render, |finding| {
+            html_findings.add(&finding);
+            csv.write(finding).map_err(|err| findings_io(err).into())
+        })?;
+        let file = csv
+            .finish()
+            .and_then(|out| out.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(findings_io)?;
+        staging.sync(report::FINDINGS_FILE, &file)?;
+        let summary = summary(
+            run,
+            rules,
+            self.files_by_format,
+            pass.baselined(baseline.is_some()),
+        );
+        let html = HtmlReport {
+            rules,
+            stats: &run.stats,
+            scorecards: &run.scorecards,
+            teams: &run.teams,
+            findings: &html_findings,
+            retained: &run.retained,
+            as_of: summary.as_of.as_deref(),
+            extra_totals: std::iter::once(("suppressed", run.stats.suppressed))
+                .chain(summary.baselined.map(|n| ("in the baseline", n)))
+                .collect(),
+            render,
+        };
+        // Each file is rendered just before it is written, so that only one is in memory;
+        // the page, the largest, is written as it is made.
+        staging.write(
+            report::SCORECARDS_FILE,
+            &report::scorecards_csv(&run.scorecards, rules, render),
+        )?;
+        staging.write(report::SUMMARY_FILE, &summary.to_json())?;
+        staging.write(
+            report::PROMISES_FILE,
+            &report::promises_csv(&run.promises, rules, render),
+        )?;
+        staging.write(
+            report::TEAMS_FILE,
+            &report::teams_csv(&run.teams, rules, render),
+        )?;
+        staging.write_with(report::HTML_FILE, |out| html.write_html_to(out))?;
+        staging.commit()?;
+        Ok(pass)
+    }
+}
+
+/// Streams the findings to standard output in `format`.
+fn stream_findings(
+    run: &mut AuditRun,
+    rules: &RuleSet,
+    render: &Render,
+    format: FindingsFormat,
+    had_baseline: bool,
+    pass: &FindingsPass,
+    stdout: &mut dyn Write,
+) -> Result<(), PublishError> {
+    let mut stream =
+        report::FindingsStream::new(format, rules, render, run.findings.len(), had_baseline);
+    let mut buffer = Vec::with_capacity(128 << 10);
+    stream.begin(&mut buffer);
+    let mut index = 0usize;
+    let streamed = run.findings.visit(|finding| {
+        let in_baseline = pass.in_baseline.get(index).copied().unwrap_or(false);
+        stream.finding(&finding, in_baseline, &mut buffer);
+        index += 1;
+        if buffer.len() >= 64 << 10 {
+            stdout.write_all(&buffer)?;
+            buffer.clear();
+        }
+        Ok(())
+    });
+    stream.end(&mut buffer);
+    let written = streamed
+        .and_then(|()| stdout.write_all(&buffer))
+        .and_then(|()| stdout.flush());
+    quiet_on_closed_pipe(written).map_err(PublishError::Findings)
+}
+
+/// A closed pipe (`| head`) ends the output quietly.
+pub fn quiet_on_closed_pipe(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// `--fail-under` on every agent's score; `--fail-on` on the findings `--baseline` does not
+/// hold.
+fn gates(
+    run: &AuditRun,
+    options: &ReportOptions,
+    had_baseline: bool,
+    severe: &SevereFindings,
+) -> Vec<GateFailure> {
+    let mut failed = Vec::new();
+    if let Some(threshold) = options.fail_under {
+        let agents: Vec<(String, f64)> = run
+            .scorecards
+            .agents
+            .iter()
+            .filter(|(_, card)| card.score() < threshold)
+            .map(|(agent, card)| (agent.clone(), card.score()))
+            .collect();
+        if !agents.is_empty() {
+            failed.push(GateFailure::ScoreBelow { threshold, agents });
+        }
+    }
+    if let Some(severity) = options.fail_on
+        && severe.new > 0
+    {
+        failed.push(GateFailure::SevereFindings {
+            severity,
+            new: severe.new,
+            in_baseline: had_baseline.then_some(severe.in_baseline),
+        });
+    }
+    failed
+}

@@ -1,0 +1,226 @@
+//! The summary of a run: `summary.json` in the report folder, and the lines printed at the
+//! end of a run.
+
+use std::collections::BTreeMap;
+
+use super::is_promise;
+use crate::model::{Promise, PromiseState, RunStats};
+use crate::rules::RuleSet;
+use crate::scorecard::Scorecards;
+use crate::transcript::SkipKind;
+
+/// What `summary.json` and the end-of-run summary report.
+pub struct Summary<'a> {
+    pub rules: &'a RuleSet,
+    pub stats: &'a RunStats,
+    pub scorecards: &'a Scorecards,
+    /// How many findings each rule has, in rule order.
+    pub findings_per_rule: Vec<u64>,
+    /// Every promise of the run, judged.
+    pub promises: &'a [Promise],
+    /// RFC 3339, when known.
+    pub as_of: Option<String>,
+    /// Files read, per input format.
+    pub files_by_format: BTreeMap<&'static str, u64>,
+    /// With `--baseline`: how many findings it holds.
+    pub baselined: Option<u64>,
+}
+
+impl Summary<'_> {
+    /// How many findings in all.
+    pub fn findings(&self) -> u64 {
+        self.findings_per_rule.iter().sum()
+    }
+
+    /// A promise rule's totals: made (in this input), carried (from an earlier run), and
+    /// how all of them were judged.
+    fn promise_totals(&self, rule: u32) -> serde_json::Value {
+        let of_rule = || self.promises.iter().filter(move |p| p.rule == rule);
+        let state = |s: PromiseState| of_rule().filter(|p| p.state == s).count();
+        serde_json::json!({
+            "made": of_rule().filter(|p| !p.carried).count(),
+            "carried": of_rule().filter(|p| p.carried).count(),
+            "kept": state(PromiseState::Kept),
+            "broken": state(PromiseState::Broken),
+            "pending": state(PromiseState::Pending),
+            "unverifiable": state(PromiseState::Unverifiable),
+        })
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let per_rule = &self.findings_per_rule;
+        let skipped: serde_json::Map<String, serde_json::Value> = SkipKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    kind.key().to_string(),
+                    self.stats.skipped.get(kind).copied().unwrap_or(0).into(),
+                )
+            })
+            .collect();
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| {
+                let total = self
+                    .scorecards
+                    .totals
+                    .get(index)
+                    .copied()
+                    .unwrap_or_default();
+                let mut object = serde_json::json!({
+                    "id": rule.id,
+                    "kind": rule.kind.name(),
+                    "severity": rule.severity.as_str(),
+                    "weight": rule.weight,
+                    "applicable": total.applicable,
+                    "failed": total.failed,
+                    "findings": per_rule.get(index).copied().unwrap_or(0),
+                });
+                if is_promise(rule) {
+                    object["promises"] = self.promise_totals(index as u32);
+                }
+                object
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "callqa_version": env!("CARGO_PKG_VERSION"),
+            "rule_set": { "name": self.rules.name, "digest": self.rules.digest },
+            "as_of": self.as_of,
+            "conversations": {
+                "read": self.stats.read,
+                "audited": self.stats.audited,
+                "skipped": self.stats.skipped_total(),
+                "skipped_by_reason": skipped,
+            },
+            "files": {
+                "by_format": self.files_by_format,
+                "unreadable": self.stats.unreadable_files,
+            },
+            "bytes": self.stats.bytes,
+            "agents": self.scorecards.agents.len(),
+            "findings": self.findings(),
+            "suppressed": self.stats.suppressed,
+            "rules": rules,
+        });
+        let mut summary = summary;
+        if let (Some(baselined), Some(object)) = (self.baselined, summary.as_object_mut()) {
+            object.insert("baselined".into(), baselined.into());
+        }
+        if let (Some(m), Some(object)) = (&self.stats.metadata, summary.as_object_mut()) {
+            object.insert(
+                "metadata".into(),
+                serde_json::json!({
+                    "rows": m.rows,
+                    "unmatched_rows": m.unmatched_rows,
+                    "unmatched_conversations": m.unmatched_conversations,
+                }),
+            );
+        }
+        let mut out = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// The end-of-run summary, a line each (without the `callqa: ` every message starts
+    /// with): what was read, the findings per rule, the promises, the baseline, the metadata
+    /// join, and the time the run took.
+    pub fn lines(&self, seconds: f64) -> Vec<String> {
+        let stats = self.stats;
+        let mut lines = vec![self.read_line(), self.findings_line()];
+        if !self.promises.is_empty() {
+            let count =
+                |state: PromiseState| self.promises.iter().filter(|p| p.state == state).count();
+            let carried = self.promises.iter().filter(|p| p.carried).count();
+            lines.push(format!(
+                "promises: {} made, {carried} carried; {} kept, {} broken, {} pending, {} unverifiable",
+                self.promises.len() - carried,
+                count(PromiseState::Kept),
+                count(PromiseState::Broken),
+                count(PromiseState::Pending),
+                count(PromiseState::Unverifiable)
+            ));
+        }
+        if let Some(baselined) = self.baselined {
+            lines.push(format!(
+                "baseline: {baselined} of {} findings are in it, {} new",
+                self.findings(),
+                self.findings() - baselined
+            ));
+        }
+        if let Some(metadata) = &stats.metadata {
+            lines.push(format!(
+                "metadata: {} rows, {} matched no conversation; {} audited conversations matched no row",
+                metadata.rows, metadata.unmatched_rows, metadata.unmatched_conversations
+            ));
+        }
+        let megabytes = stats.bytes as f64 / 1e6;
+        let rate = if seconds > 0.0 {
+            megabytes / seconds
+        } else {
+            0.0
+        };
+        lines.push(format!(
+            "{seconds:.2} s, {megabytes:.1} MB at {rate:.1} MB/s"
+        ));
+        lines
+    }
+
+    /// Conversations read, audited and skipped (with reasons), from how many files.
+    fn read_line(&self) -> String {
+        let stats = self.stats;
+        let files: u64 = self.files_by_format.values().sum();
+        let mut skipped = String::new();
+        if stats.skipped_total() > 0 {
+            let reasons: Vec<String> = SkipKind::ALL
+                .iter()
+                .filter_map(|kind| {
+                    stats
+                        .skipped
+                        .get(kind)
+                        .map(|n| format!("{} {n}", kind.key()))
+                })
+                .collect();
+            skipped = format!(" ({})", reasons.join(", "));
+        }
+        let unreadable = if stats.unreadable_files > 0 {
+            format!("; {} unreadable file(s)", stats.unreadable_files)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} conversation{} read from {files} file{}: {} audited, {} skipped{skipped}{unreadable}",
+            stats.read,
+            if stats.read == 1 { "" } else { "s" },
+            if files == 1 { "" } else { "s" },
+            stats.audited,
+            stats.skipped_total(),
+        )
+    }
+
+    /// Agents and findings per rule.
+    fn findings_line(&self) -> String {
+        let per_rule: Vec<String> = self
+            .findings_per_rule
+            .iter()
+            .zip(&self.rules.rules)
+            .map(|(count, rule)| format!("{} {count}", rule.id))
+            .collect();
+        let suppressed = if self.stats.suppressed > 0 {
+            format!(
+                "; {} suppressed by `# callqa: ignore`",
+                self.stats.suppressed
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} agents, {} findings ({}){suppressed}",
+            self.scorecards.agents.len(),
+            self.findings(),
+            per_rule.join(", "),
+        )
+    }
+}
