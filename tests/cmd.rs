@@ -8,8 +8,8 @@
 
 mod common;
 
-/// The one case wildcards cannot cover well, the time a run took, is matched with `[..]`
-/// in the summary's last line; everything else is pinned byte for byte.
+/// Only what changes from run to run, the time a run took and its rate (`[..]` in the
+/// summary's last line), is left out; everything else is pinned byte for byte.
 #[test]
 fn cmd_cases() {
     if common::blessing() && std::env::var_os("TRYCMD").is_none() {
