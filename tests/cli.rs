@@ -15,6 +15,7 @@ fn assert_report_dir(name: &str, dir: &Path) {
         "scorecards.csv",
         "findings.csv",
         "summary.json",
+        "promises.csv",
         "teams.csv",
         "report.html",
     ] {
@@ -24,7 +25,7 @@ fn assert_report_dir(name: &str, dir: &Path) {
 }
 
 #[test]
-fn demo_audit_writes_the_three_files() {
+fn demo_audit_writes_the_report_folder() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("report");
     let output = callqa(&["audit", "fixtures/demo", "-o", dir.to_str().unwrap()]);
@@ -89,6 +90,7 @@ fn thread_count_changes_no_byte() {
         "scorecards.csv",
         "findings.csv",
         "summary.json",
+        "promises.csv",
         "teams.csv",
         "report.html",
     ] {
