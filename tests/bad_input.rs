@@ -2,12 +2,12 @@
 //! counted in the summary, and the run goes on (or exits 3 under `--strict`). Every test
 //! checks the invariant "read = audited + skipped".
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::root;
 
 struct Run {
     output: Output,
@@ -62,15 +62,13 @@ impl Run {
 fn audit(paths: &[&Path], extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
-    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+    let output = common::command()
         .arg("audit")
         .args(paths)
         .arg("-o")
         .arg(&report)
         .args(["--verbose"])
         .args(extra)
-        .current_dir(root())
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let summary = std::fs::read(report.join("summary.json"))

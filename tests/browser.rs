@@ -11,12 +11,10 @@
 //! Chromium is Debian's `chromium` package (`.ci/run` installs it). Without it the test prints
 //! why it skipped and passes; set `CALLQA_CHROMIUM` to use another binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The Chromium binary: `CALLQA_CHROMIUM`, else the first of the usual names on PATH.
 fn chromium() -> Option<PathBuf> {
@@ -92,10 +90,9 @@ fn the_report_loads_and_sorts_in_a_browser() {
     };
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
-    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+    let output = common::command()
         .args(["audit", "fixtures/demo", "fixtures/report", "-q", "-o"])
         .arg(&report)
-        .current_dir(root())
         .output()
         .unwrap();
     assert_eq!(
@@ -176,7 +173,7 @@ fn a_large_run_stays_usable() {
     }
     std::fs::write(&input, text).unwrap();
     let report = dir.path().join("report");
-    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
+    let output = common::command()
         .args(["audit", "-q", "-o"])
         .arg(&report)
         .arg(&input)

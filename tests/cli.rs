@@ -4,73 +4,18 @@
 //! When a change to the rules or the output is intended, regenerate the expected files with
 //! `CALLQA_BLESS=1 cargo test --test cli` and review the diff before committing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
 
-/// Runs callqa in the project root, with colour off and standard input closed.
-fn callqa(args: &[&str]) -> Output {
-    callqa_with_stdin(args, None)
-}
-
-fn callqa_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callqa"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the callqa binary runs");
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(bytes).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Compares `actual` with `fixtures/expected/NAME`, or writes it there under CALLQA_BLESS.
-fn assert_expected(name: &str, actual: &[u8]) {
-    let path = root().join("tests/expected").join(name);
-    if std::env::var_os("CALLQA_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path)
-        .unwrap_or_else(|err| panic!("{}: {err} (run with CALLQA_BLESS=1)", path.display()));
-    if expected != actual {
-        panic!(
-            "{} differs from the output:\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual)
-        );
-    }
-}
+use common::{assert_expected, callqa, callqa_with_stdin, code, root, stderr, stdout};
 
 fn assert_report_dir(name: &str, dir: &Path) {
     for file in [
         "scorecards.csv",
         "findings.csv",
         "summary.json",
+        "promises.csv",
         "teams.csv",
         "report.html",
     ] {
@@ -79,12 +24,8 @@ fn assert_report_dir(name: &str, dir: &Path) {
     }
 }
 
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited with a code")
-}
-
 #[test]
-fn demo_audit_writes_the_three_files() {
+fn demo_audit_writes_the_report_folder() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("report");
     let output = callqa(&["audit", "fixtures/demo", "-o", dir.to_str().unwrap()]);
@@ -149,6 +90,7 @@ fn thread_count_changes_no_byte() {
         "scorecards.csv",
         "findings.csv",
         "summary.json",
+        "promises.csv",
         "teams.csv",
         "report.html",
     ] {
@@ -182,7 +124,7 @@ fn stdout_formats() {
 #[test]
 fn standard_input_is_read() {
     let calls = std::fs::read(root().join("fixtures/demo/calls.jsonl")).unwrap();
-    let output = callqa_with_stdin(&["audit", "--format", "text"], Some(&calls));
+    let output = callqa_with_stdin(&["audit", "--format", "text"], &calls);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(
         stdout(&output).contains("\n-:2: blame major: "),

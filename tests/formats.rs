@@ -6,20 +6,12 @@
 //! Expected files live in tests/expected/formats/; run with `CALLQA_BLESS=1` to rewrite
 //! them after a deliberate change, then review the diff.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
+use std::process::Output;
 
-fn callqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_callqa"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the callqa binary runs")
-}
+use common::{callqa, root};
 
 /// Runs `callqa audit ARGS -o DIR` into a fresh folder; returns the run and the folder.
 fn audit_to_dir(args: &[&str]) -> (Output, tempfile::TempDir) {
@@ -44,16 +36,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Compares `actual` with the expected file, or writes it under `CALLQA_BLESS=1`.
+/// Compares `actual` with `tests/expected/formats/NAME`, or writes it under `CALLQA_BLESS=1`.
 fn expect_file(name: &str, actual: &str) {
-    let path = root().join("tests/expected/formats").join(name);
-    if std::env::var_os("CALLQA_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err} (bless with CALLQA_BLESS=1)", path.display()));
-    assert_eq!(actual, expected, "{} differs", path.display());
+    common::assert_expected(&format!("formats/{name}"), actual.as_bytes());
 }
 
 #[test]

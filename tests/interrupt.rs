@@ -2,6 +2,8 @@
 //! file, never files of two runs side by side. Ctrl-C (SIGINT) ends with a message and exit 130.
 #![cfg(unix)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,12 +18,8 @@ const REPORT_FILES: [&str; 6] = [
 ];
 
 fn callqa() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_callqa"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut command = common::command();
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
     command
 }
 

@@ -2,22 +2,11 @@
 //! spreadsheet, unless asked otherwise (`--no-redact`, `--raw-csv`); `convert` copies text as
 //! it is unless `--redact` is given.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
-fn callqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_callqa"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{callqa, stdout};
 
 const PII: &str = "fixtures/privacy/pii.jsonl";
 const PRIVATE: [&str; 5] = [

@@ -3,8 +3,11 @@
 //! `CALLQA_BLESS=1 cargo test --test promises` rewrites the expected files after a deliberate
 //! change; review the diff before committing it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::root;
 
 const RULES: &str = "fixtures/promises/rules.toml";
 const REPORT: [&str; 4] = [
@@ -14,15 +17,10 @@ const REPORT: [&str; 4] = [
     "promises.csv",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Runs `callqa audit` in the package root (paths in the report stay relative) and returns
 /// the report folder.
 fn audit(inputs: &[&str], extra: &[&str], out: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
-        .current_dir(root())
+    let output = common::command()
         .arg("audit")
         .args(inputs)
         .args(["--rules", RULES, "--quiet", "-o"])
@@ -39,18 +37,9 @@ fn audit(inputs: &[&str], extra: &[&str], out: &Path) {
 
 /// Compares every report file with `expected` (or writes it, when blessing).
 fn compare(out: &Path, expected: &Path) {
-    let bless = std::env::var_os("CALLQA_BLESS").is_some();
     for name in REPORT {
-        let actual = std::fs::read_to_string(out.join(name)).expect("report file written");
-        let path = expected.join(name);
-        if bless {
-            std::fs::create_dir_all(expected).unwrap();
-            std::fs::write(&path, &actual).unwrap();
-            continue;
-        }
-        let wanted = std::fs::read_to_string(&path)
-            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-        assert_eq!(actual, wanted, "{} differs", path.display());
+        let actual = std::fs::read(out.join(name)).expect("report file written");
+        common::assert_file(&expected.join(name), &actual);
     }
 }
 
@@ -191,8 +180,7 @@ fn file_order_and_threads_change_nothing() {
 
 #[test]
 fn explain_shows_each_promise_with_its_state_and_keeper() {
-    let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
-        .current_dir(root())
+    let output = common::command()
         .args([
             "explain",
             "fixtures/promises/out-of-order/input",
@@ -212,8 +200,7 @@ fn explain_shows_each_promise_with_its_state_and_keeper() {
 #[test]
 fn promise_examples_test_detection_only() {
     for rules in [RULES, "default"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_callqa"))
-            .current_dir(root())
+        let output = common::command()
             .args(["rules", "test", rules])
             .output()
             .unwrap();
