@@ -486,31 +486,12 @@ fn rfc3339_offset(value: &str) -> Option<jiff::tz::Offset> {
 /// Formats a zoned time back as RFC 3339 with its own offset.
 pub fn format_rfc3339(time: &jiff::Zoned) -> String {
     let offset = time.offset();
-    let datetime = time.datetime();
-    let seconds = offset.seconds();
-    let subsec = datetime.subsec_nanosecond();
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        datetime.year(),
-        datetime.month(),
-        datetime.day(),
-        datetime.hour(),
-        datetime.minute(),
-        datetime.second()
-    );
-    if subsec != 0 {
-        let frac = format!("{subsec:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    if seconds == 0 {
-        out.push('Z');
+    if offset.seconds() == 0 {
+        // jiff writes a zero offset as `+00:00`; callqa's outputs have always said `Z`.
+        time.timestamp().to_string()
     } else {
-        let sign = if seconds < 0 { '-' } else { '+' };
-        let abs = seconds.abs();
-        out.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60));
+        time.timestamp().display_with_offset(offset).to_string()
     }
-    out
 }
 
 #[cfg(test)]
