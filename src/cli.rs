@@ -235,7 +235,7 @@ pub struct AuditArgs {
 
     /// Exit 1 when some finding has this severity or worse
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
-    pub fail_on: Option<SeverityArg>,
+    pub fail_on: Option<Severity>,
 
     /// An earlier run's findings.csv: findings it holds (same conversation, rule and
     /// evidence) do not fail --fail-on and are not annotated by --format github
@@ -273,7 +273,7 @@ pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOpt
         redact: !args.input.no_redact,
         csv_guard: !args.raw_csv,
         baseline,
-        fail_on: args.fail_on.map(Into::into),
+        fail_on: args.fail_on,
         fail_under: args.fail_under,
     }
 }
@@ -335,23 +335,6 @@ pub enum OutputFormat {
     Github,
     /// A SARIF 2.1.0 log, for code-scanning dashboards
     Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SeverityArg {
-    Minor,
-    Major,
-    Critical,
-}
-
-impl From<SeverityArg> for Severity {
-    fn from(value: SeverityArg) -> Severity {
-        match value {
-            SeverityArg::Minor => Severity::Minor,
-            SeverityArg::Major => Severity::Major,
-            SeverityArg::Critical => Severity::Critical,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,15 @@ use std::time::Instant;
 use callqa::audit::{self, AuditError, AuditOptions};
 use callqa::conversations;
 use callqa::input::{self, Discovery, ReadOptions};
+use callqa::load::{self, LoadError};
 use callqa::metadata::Metadata;
 use callqa::model::Promise;
 use callqa::publish::{self, PublishError};
 use callqa::redact::Redactor;
-use callqa::report::{self, Baseline};
+use callqa::report;
 use callqa::rule_examples::run_examples;
-use callqa::rules::{RuleSet, RuleSource};
-use callqa::transcript::{ReadError, parse_started_at};
+use callqa::rules::RuleSet;
+use callqa::transcript::ReadError;
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
 use crate::cli::{SourceArgs, report_options};
@@ -49,6 +50,8 @@ pub enum Failure {
     /// Nothing to work on in the input.
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     #[error("error: {0}")]
     Audit(#[from] AuditError),
     #[error("error: {0}")]
@@ -63,9 +66,11 @@ impl Failure {
     pub fn exit(&self) -> Exit {
         match self {
             Failure::Input(_) => Exit::Input,
-            Failure::Usage(_) | Failure::Audit(_) | Failure::Publish(_) | Failure::Output(_) => {
-                Exit::Usage
-            }
+            Failure::Usage(_)
+            | Failure::Load(_)
+            | Failure::Audit(_)
+            | Failure::Publish(_)
+            | Failure::Output(_) => Exit::Usage,
         }
     }
 }
@@ -115,18 +120,11 @@ struct Sources {
 
 /// Finds the files and reads `--metadata`; an unreadable metadata file is a usage error.
 fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure> {
-    let metadata = match &args.metadata {
-        Some(path) => {
-            Some(Arc::new(Metadata::load(path).map_err(|err| {
-                Failure::Usage(format!("--metadata: {err}"))
-            })?))
-        }
-        None => None,
-    };
+    let metadata = args.metadata.as_deref().map(load::metadata).transpose()?;
     Ok(Sources {
         discovery: input::discover(paths, args.input_format()),
         read: args.read_options(),
-        metadata,
+        metadata: metadata.map(Arc::new),
     })
 }
 
@@ -144,22 +142,8 @@ fn print_formats(discovery: &Discovery) {
     }
 }
 
-/// Loads the rules named on the command line (the default pack when none); a rule file
-/// error is FILE:LINE: field: message.
-fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, Failure> {
-    let mut sources = Vec::new();
-    if paths.is_empty() {
-        sources.push(RuleSource::default_pack());
-    }
-    let usage = |err: callqa::rules::RuleError| Failure::Usage(err.to_string());
-    for path in paths {
-        sources.extend(RuleSource::from_arg(path).map_err(usage)?);
-    }
-    RuleSet::load(&sources).map_err(usage)
-}
-
 fn rules_test(paths: &[PathBuf]) -> Result<Exit, Failure> {
-    let rules = load_rules(paths)?;
+    let rules = load::rules(paths)?;
     let (count, failures) = run_examples(&rules);
     for failure in &failures {
         err_message!("{failure}");
@@ -183,62 +167,18 @@ fn rules_test(paths: &[PathBuf]) -> Result<Exit, Failure> {
 }
 
 fn rules_list(paths: &[PathBuf], phrases: bool) -> Result<Exit, Failure> {
-    let rules = load_rules(paths)?;
-    let mut out = String::new();
-    if phrases {
-        for phrase in &rules.written_phrases {
-            out.push_str(phrase);
-            out.push('\n');
-        }
-    } else {
-        for rule in &rules.rules {
-            out.push_str(&format!(
-                "{}\t{}\t{}\tweight={}\tspeaker={}\t{}:{}\t{}\n",
-                rule.id,
-                rule.kind.name(),
-                rule.severity.as_str(),
-                rule.weight,
-                rule.speaker,
-                rule.file,
-                rule.line,
-                rule.message
-            ));
-        }
-    }
-    write_stdout(out.as_bytes())?;
+    let rules = load::rules(paths)?;
+    write_stdout(rules.listing(phrases).as_bytes())?;
     Ok(Exit::Success)
 }
 
 /// What audit and explain load before reading transcripts: the rules, `--as-of` and the
 /// promises carried by `--promises`.
 fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<Promise>), Failure> {
-    let rules = load_rules(&input.rules)?;
-    let as_of = match &input.as_of {
-        None => None,
-        Some(text) => Some(parse_started_at(text).map_err(|err| {
-            Failure::Usage(format!("--as-of: {}", err.replace("started_at", "time")))
-        })?),
-    };
-    let carried = match &input.promises {
-        None => Vec::new(),
-        Some(path) => {
-            let file = path.display().to_string();
-            let usage = |err: String| Failure::Usage(format!("--promises: {err}"));
-            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{file}: {e}")))?;
-            report::promises::read_promises_csv(&file, &text, &rules)
-                .map_err(|e| usage(e.to_string()))?
-        }
-    };
+    let rules = load::rules(&input.rules)?;
+    let as_of = load::as_of(input.as_of.as_deref())?;
+    let carried = load::carried_promises(input.promises.as_deref(), &rules)?;
     Ok((rules, as_of, carried))
-}
-
-/// Reads `--baseline`.
-fn load_baseline(path: &Path) -> Result<Baseline, Failure> {
-    let file = path.display().to_string();
-    std::fs::read_to_string(path)
-        .map_err(|err| format!("{file}: {err}"))
-        .and_then(|text| Baseline::read(&file, &text))
-        .map_err(|message| Failure::Usage(format!("--baseline: {message}")))
 }
 
 /// Ctrl-C stops the reader; the run then ends cleanly, writes nothing and exits 130. A
@@ -259,7 +199,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
-    let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+    let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
     let threads = args.threads().map_err(Failure::Usage)?;
     let sources = open_sources(&args.input.paths, &args.input.source)?;
     if args.verbose {
@@ -363,25 +303,15 @@ fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
             args.id
         )));
     };
-    let mut audit = callqa::checks::Auditor::new(&rules).audit(&conversation);
-    if !audit.promises.is_empty() {
-        // Promises are judged against the whole input: audit it all (text is not kept).
-        let options = AuditOptions {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            read: sources.read.clone(),
-            metadata: sources.metadata.clone(),
-            as_of,
-            carried_promises: carried,
-            ..AuditOptions::default()
-        };
-        let run = audit::run(files, &rules, &options, &mut |_| {})?;
-        audit.promises = run
-            .promises
-            .into_iter()
-            .filter(|p| p.conversation_id == conversation.id && !p.carried)
-            .collect();
-        callqa::checks::fold_judged(&mut audit);
-    }
+    let options = AuditOptions {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        read: sources.read.clone(),
+        metadata: sources.metadata.clone(),
+        as_of,
+        carried_promises: carried,
+        ..AuditOptions::default()
+    };
+    let audit = conversations::audit_in_context(&conversation, files, &rules, &options)?;
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let redactor = Redactor::new();

@@ -1,12 +1,16 @@
-//! Reading conversations without auditing them: `callqa convert` writes every one as canonical
-//! JSON Lines, and `callqa explain` finds one by id. Both join `--metadata` onto what they
-//! read, as an audit does.
+//! Reading conversations one by one rather than as a run: `callqa convert` writes every one as
+//! canonical JSON Lines, and `callqa explain` finds one by id and audits it. Both join
+//! `--metadata` onto what they read, as an audit does.
 
 use std::borrow::Cow;
 
+use crate::audit::{AuditError, AuditOptions};
+use crate::checks::{Auditor, fold_judged};
 use crate::input::{self, InputFile, Payload, ReadOptions};
 use crate::metadata::Metadata;
+use crate::model::ConversationAudit;
 use crate::redact::Redactor;
+use crate::rules::RuleSet;
 use crate::transcript::{Conversation, ReadError};
 
 /// What `convert` produced.
@@ -83,4 +87,25 @@ pub fn find(
         found.is_none()
     });
     found
+}
+
+/// The audit of one `conversation` of `files`, as a whole run would give it: its promises are
+/// judged against every contact of the input (which is audited for that, its text not kept).
+pub fn audit_in_context(
+    conversation: &Conversation,
+    files: &[InputFile],
+    rules: &RuleSet,
+    options: &AuditOptions,
+) -> Result<ConversationAudit, AuditError> {
+    let mut audit = Auditor::new(rules).audit(conversation);
+    if !audit.promises.is_empty() {
+        let run = crate::audit::run(files, rules, options, &mut |_| {})?;
+        audit.promises = run
+            .promises
+            .into_iter()
+            .filter(|p| p.conversation_id == conversation.id && !p.carried)
+            .collect();
+        fold_judged(&mut audit);
+    }
+    Ok(audit)
 }

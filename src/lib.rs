@@ -19,6 +19,7 @@ pub mod engine;
 pub mod explain;
 pub mod finding_store;
 pub mod input;
+pub mod load;
 pub mod metadata;
 pub mod model;
 pub mod publish;

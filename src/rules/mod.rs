@@ -8,6 +8,7 @@
 //!
 //! Every error names the file, the line and the field.
 
+mod listing;
 pub mod schema;
 
 use std::collections::HashMap;

@@ -1,0 +1,76 @@
+//! What a command loads before it reads transcripts: the rule files, `--as-of`, the promises
+//! `--promises` carries, the findings `--baseline` holds and the `--metadata` table. Each
+//! error names the flag and the file, and is a usage error of the command line.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Zoned;
+
+use crate::metadata::Metadata;
+use crate::model::Promise;
+use crate::report::Baseline;
+use crate::report::promises::read_promises_csv;
+use crate::rules::{RuleError, RuleSet, RuleSource};
+use crate::transcript::parse_started_at;
+
+/// Why something a command needs could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// FILE:LINE: field: message.
+    #[error("{0}")]
+    Rules(#[from] RuleError),
+    #[error("--as-of: {0}")]
+    AsOf(String),
+    #[error("--promises: {0}")]
+    Promises(String),
+    #[error("--baseline: {0}")]
+    Baseline(String),
+    #[error("--metadata: {0}")]
+    Metadata(String),
+}
+
+/// The rules of `paths` (files, folders, or `default` for the built-in pack); the built-in
+/// pack when there are none.
+pub fn rules(paths: &[PathBuf]) -> Result<RuleSet, LoadError> {
+    let mut sources = Vec::new();
+    if paths.is_empty() {
+        sources.push(RuleSource::default_pack());
+    }
+    for path in paths {
+        sources.extend(RuleSource::from_arg(path)?);
+    }
+    Ok(RuleSet::load(&sources)?)
+}
+
+/// `--as-of`, an RFC 3339 time.
+pub fn as_of(text: Option<&str>) -> Result<Option<Zoned>, LoadError> {
+    text.map(|text| {
+        parse_started_at(text).map_err(|err| LoadError::AsOf(err.replace("started_at", "time")))
+    })
+    .transpose()
+}
+
+/// The pending promises of an earlier run's `promises.csv` (`--promises`), for `rules`.
+pub fn carried_promises(path: Option<&Path>, rules: &RuleSet) -> Result<Vec<Promise>, LoadError> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| LoadError::Promises(format!("{file}: {err}")))?;
+    read_promises_csv(&file, &text, rules).map_err(|err| LoadError::Promises(err.to_string()))
+}
+
+/// The findings of an earlier run's `findings.csv` (`--baseline`).
+pub fn baseline(path: &Path) -> Result<Baseline, LoadError> {
+    let file = path.display().to_string();
+    std::fs::read_to_string(path)
+        .map_err(|err| format!("{file}: {err}"))
+        .and_then(|text| Baseline::read(&file, &text))
+        .map_err(LoadError::Baseline)
+}
+
+/// The `--metadata` table.
+pub fn metadata(path: &Path) -> Result<Metadata, LoadError> {
+    Metadata::load(path).map_err(|err| LoadError::Metadata(err.to_string()))
+}
