@@ -50,6 +50,16 @@ pub fn render(
 ) -> String {
     let paint = Paint { color, redactor };
     let mut out = String::new();
+    out.push_str(&paint.wrap(BOLD, &header(conversation)));
+    out.push('\n');
+    render_turns(&mut out, conversation, audit, rules, &paint);
+    render_promises(&mut out, audit, &paint);
+    render_scores(&mut out, audit, rules, &paint);
+    out
+}
+
+/// The conversation's id and source, and the metadata it has, one field a line.
+fn header(conversation: &Conversation) -> String {
     let mut header = format!("conversation {} ({})", conversation.id, conversation.source);
     let fields = [
         ("agent", conversation.agent_id.clone()),
@@ -70,8 +80,18 @@ pub fn render(
             header.push_str(&format!("\n  {name}: {value}"));
         }
     }
-    out.push_str(&paint.wrap(BOLD, &header));
-    out.push('\n');
+    header
+}
+
+/// Each turn, numbered, with its timing and speaker, the matched words highlighted, and under
+/// it the findings it caused with their evidence.
+fn render_turns(
+    out: &mut String,
+    conversation: &Conversation,
+    audit: &ConversationAudit,
+    rules: &RuleSet,
+    paint: &Paint,
+) {
     let width = conversation.turns.len().to_string().len();
     for (index, turn) in conversation.turns.iter().enumerate() {
         let timing = match (turn.start_ms, turn.end_ms) {
@@ -91,7 +111,7 @@ pub fn render(
             .collect();
         let mut spans: Vec<(usize, usize)> = findings.iter().filter_map(|f| f.span).collect();
         spans.sort_unstable();
-        let text = highlight(&turn.text, &spans, &paint);
+        let text = highlight(&turn.text, &spans, paint);
         out.push_str(&format!(
             "{:>width$}{} {}: {}\n",
             index + 1,
@@ -122,6 +142,10 @@ pub fn render(
             ));
         }
     }
+}
+
+/// The promises the conversation made: when, by when, and what became of each.
+fn render_promises(out: &mut String, audit: &ConversationAudit, paint: &Paint) {
     if !audit.promises.is_empty() {
         out.push_str(&paint.wrap(BOLD, "promises"));
         out.push('\n');
@@ -146,6 +170,11 @@ pub fn render(
         }
         out.push('\n');
     }
+}
+
+/// Each agent's score in the conversation, with the rules it failed, passed, and to which it
+/// did not apply.
+fn render_scores(out: &mut String, audit: &ConversationAudit, rules: &RuleSet, paint: &Paint) {
     out.push_str(&paint.wrap(BOLD, "scores"));
     out.push('\n');
     if audit.agents.is_empty() {
@@ -178,7 +207,6 @@ pub fn render(
             list(&not_applicable)
         ));
     }
-    out
 }
 
 /// Marks the byte ranges of `text` (sorted, possibly overlapping) with the highlight style.

@@ -2,13 +2,15 @@
 //!
 //! Everything is inline (styles, the small script, and the charts, drawn here as SVG), so the
 //! page needs no network, and its Content-Security-Policy (`default-src 'none'`) forbids any:
-//! nothing on it can load a resource from anywhere. Every piece of transcript text (evidence, turns) goes through the
-//! run's [`Render`] (redacted unless `--no-redact`) and then through [`escape`]; ids and rule
-//! messages are escaped too. The page stays usable on large runs: all agents and teams are
-//! listed (a table of a few thousand rows sorts in milliseconds), but findings are embedded
-//! up to [`FINDINGS_PER_AGENT`] per agent and [`FINDINGS_EMBEDDED`] in all, and turns only for
-//! the conversations the audit kept (`retain_turns` of the audit's options); the page
-//! says what it left out and where the rest is (`findings.csv`).
+//! nothing on it can load a resource from anywhere. The styles and the scripts are kept beside
+//! this file (`page.css`, `page.js`, `page-errors.js`) and built into the binary. Every piece of
+//! transcript text (evidence, turns) goes through the run's [`Render`] (redacted unless
+//! `--no-redact`) and then through [`escape`]; ids and rule messages are escaped too. The page
+//! stays usable on large runs: all agents and teams are listed (a table of a few thousand rows
+//! sorts in milliseconds), but findings are embedded up to [`FINDINGS_PER_AGENT`] per agent and
+//! [`FINDINGS_EMBEDDED`] in all, and turns only for the conversations the audit kept
+//! (`retain_turns` of the audit's options); the page says what it left out and where the
+//! rest is (`findings.csv`).
 //!
 //! With `?selftest=1` in its URL the page checks itself after loading (sorting, filtering,
 //! errors) and writes the results into `<pre id="selftest">`, so a headless browser's
@@ -18,8 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::Render;
-use crate::model::Finding;
-use crate::model::{RetainedConversation, RunStats};
+use crate::model::{Finding, RetainedConversation, RetainedTurn, RunStats};
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::{AgentCard, RuleCount, Scorecards};
 
@@ -246,138 +247,13 @@ fn turn_html(text: &str, spans: &[Mark], render: &Render) -> String {
     out
 }
 
-const STYLE: &str = r#"
-:root{--fg:#1d232b;--muted:#5b6675;--line:#d8dee6;--bg:#f6f8fa;--accent:#2f6fb0;--bad:#c2410c;--warn:#a16207}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
-header,main{max-width:1200px;margin:0 auto;padding:0 20px}header{padding-top:18px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
-.meta{color:var(--muted);margin:0}
-.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px;margin:14px 0 0}
-.totals div{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-.totals b{display:block;font-size:20px}.totals span{color:var(--muted);font-size:12px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
-figure{margin:0;background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px}
-figcaption{font-weight:600;margin-bottom:6px}svg text{font:11px system-ui,sans-serif;fill:var(--fg)}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-th{background:var(--bg);position:sticky;top:0;z-index:1}th button{all:unset;cursor:pointer;font-weight:600}
-th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
-td.num,th.num{text-align:right;white-space:nowrap}td small{color:var(--muted)}
-.warn{color:var(--warn);font-weight:600;white-space:nowrap}
-.controls{display:flex;gap:14px;align-items:center;margin:6px 0 8px;flex-wrap:wrap}
-.controls input[type=search]{padding:5px 8px;border:1px solid var(--line);border-radius:4px;min-width:260px}
-.note{color:var(--muted);font-size:13px}
-details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 10px}summary{cursor:pointer;font-weight:600}
-.sev-critical,.sev-major{color:var(--bad);font-weight:600}.sev-minor{color:var(--warn)}
-.conv{border:1px solid var(--line);border-radius:6px;margin:10px 0;padding:6px 12px;content-visibility:auto;contain-intrinsic-size:auto 300px}
-.conv h3{font-size:14px;margin:4px 0}.conv ol{margin:0;padding-left:34px}.conv li{margin:2px 0}
-.who{display:inline-block;min-width:72px;color:var(--muted);font-size:12px}.turn-agent .who{color:var(--accent)}
-.conv li:target{background:#fff7d6}mark{background:#ffd54f;padding:0 1px;border-radius:2px}
-.flag{font-size:11px;border:1px solid currentColor;border-radius:3px;padding:0 4px;margin-left:6px}
-#selftest{background:#111;color:#9f9;padding:8px;white-space:pre-wrap}
-"#;
-
-const SCRIPT: &str = r#"
-(function(){
-  'use strict';
-  function value(row, key){ return row.dataset[key]; }
-  function compare(a, b, key, numeric){
-    var x = value(a, key), y = value(b, key);
-    if (numeric) { x = parseFloat(x); y = parseFloat(y); }
-    if (x < y) return -1; if (x > y) return 1;
-    var p = a.dataset.key, q = b.dataset.key;
-    return p < q ? -1 : p > q ? 1 : 0;
-  }
-  function sortBy(table, th){
-    var key = th.dataset.key, numeric = th.dataset.type === 'num';
-    var ascending = th.getAttribute('aria-sort') !== 'ascending';
-    table.querySelectorAll('th[aria-sort]').forEach(function(other){ other.removeAttribute('aria-sort'); });
-    th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function(a, b){ var c = compare(a, b, key, numeric); return ascending ? c : -c; });
-    var fragment = document.createDocumentFragment();
-    rows.forEach(function(row){ fragment.appendChild(row); });
-    body.appendChild(fragment);
-  }
-  document.querySelectorAll('table.sortable').forEach(function(table){
-    table.querySelectorAll('th[data-key] button').forEach(function(button){
-      button.addEventListener('click', function(){ sortBy(table, button.parentElement); });
-    });
-  });
-  var filter = document.getElementById('agent-filter');
-  var small = document.getElementById('small-only');
-  var agents = document.getElementById('agents-table');
-  var shown = document.getElementById('agent-count');
-  function applyFilter(){
-    var text = filter.value.trim().toLowerCase(), count = 0;
-    Array.prototype.forEach.call(agents.tBodies[0].rows, function(row){
-      var hide = (text !== '' && row.dataset.key.toLowerCase().indexOf(text) < 0) ||
-                 (small.checked && row.dataset.small !== '1');
-      row.hidden = hide;
-      if (!hide) count++;
-    });
-    shown.textContent = count + ' of ' + agents.tBodies[0].rows.length + ' agents shown';
-  }
-  filter.addEventListener('input', applyFilter);
-  small.addEventListener('change', applyFilter);
-  applyFilter();
-  function openTarget(){
-    var target = location.hash && document.getElementById(location.hash.slice(1));
-    for (var node = target; node; node = node.parentElement) {
-      if (node.tagName === 'DETAILS') node.open = true;
-    }
-    if (target) target.scrollIntoView();
-  }
-  window.addEventListener('hashchange', openTarget);
-  openTarget();
-
-  if (!/[?&]selftest=1(&|$)/.test(location.search)) return;
-  var out = [], body = agents.tBodies[0];
-  function visible(){ return Array.prototype.filter.call(body.rows, function(r){ return !r.hidden; }); }
-  function check(name, ok, detail){ out.push((ok ? 'PASS ' : 'FAIL ') + name + (ok ? '' : ': ' + detail)); }
-  function ordered(rows, key, numeric, direction){
-    for (var i = 1; i < rows.length; i++) {
-      if (direction * compare(rows[i - 1], rows[i], key, numeric) > 0) return false;
-    }
-    return true;
-  }
-  try {
-    var total = body.rows.length;
-    out.push('rows ' + total);
-    var score = agents.querySelector('th[data-key=score] button');
-    score.click();
-    check('sort by score ascending', ordered(visible(), 'score', true, 1), 'rows out of order');
-    out.push('order ' + JSON.stringify(visible().map(function(r){ return r.dataset.key; })));
-    score.click();
-    check('sort by score descending', ordered(visible(), 'score', true, -1), 'rows out of order');
-    var name = agents.querySelector('th[data-key=key] button');
-    name.click();
-    check('sort by agent', ordered(visible(), 'key', false, 1), 'rows out of order');
-    if (total > 0) {
-      var needle = body.rows[total - 1].dataset.key;
-      var expected = Array.prototype.filter.call(body.rows, function(r){
-        return r.dataset.key.toLowerCase().indexOf(needle.toLowerCase()) >= 0; }).length;
-      filter.value = needle;
-      filter.dispatchEvent(new Event('input'));
-      check('filter', visible().length === expected && expected >= 1, visible().length + ' rows, expected ' + expected);
-      out.push('filtered ' + visible().length);
-      filter.value = '';
-      filter.dispatchEvent(new Event('input'));
-      check('clear filter', visible().length === total, visible().length + ' rows');
-    }
-    check('charts drawn', document.querySelectorAll('figure svg').length === 2, 'missing chart');
-  } catch (e) {
-    window.__callqaErrors.push('selftest: ' + e);
-  }
-  out.push('errors ' + JSON.stringify(window.__callqaErrors));
-  var pre = document.getElementById('selftest');
-  pre.textContent = out.join('\n');
-  pre.hidden = false;
-})();
-"#;
-
-/// Catches errors from the first script on, for the self-test.
-const ERROR_CATCHER: &str = r#"window.__callqaErrors=[];window.addEventListener('error',function(e){window.__callqaErrors.push(String(e.message))});(function(){var original=console.error;console.error=function(){window.__callqaErrors.push(Array.prototype.join.call(arguments,' '));original.apply(console,arguments)}})();"#;
+/// The page's styles (`page.css`), written inside `<style>` after a line break.
+const STYLE: &str = include_str!("page.css");
+/// The page's script (`page.js`): sorting, the agent filter, opening a linked finding, and the
+/// self-test; written inside the last `<script>` after a line break.
+const SCRIPT: &str = include_str!("page.js");
+/// Catches errors from the first script on, for the self-test (`page-errors.js`, one line).
+const ERROR_CATCHER: &str = include_str!("page-errors.js").trim_ascii_end();
 
 /// The histogram of agent scores, in ten bins of 10 points (the last holds 100).
 fn score_chart(cards: &Scorecards) -> String {
@@ -607,26 +483,41 @@ impl HtmlReport<'_> {
     /// The page, written to `page`; a failed write is `page`'s to keep, and the page goes on
     /// regardless.
     fn write_html(&self, page: &mut impl std::fmt::Write) {
-        let rules = self.rules;
-        let stats = self.stats;
-        let findings = self.findings;
-        // Findings by agent, in agent order; each agent's in the run's order.
-        let by_agent = &findings.by_agent;
-        let anchors: BTreeMap<&str, usize> = by_agent
+        // Each agent with findings has an anchor, by agent order.
+        let anchors: BTreeMap<&str, usize> = self
+            .findings
+            .by_agent
             .keys()
             .enumerate()
             .map(|(index, agent)| (agent.as_str(), index))
             .collect();
-        let conversation_anchor: BTreeMap<&str, usize> = self
-            .retained
-            .keys()
-            .enumerate()
-            .map(|(index, id)| (id.as_str(), index))
-            .collect();
-
+        self.write_head(page);
+        self.write_totals(page);
+        self.write_overview_and_tables(page, &anchors);
+        self.write_findings(page, &anchors);
+        self.write_conversations(page);
+        let promise_rules = self
+            .rules
+            .rules
+            .iter()
+            .filter(|r| matches!(r.kind, RuleKind::Promise { .. }))
+            .count();
+        if promise_rules > 0 {
+            let _ = page.write_str("<p class=\"note\">Callback promises, kept, broken and pending, are listed in promises.csv.</p>");
+        }
         let _ = write!(
             page,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>{STYLE}</style></head><body>\n",
+            "</main>\n<pre id=\"selftest\" hidden></pre>\n<script>\n{SCRIPT}</script>\n</body></html>\n"
+        );
+    }
+
+    /// The document's head (its policy, the error catcher and the styles), and the page's
+    /// title line.
+    fn write_head(&self, page: &mut impl std::fmt::Write) {
+        let rules = self.rules;
+        let _ = write!(
+            page,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\"><title>callqa report: {}</title><script>{ERROR_CATCHER}</script><style>\n{STYLE}</style></head><body>\n",
             escape(&rules.name)
         );
         let _ = write!(
@@ -637,13 +528,18 @@ impl HtmlReport<'_> {
             escape(self.as_of.unwrap_or("unknown")),
             env!("CARGO_PKG_VERSION")
         );
+    }
+
+    /// The run's totals, closing the header.
+    fn write_totals(&self, page: &mut impl std::fmt::Write) {
+        let stats = self.stats;
         let mut totals: Vec<(&str, u64)> = vec![
             ("conversations read", stats.read),
             ("audited", stats.audited),
             ("skipped", stats.skipped_total()),
             ("agents", self.scorecards.agents.len() as u64),
             ("teams", self.teams.agents.len() as u64),
-            ("findings", findings.total),
+            ("findings", self.findings.total),
         ];
         totals.extend(self.extra_totals.iter().copied());
         let _ = page.write_str("<div class=\"totals\" id=\"totals\">");
@@ -655,31 +551,47 @@ impl HtmlReport<'_> {
             );
         }
         let _ = page.write_str("</div></header>\n<main>\n");
+    }
 
+    /// The two charts, the teams' table, and the agents' table with its filter.
+    fn write_overview_and_tables(
+        &self,
+        page: &mut impl std::fmt::Write,
+        anchors: &BTreeMap<&str, usize>,
+    ) {
+        let rules = self.rules;
         let _ = writeln!(
             page,
             "<h2>Overview</h2><div class=\"charts\"><figure><figcaption>Score distribution across agents</figcaption>{}</figure><figure><figcaption>Failure rate per rule (95% Wilson interval)</figcaption>{}</figure></div>",
             score_chart(self.scorecards),
             rule_chart(rules, self.scorecards)
         );
-
         let _ = writeln!(
             page,
             "<h2 id=\"teams\">Teams</h2><p class=\"note\">Each team's agents on the team's conversations; <code>(none)</code>: conversations without a team. Rates show their 95% Wilson interval.</p>{}",
             cards_table("teams-table", "Team", self.teams, rules, &BTreeMap::new())
         );
-
         let _ = writeln!(
             page,
             "<h2 id=\"agents\">Agents</h2><div class=\"controls\"><input id=\"agent-filter\" type=\"search\" placeholder=\"Filter agents by id\" aria-label=\"Filter agents by id\"><label><input type=\"checkbox\" id=\"small-only\"> only agents with fewer than {SMALL_SAMPLE} conversations</label><span id=\"agent-count\" class=\"note\">{} agents</span></div><p class=\"note\">Click a column to sort. ⚠ marks agents with fewer than {SMALL_SAMPLE} conversations, too few to trust a rate: read the interval beside it.</p>{}",
             self.scorecards.agents.len(),
-            cards_table("agents-table", "Agent", self.scorecards, rules, &anchors)
+            cards_table("agents-table", "Agent", self.scorecards, rules, anchors)
         );
+    }
 
-        // Findings, per agent, capped.
+    /// The findings per agent, in agent order, capped at [`FINDINGS_PER_AGENT`] per agent and
+    /// [`FINDINGS_EMBEDDED`] in all, with a note of what was left out.
+    fn write_findings(&self, page: &mut impl std::fmt::Write, anchors: &BTreeMap<&str, usize>) {
+        let findings = self.findings;
+        let conversation_anchor: BTreeMap<&str, usize> = self
+            .retained
+            .keys()
+            .enumerate()
+            .map(|(index, id)| (id.as_str(), index))
+            .collect();
         let mut embedded = 0usize;
         let mut findings_html = String::new();
-        for (agent, of_agent) in by_agent {
+        for (agent, of_agent) in &findings.by_agent {
             let room = FINDINGS_PER_AGENT.min(FINDINGS_EMBEDDED.saturating_sub(embedded));
             let shown = of_agent.first.len().min(room);
             embedded += shown;
@@ -699,30 +611,7 @@ impl HtmlReport<'_> {
             if shown > 0 {
                 findings_html.push_str("<table><thead><tr><th>Rule</th><th>Severity</th><th>Conversation</th><th class=\"num\">Turn</th><th>Evidence</th><th>Source</th></tr></thead><tbody>");
                 for finding in &of_agent.first[..shown] {
-                    let rule = &rules.rules[finding.rule as usize];
-                    let conversation =
-                        match conversation_anchor.get(finding.conversation_id.as_str()) {
-                            Some(index) => format!(
-                                "<a href=\"#conv-{index}-t{}\">{}</a>",
-                                finding.turn,
-                                escape(&finding.conversation_id)
-                            ),
-                            None => format!(
-                                "{} <small>(transcript not kept)</small>",
-                                escape(&finding.conversation_id)
-                            ),
-                        };
-                    let _ = write!(
-                        findings_html,
-                        "<tr><td title=\"{}\">{}</td><td class=\"sev-{}\">{}</td><td>{conversation}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                        escape(&rule.message),
-                        escape(&rule.id),
-                        rule.severity.as_str(),
-                        rule.severity.as_str(),
-                        finding.turn,
-                        escape(&self.render.evidence(&finding.evidence)),
-                        escape(&finding.source.to_string())
-                    );
+                    findings_html.push_str(&self.finding_row(finding, &conversation_anchor));
                 }
                 findings_html.push_str("</tbody></table>");
             }
@@ -741,8 +630,42 @@ impl HtmlReport<'_> {
                 format!("All {} findings are listed.", findings.total)
             }
         );
+    }
 
-        // Conversations with findings whose turns were kept.
+    /// One finding's row; its conversation links to the turn when the turns were kept.
+    fn finding_row(
+        &self,
+        finding: &Finding,
+        conversation_anchor: &BTreeMap<&str, usize>,
+    ) -> String {
+        let rule = &self.rules.rules[finding.rule as usize];
+        let conversation = match conversation_anchor.get(finding.conversation_id.as_str()) {
+            Some(index) => format!(
+                "<a href=\"#conv-{index}-t{}\">{}</a>",
+                finding.turn,
+                escape(&finding.conversation_id)
+            ),
+            None => format!(
+                "{} <small>(transcript not kept)</small>",
+                escape(&finding.conversation_id)
+            ),
+        };
+        format!(
+            "<tr><td title=\"{}\">{}</td><td class=\"sev-{}\">{}</td><td>{conversation}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            escape(&rule.message),
+            escape(&rule.id),
+            rule.severity.as_str(),
+            rule.severity.as_str(),
+            finding.turn,
+            escape(&self.render.evidence(&finding.evidence)),
+            escape(&finding.source.to_string())
+        )
+    }
+
+    /// The conversations with findings whose turns were kept, turn by turn, with a note of
+    /// how many were not.
+    fn write_conversations(&self, page: &mut impl std::fmt::Write) {
+        let findings = self.findings;
         let has_findings = |id: &str| findings.marks.contains_key(id);
         let kept = self.retained.keys().filter(|id| has_findings(id)).count() as u64;
         let _ = write!(
@@ -772,49 +695,49 @@ impl HtmlReport<'_> {
                 escape(&conversation.source.to_string())
             );
             for (t, turn) in conversation.turns.iter().enumerate() {
-                let who = match &turn.agent_id {
-                    Some(agent) => format!("agent {}", escape(agent)),
-                    None => turn.speaker.as_str().to_string(),
-                };
-                let at_turn = turn_marks.get(&(t + 1));
-                let marks: Vec<Mark> = at_turn
-                    .map(|m| m.spans.as_slice())
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|&(from, to, rule)| (from, to, rules.rules[rule as usize].id.as_str()))
-                    .collect();
-                let mut badges = String::new();
-                for rule in at_turn.map(|m| m.rules.as_slice()).unwrap_or(&[]) {
-                    let rule = &rules.rules[*rule as usize];
-                    let _ = write!(
-                        badges,
-                        " <span class=\"flag sev-{}\" title=\"{}\">{}</span>",
-                        rule.severity.as_str(),
-                        escape(&rule.message),
-                        escape(&rule.id)
-                    );
-                }
-                let _ = write!(
-                    page,
-                    "<li id=\"conv-{index}-t{}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}{badges}</li>",
-                    t + 1,
-                    turn.speaker.as_str(),
-                    turn_html(&turn.text, &marks, self.render)
-                );
+                self.write_turn(page, index, t + 1, turn, turn_marks.get(&(t + 1)));
             }
             let _ = page.write_str("</ol></article>\n");
         }
-        let promise_rules = rules
-            .rules
+    }
+
+    /// One kept turn (`number` is 1-based) of conversation `index`: who spoke, the text with
+    /// the matched words marked, and a badge per rule that flagged it.
+    fn write_turn(
+        &self,
+        page: &mut impl std::fmt::Write,
+        index: usize,
+        number: usize,
+        turn: &RetainedTurn,
+        at_turn: Option<&TurnMarks>,
+    ) {
+        let rules = self.rules;
+        let who = match &turn.agent_id {
+            Some(agent) => format!("agent {}", escape(agent)),
+            None => turn.speaker.as_str().to_string(),
+        };
+        let marks: Vec<Mark> = at_turn
+            .map(|m| m.spans.as_slice())
+            .unwrap_or(&[])
             .iter()
-            .filter(|r| matches!(r.kind, RuleKind::Promise { .. }))
-            .count();
-        if promise_rules > 0 {
-            let _ = page.write_str("<p class=\"note\">Callback promises, kept, broken and pending, are listed in promises.csv.</p>");
+            .map(|&(from, to, rule)| (from, to, rules.rules[rule as usize].id.as_str()))
+            .collect();
+        let mut badges = String::new();
+        for rule in at_turn.map(|m| m.rules.as_slice()).unwrap_or(&[]) {
+            let rule = &rules.rules[*rule as usize];
+            let _ = write!(
+                badges,
+                " <span class=\"flag sev-{}\" title=\"{}\">{}</span>",
+                rule.severity.as_str(),
+                escape(&rule.message),
+                escape(&rule.id)
+            );
         }
         let _ = write!(
             page,
-            "</main>\n<pre id=\"selftest\" hidden></pre>\n<script>{SCRIPT}</script>\n</body></html>\n"
+            "<li id=\"conv-{index}-t{number}\" class=\"turn-{}\"><span class=\"who\">{who}</span> {}{badges}</li>",
+            turn.speaker.as_str(),
+            turn_html(&turn.text, &marks, self.render)
         );
     }
 }

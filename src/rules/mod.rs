@@ -2,29 +2,29 @@
 //!
 //! Loading is in two stages, as in ast-grep: [`schema`] mirrors the TOML file (serde, with the
 //! span of every field and unknown keys refused), then `compile` checks each rule against its
-//! kind and builds a [`Rule`] that is valid by construction. A [`RuleSet`] is the rules of every
+//! kind and builds a [`Rule`] that is valid by construction: `compile.rs` holds the checks every
+//! kind shares and one function per kind, and `compile_rule` picks the kind's. A [`RuleSet`] is the rules of every
 //! file given, in file order, with the one [`PhraseMatcher`] over all their phrases and, for each
 //! distinct phrase, the rules and roles that use it.
 //!
 //! Every error names the file, the line and the field.
 
+mod compile;
 mod listing;
 pub mod schema;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::deadline::{Windows, Within};
+use crate::deadline::Windows;
 use crate::engine::{PhraseMatcher, normalize};
 use crate::transcript::Speaker;
-use crate::transcript::script::parse_script_from_line;
 pub use schema::{KeptBy, Severity};
-use schema::{Phrases, RawFile, RawKind, RawOverride, RawRule, RawSpeaker};
+use schema::{RawFile, RawKind, RawOverride, RawRule};
 
 /// The default pack, built into the binary.
 pub const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
@@ -532,402 +532,28 @@ fn apply_override(
     Ok(())
 }
 
-fn speaker_of(raw: RawSpeaker) -> Speaker {
-    match raw {
-        RawSpeaker::Agent => Speaker::Agent,
-        RawSpeaker::Customer => Speaker::Customer,
-        RawSpeaker::System => Speaker::System,
-    }
-}
-
+/// Compiles one `[[rule]]`: the checks every kind shares, then its kind's own ([`compile`]).
 fn compile_rule(
     raw: RawRule,
     file: &str,
     text: &str,
     rule_line: usize,
-) -> Result<(Rule, Vec<(Role, String)>), RuleError> {
-    let at = |span: std::ops::Range<usize>, field: &str, message: String| RuleError {
-        file: file.to_string(),
-        line: line_of(text, span.start),
-        field: Some(field.to_string()),
-        message,
+) -> Result<RuleWithPhrases, RuleError> {
+    let mut rule = compile::RuleContext::new(&raw, file, text, rule_line)?;
+    let kind = match *raw.kind.get_ref() {
+        RawKind::Forbid => compile::forbid(&mut rule, &raw)?,
+        RawKind::Require => compile::require(&mut rule, &raw)?,
+        RawKind::Respond => compile::respond(&mut rule, &raw)?,
+        RawKind::Overlap => compile::overlap(&mut rule, &raw)?,
+        RawKind::Promise => compile::promise(&mut rule, &raw)?,
     };
-    let id = raw.id.get_ref().trim().to_string();
-    if id.is_empty()
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(at(
-            raw.id.span(),
-            "id",
-            format!("rule id {id:?} must be lower-case letters, digits, `-` or `_`"),
-        ));
-    }
-    let kind_name = *raw.kind.get_ref();
-    let missing = |field: &str| RuleError {
-        file: file.to_string(),
-        line: rule_line,
-        field: Some(field.to_string()),
-        message: format!(
-            "rule `{id}` of kind `{}` needs `{field}`",
-            kind_label(kind_name)
-        ),
-    };
-    let not_for_kind = |span: std::ops::Range<usize>, field: &str| {
-        at(
-            span,
-            field,
-            format!(
-                "`{field}` does not apply to kind `{}` (rule `{id}`)",
-                kind_label(kind_name)
-            ),
-        )
-    };
-
-    // Fields that belong to one kind only.
-    type KindField<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [RawKind]);
-    let kind_fields: [KindField; 13] = [
-        (
-            "default_within",
-            raw.default_within.as_ref().map(Spanned::span),
-            &[RawKind::Promise],
-        ),
-        (
-            "shortly",
-            raw.shortly.as_ref().map(Spanned::span),
-            &[RawKind::Promise],
-        ),
-        (
-            "asap",
-            raw.asap.as_ref().map(Spanned::span),
-            &[RawKind::Promise],
-        ),
-        (
-            "kept_by",
-            raw.kept_by.as_ref().map(Spanned::span),
-            &[RawKind::Promise],
-        ),
-        (
-            "first_turns",
-            raw.first_turns.as_ref().map(Spanned::span),
-            &[RawKind::Require],
-        ),
-        (
-            "last_turns",
-            raw.last_turns.as_ref().map(Spanned::span),
-            &[RawKind::Require],
-        ),
-        (
-            "last_seconds",
-            raw.last_seconds.as_ref().map(Spanned::span),
-            &[RawKind::Require],
-        ),
-        (
-            "trigger",
-            raw.trigger.as_ref().map(Spanned::span),
-            &[RawKind::Respond],
-        ),
-        (
-            "within_turns",
-            raw.within_turns.as_ref().map(Spanned::span),
-            &[RawKind::Respond],
-        ),
-        (
-            "count_earlier",
-            raw.count_earlier.as_ref().map(Spanned::span),
-            &[RawKind::Respond],
-        ),
-        (
-            "min_overlap_ms",
-            raw.min_overlap_ms.as_ref().map(Spanned::span),
-            &[RawKind::Overlap],
-        ),
-        (
-            "max_gap_ms",
-            raw.max_gap_ms.as_ref().map(Spanned::span),
-            &[RawKind::Overlap],
-        ),
-        (
-            "min_words",
-            raw.min_words.as_ref().map(Spanned::span),
-            &[RawKind::Overlap],
-        ),
-    ];
-    for (field, span, kinds) in kind_fields {
-        if let Some(span) = span
-            && !kinds.contains(&kind_name)
-        {
-            return Err(not_for_kind(span, field));
-        }
-    }
-    if let Some(ignore) = &raw.ignore
-        && !matches!(kind_name, RawKind::Overlap | RawKind::Require)
-    {
-        return Err(not_for_kind(ignore.span(), "ignore"));
-    }
-
-    let mut phrases: Vec<(Role, String)> = Vec::new();
-    let mut add_phrases = |list: &Option<Phrases>,
-                           field: &str,
-                           role: Role,
-                           required: bool|
-     -> Result<(), RuleError> {
-        match list {
-            None if required => Err(missing(field)),
-            None => Ok(()),
-            Some(list) => {
-                if required && list.get_ref().is_empty() {
-                    return Err(at(list.span(), field, "the list is empty".into()));
-                }
-                for phrase in list.get_ref() {
-                    if normalize(phrase.get_ref()).is_empty() {
-                        return Err(at(
-                            phrase.span(),
-                            field,
-                            format!("phrase {:?} has no words", phrase.get_ref()),
-                        ));
-                    }
-                    phrases.push((role, phrase.get_ref().clone()));
-                }
-                Ok(())
-            }
-        }
-    };
-
-    let positive = |value: &Spanned<i64>, field: &str| -> Result<usize, RuleError> {
-        let v = *value.get_ref();
-        if v < 1 {
-            return Err(at(
-                value.span(),
-                field,
-                format!("must be 1 or more, not {v}"),
-            ));
-        }
-        Ok(v as usize)
-    };
-    let non_negative =
-        |value: &Option<Spanned<i64>>, field: &str, default: i64| -> Result<i64, RuleError> {
-            match value {
-                None => Ok(default),
-                Some(value) if *value.get_ref() < 0 => Err(at(
-                    value.span(),
-                    field,
-                    format!("must be 0 or more, not {}", value.get_ref()),
-                )),
-                Some(value) => Ok(*value.get_ref()),
-            }
-        };
-
-    let window = |value: &Option<Spanned<String>>, field: &str, default: Within| match value {
-        None => Ok(default),
-        Some(value) => {
-            Within::parse(value.get_ref()).map_err(|message| at(value.span(), field, message))
-        }
-    };
-
-    let kind = match kind_name {
-        RawKind::Promise => {
-            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
-            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
-            let defaults = Windows::default();
-            RuleKind::Promise {
-                windows: Windows {
-                    default_within: window(
-                        &raw.default_within,
-                        "default_within",
-                        defaults.default_within,
-                    )?,
-                    shortly: window(&raw.shortly, "shortly", defaults.shortly)?,
-                    asap: window(&raw.asap, "asap", defaults.asap)?,
-                },
-                kept_by: raw.kept_by.as_ref().map_or(KeptBy::Any, |k| *k.get_ref()),
-            }
-        }
-        RawKind::Forbid => {
-            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
-            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
-            RuleKind::Forbid
-        }
-        RawKind::Require => {
-            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
-            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
-            add_phrases(&raw.ignore, "ignore", Role::Ignore, false)?;
-            let windows = [
-                raw.first_turns.is_some(),
-                raw.last_turns.is_some(),
-                raw.last_seconds.is_some(),
-            ];
-            if windows.iter().filter(|set| **set).count() != 1 {
-                return Err(RuleError {
-                    file: file.to_string(),
-                    line: rule_line,
-                    field: Some("first_turns".into()),
-                    message: format!(
-                        "rule `{id}` of kind `require` needs exactly one window: `first_turns`, `last_turns` or `last_seconds`"
-                    ),
-                });
-            }
-            let window = if let Some(n) = &raw.first_turns {
-                Window::FirstTurns(positive(n, "first_turns")?)
-            } else if let Some(n) = &raw.last_turns {
-                Window::LastTurns(positive(n, "last_turns")?)
-            } else if let Some(seconds) = &raw.last_seconds {
-                let value = *seconds.get_ref();
-                if !(value > 0.0 && value.is_finite()) {
-                    return Err(at(
-                        seconds.span(),
-                        "last_seconds",
-                        format!("must be more than 0, not {value}"),
-                    ));
-                }
-                Window::LastMillis((value * 1000.0).round() as i64)
-            } else {
-                unreachable!("exactly one window is set")
-            };
-            RuleKind::Require { window }
-        }
-        RawKind::Respond => {
-            add_phrases(&raw.phrases, "phrases", Role::Phrase, true)?;
-            add_phrases(&raw.unless, "unless", Role::Unless, false)?;
-            let trigger = raw.trigger.as_ref().ok_or_else(|| missing("trigger"))?;
-            let trigger = trigger.get_ref();
-            add_phrases(&trigger.phrases, "trigger.phrases", Role::Trigger, true)?;
-            add_phrases(
-                &trigger.unless,
-                "trigger.unless",
-                Role::TriggerUnless,
-                false,
-            )?;
-            let within = raw
-                .within_turns
-                .as_ref()
-                .ok_or_else(|| missing("within_turns"))?;
-            RuleKind::Respond {
-                trigger_speaker: trigger
-                    .speaker
-                    .as_ref()
-                    .map_or(Speaker::Customer, |s| speaker_of(*s.get_ref())),
-                within_turns: positive(within, "within_turns")?,
-                count_earlier: raw.count_earlier.as_ref().is_some_and(|v| *v.get_ref()),
-            }
-        }
-        RawKind::Overlap => {
-            if let Some(list) = &raw.phrases {
-                return Err(not_for_kind(list.span(), "phrases"));
-            }
-            if let Some(list) = &raw.unless {
-                return Err(not_for_kind(list.span(), "unless"));
-            }
-            add_phrases(&raw.ignore, "ignore", Role::Ignore, false)?;
-            let min_words = match &raw.min_words {
-                Some(value) => positive(value, "min_words")?,
-                None => 1,
-            };
-            RuleKind::Overlap {
-                min_overlap_ms: non_negative(&raw.min_overlap_ms, "min_overlap_ms", 500)?,
-                max_gap_ms: non_negative(&raw.max_gap_ms, "max_gap_ms", 300)?,
-                min_words,
-            }
-        }
-    };
-
-    let weight = match &raw.weight {
-        None => 1,
-        Some(w) if *w.get_ref() >= 1 && *w.get_ref() <= 1000 => *w.get_ref() as u32,
-        Some(w) => {
-            return Err(at(
-                w.span(),
-                "weight",
-                format!("must be a whole number from 1 to 1000, not {}", w.get_ref()),
-            ));
-        }
-    };
-    let message = raw.message.get_ref().trim().to_string();
-    if message.is_empty() {
-        return Err(at(
-            raw.message.span(),
-            "message",
-            "the message is empty".into(),
-        ));
-    }
-    let channels = raw.channels.as_ref().map(|list| {
-        list.get_ref()
-            .iter()
-            .map(|c| c.get_ref().trim().to_string())
-            .collect::<Vec<_>>()
-    });
-
-    let examples = raw.examples.as_ref().ok_or_else(|| RuleError {
-        file: file.to_string(),
-        line: rule_line,
-        field: Some("examples".into()),
-        message: format!(
-            "rule `{id}` carries no examples: give `examples.fail` and `examples.pass`"
-        ),
-    })?;
-    let convert = |list: &[Spanned<String>], field: &str| -> Result<Vec<Example>, RuleError> {
-        if list.is_empty() {
-            return Err(at(
-                examples.span(),
-                field,
-                format!("rule `{id}` needs at least one example in `{field}`"),
-            ));
-        }
-        list.iter()
-            .map(|example| {
-                let line = line_of(text, example.span().start);
-                let file_name: Arc<str> = Arc::from(file);
-                parse_script_from_line(example.get_ref(), &file_name, "example", line as u64)
-                    .map_err(|err| {
-                        at(
-                            example.span(),
-                            field,
-                            format!("example is not a script: {}", err.message),
-                        )
-                    })?;
-                Ok(Example {
-                    text: example.get_ref().clone(),
-                    line,
-                })
-            })
-            .collect()
-    };
-    let fail_examples = convert(&examples.get_ref().fail, "examples.fail")?;
-    let pass_examples = convert(&examples.get_ref().pass, "examples.pass")?;
-
-    let rule = Rule {
-        id,
-        kind,
-        speaker: raw
-            .speaker
-            .as_ref()
-            .map_or(Speaker::Agent, |s| speaker_of(*s.get_ref())),
-        severity: *raw.severity.get_ref(),
-        weight,
-        message,
-        channels,
-        fail_examples,
-        pass_examples,
-        file: file.to_string(),
-        line: rule_line,
-    };
-    Ok((rule, phrases))
-}
-
-fn kind_label(kind: RawKind) -> &'static str {
-    match kind {
-        RawKind::Forbid => "forbid",
-        RawKind::Require => "require",
-        RawKind::Respond => "respond",
-        RawKind::Overlap => "overlap",
-        RawKind::Promise => "promise",
-    }
+    rule.finish(&raw, kind)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::Within;
 
     fn load(text: &str) -> Result<RuleSet, RuleError> {
         RuleSet::load(&[RuleSource {

@@ -1,0 +1,1 @@
+window.__callqaErrors=[];window.addEventListener('error',function(e){window.__callqaErrors.push(String(e.message))});(function(){var original=console.error;console.error=function(){window.__callqaErrors.push(Array.prototype.join.call(arguments,' '));original.apply(console,arguments)}})();
