@@ -95,7 +95,7 @@ fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Exit> {
         })?)),
         None => None,
     };
-    let forced: Option<InputFormat> = args.input_format.map(Into::into);
+    let forced: Option<InputFormat> = args.input_format;
     Ok(Sources {
         discovery: input::discover(paths, forced),
         read: ReadOptions {
