@@ -90,7 +90,7 @@ pub(crate) type ParseDocument = fn(&[u8], &DocumentContext<'_>) -> Result<Conver
 
 /// Every format callqa reads, in the order `--help` lists them; row `i` is the format whose
 /// discriminant is `i`.
-pub(crate) const FORMATS: [Format; 8] = [
+pub(crate) const FORMATS: &[Format] = &[
     Format {
         format: InputFormat::Jsonl,
         name: "jsonl",
