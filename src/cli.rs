@@ -89,7 +89,7 @@ pub enum RulesCommand {
 pub struct SourceArgs {
     /// Input format, instead of detecting it from the file name (and, for .json, its keys)
     #[arg(long, value_enum, value_name = "FMT", help_heading = "Input")]
-    pub input_format: Option<InputFormatArg>,
+    pub input_format: Option<InputFormat>,
 
     /// Speaker labels (post-call analytics `spk_N`) or voice names (WebVTT) that are agents;
     /// every other speaker of those files is a customer. Overrides the file's own labels
@@ -116,11 +116,6 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    /// The format named by `--input-format`, if any.
-    pub fn input_format(&self) -> Option<InputFormat> {
-        self.input_format.map(Into::into)
-    }
-
     /// How the files are read.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
@@ -286,41 +281,6 @@ pub struct ExplainArgs {
     /// The conversation to show
     #[arg(long, value_name = "CONVERSATION_ID")]
     pub id: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputFormatArg {
-    /// Canonical JSON Lines, one conversation per line
-    Jsonl,
-    /// Turn-per-row CSV
-    Csv,
-    /// Plain-text script of `Agent:` / `Customer:` lines, one conversation per file
-    Script,
-    /// WebVTT captions with voice tags (`<v Agent Sam>`)
-    Vtt,
-    /// Amazon Transcribe Call Analytics output JSON
-    Transcribe,
-    /// Amazon Connect Contact Lens output JSON (voice or chat)
-    ContactLens,
-    /// Amazon Transcribe post-call analytics (PCA) output JSON
-    Pca,
-    /// Google CCAI Insights conversation JSON
-    Ccai,
-}
-
-impl From<InputFormatArg> for InputFormat {
-    fn from(value: InputFormatArg) -> InputFormat {
-        match value {
-            InputFormatArg::Jsonl => InputFormat::Jsonl,
-            InputFormatArg::Csv => InputFormat::Csv,
-            InputFormatArg::Script => InputFormat::Script,
-            InputFormatArg::Vtt => InputFormat::Vtt,
-            InputFormatArg::Transcribe => InputFormat::Transcribe,
-            InputFormatArg::ContactLens => InputFormat::ContactLens,
-            InputFormatArg::Pca => InputFormat::Pca,
-            InputFormatArg::Ccai => InputFormat::Ccai,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

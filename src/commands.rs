@@ -122,7 +122,7 @@ struct Sources {
 fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure> {
     let metadata = args.metadata.as_deref().map(load::metadata).transpose()?;
     Ok(Sources {
-        discovery: input::discover(paths, args.input_format()),
+        discovery: input::discover(paths, args.input_format),
         read: args.read_options(),
         metadata: metadata.map(Arc::new),
     })

@@ -1,0 +1,279 @@
+//! Finding the files to read, and opening them: the folder walk, gzip and the size cap.
+//!
+//! [`discover`] turns the PATHs of the command line into a sorted list of [`InputFile`]s
+//! (folders walked recursively, hidden entries skipped, symbolic links to folders not followed
+//! so a link loop cannot trap the walk; in a folder, only files whose name says a format are
+//! taken, unless the format is forced). [`open`] gives a file's bytes, decompressed when it is
+//! `.gz`, counted for the progress bar and cut off past `--max-file-bytes`.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{InputFile, InputFormat, ReadOptions, detect};
+use crate::transcript::{ReadError, SkipKind, Source};
+
+/// What discovery found: the files, and the paths that could not be read.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<InputFile>,
+    pub errors: Vec<ReadError>,
+    /// Files in folders whose name says no format callqa reads.
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Expands the command line's PATHs into the files to read, sorted by path.
+pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
+    let mut discovery = Discovery::default();
+    let mut paths: Vec<&PathBuf> = paths.iter().collect();
+    if paths.is_empty() {
+        discovery.files.push(stdin_file(forced));
+        return discovery;
+    }
+    paths.sort();
+    paths.dedup();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            discovery.files.push(stdin_file(forced));
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk(path, path, forced, &mut discovery),
+            Ok(meta) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                discovery
+                    .files
+                    .push(input_file(path, name, forced, Some(meta.len())));
+            }
+            Err(err) => discovery.errors.push(path_error(path, &err)),
+        }
+    }
+    discovery.files.sort_by(|a, b| a.display.cmp(&b.display));
+    discovery.files.dedup_by(|a, b| a.display == b.display);
+    discovery
+}
+
+fn stdin_file(forced: Option<InputFormat>) -> InputFile {
+    InputFile {
+        path: None,
+        display: Arc::from("-"),
+        relative: "-".into(),
+        format: forced.unwrap_or(InputFormat::Jsonl),
+        gzip: false,
+        size: None,
+    }
+}
+
+pub(super) fn input_file(
+    path: &Path,
+    relative: String,
+    forced: Option<InputFormat>,
+    size: Option<u64>,
+) -> InputFile {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    InputFile {
+        path: Some(path.to_path_buf()),
+        display: Arc::from(path.display().to_string()),
+        relative,
+        format: detect(path, forced),
+        gzip: name.to_ascii_lowercase().ends_with(".gz"),
+        size,
+    }
+}
+
+fn path_error(path: &Path, err: &io::Error) -> ReadError {
+    ReadError {
+        source: Source {
+            file: Arc::from(path.display().to_string()),
+            line: 0,
+        },
+        kind: SkipKind::Unreadable,
+        message: format!("cannot read: {err}"),
+    }
+}
+
+fn walk(root: &Path, dir: &Path, forced: Option<InputFormat>, discovery: &mut Discovery) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            discovery.errors.push(path_error(dir, &err));
+            return;
+        }
+    };
+    let mut children: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => {
+                if !entry.file_name().to_string_lossy().starts_with('.') {
+                    children.push(entry.path());
+                }
+            }
+            Err(err) => discovery.errors.push(path_error(dir, &err)),
+        }
+    }
+    children.sort();
+    for child in children {
+        let link_meta = match std::fs::symlink_metadata(&child) {
+            Ok(meta) => meta,
+            Err(err) => {
+                discovery.errors.push(path_error(&child, &err));
+                continue;
+            }
+        };
+        if link_meta.is_dir() {
+            walk(root, &child, forced, discovery);
+            continue;
+        }
+        // A link is followed to a file, never to a folder (no loops).
+        let meta = if link_meta.file_type().is_symlink() {
+            match std::fs::metadata(&child) {
+                Ok(meta) if meta.is_dir() => continue,
+                Ok(meta) => meta,
+                Err(err) => {
+                    discovery.errors.push(path_error(&child, &err));
+                    continue;
+                }
+            }
+        } else {
+            link_meta
+        };
+        let name = child
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if forced.is_none() && InputFormat::from_file_name(&name).is_none() {
+            discovery.ignored.push(child);
+            continue;
+        }
+        let relative = child
+            .strip_prefix(root)
+            .unwrap_or(&child)
+            .to_string_lossy()
+            .replace('\\', "/");
+        discovery
+            .files
+            .push(input_file(&child, relative, forced, Some(meta.len())));
+    }
+}
+
+/// Counts the bytes read from disk (or stdin), for the progress bar.
+struct CountingReader<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Fails a read once more than `limit` bytes came through: the cap on a file's decompressed
+/// size, so one runaway file (a gzip bomb) cannot sink the night.
+struct LimitReader<R> {
+    inner: R,
+    limit: u64,
+    seen: u64,
+}
+
+impl<R: Read> Read for LimitReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let allowed = self.limit - self.seen;
+        if allowed == 0 {
+            // At the limit: the file is fine if it ends here.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(format!(
+                    "the file is larger than --max-file-bytes ({} bytes) decompressed; the rest is not read",
+                    self.limit
+                ))),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.seen += n as u64;
+        Ok(n)
+    }
+}
+
+/// Opens a file for reading: its bytes, decompressed if it is gzip.
+pub(super) fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dyn BufRead + Send>> {
+    let counter = &options.bytes_read;
+    let raw: Box<dyn Read + Send> = match &file.path {
+        Some(path) => Box::new(File::open(path)?),
+        None => Box::new(io::stdin()),
+    };
+    let counted = CountingReader {
+        inner: raw,
+        counter: counter.clone(),
+    };
+    let decompressed: Box<dyn Read + Send> = if file.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 << 10,
+            counted,
+        )))
+    } else {
+        Box::new(counted)
+    };
+    let limited = LimitReader {
+        inner: decompressed,
+        limit: options.max_file_bytes,
+        seen: 0,
+    };
+    Ok(Box::new(BufReader::with_capacity(256 << 10, limited)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_sorts_walks_and_skips_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("b/.hidden")).unwrap();
+        for name in [
+            "b/z.jsonl",
+            "b/a.csv.gz",
+            "a.txt",
+            "b/.hidden/x.jsonl",
+            "b/.dot.jsonl",
+            "b/readme.md",
+        ] {
+            std::fs::write(root.join(name), "").unwrap();
+        }
+        let found = discover(&[root.to_path_buf()], None);
+        let relative: Vec<(&str, InputFormat, bool)> = found
+            .files
+            .iter()
+            .map(|f| (f.relative.as_str(), f.format, f.gzip))
+            .collect();
+        assert_eq!(
+            relative,
+            vec![
+                ("a.txt", InputFormat::Script, false),
+                ("b/a.csv.gz", InputFormat::Csv, true),
+                ("b/z.jsonl", InputFormat::Jsonl, false)
+            ]
+        );
+        assert_eq!(found.ignored.len(), 1);
+        let missing = discover(&[root.join("nope")], None);
+        assert_eq!(missing.errors.len(), 1);
+    }
+}
