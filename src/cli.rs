@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use callqa::input::{InputFormat, ReadOptions};
-use callqa::publish::{ReportOptions, StdoutFormat};
-use callqa::report::{Baseline, FindingsFormat};
+use callqa::publish::{OutputFormat, ReportOptions};
+use callqa::report::Baseline;
 use callqa::rules::Severity;
 
 #[derive(Debug, Parser)]
@@ -258,13 +258,7 @@ pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOpt
     };
     ReportOptions {
         output: args.output.clone(),
-        stdout: stdout.map(|format| match format {
-            OutputFormat::Csv => StdoutFormat::Scorecards,
-            OutputFormat::Text => StdoutFormat::Findings(FindingsFormat::Text),
-            OutputFormat::Json => StdoutFormat::Findings(FindingsFormat::Json),
-            OutputFormat::Github => StdoutFormat::Findings(FindingsFormat::Github),
-            OutputFormat::Sarif => StdoutFormat::Findings(FindingsFormat::Sarif),
-        }),
+        stdout,
         redact: !args.input.no_redact,
         csv_guard: !args.raw_csv,
         baseline,
@@ -281,20 +275,6 @@ pub struct ExplainArgs {
     /// The conversation to show
     #[arg(long, value_name = "CONVERSATION_ID")]
     pub id: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// The scorecards CSV
-    Csv,
-    /// A line per finding: file:line: rule severity: message "evidence"
-    Text,
-    /// A finding object per line
-    Json,
-    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per finding
-    Github,
-    /// A SARIF 2.1.0 log, for code-scanning dashboards
-    Sarif,
 }
 
 #[cfg(test)]

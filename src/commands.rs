@@ -4,16 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use callqa::audit::{self, AuditError, AuditOptions};
 use callqa::conversations;
-use callqa::input::{self, Discovery, ReadOptions};
-use callqa::load::{self, LoadError};
-use callqa::metadata::Metadata;
+use callqa::input::Discovery;
+use callqa::load::{self, LoadError, Sources};
 use callqa::model::Promise;
 use callqa::publish::{self, PublishError};
 use callqa::redact::Redactor;
@@ -110,22 +109,15 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
     }
 }
 
-/// The input side of a command: the files found, how to read them, and the metadata to
-/// join onto what they hold.
-struct Sources {
-    discovery: Discovery,
-    read: ReadOptions,
-    metadata: Option<Arc<Metadata>>,
-}
-
 /// Finds the files and reads `--metadata`; an unreadable metadata file is a usage error.
 fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure> {
-    let metadata = args.metadata.as_deref().map(load::metadata).transpose()?;
-    Ok(Sources {
-        discovery: input::discover(paths, args.input_format),
-        read: args.read_options(),
-        metadata: metadata.map(Arc::new),
-    })
+    let metadata = args.metadata.as_deref();
+    Ok(Sources::open(
+        paths,
+        args.input_format,
+        args.read_options(),
+        metadata,
+    )?)
 }
 
 /// Says which format each file is read as, and which files are ignored (`--verbose`).
@@ -295,14 +287,7 @@ fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let sources = open_sources(&args.input.paths, &args.input.source)?;
     report_problems(&sources.discovery.errors, false);
-    let files = &sources.discovery.files;
-    let metadata = sources.metadata.as_deref();
-    let Some(conversation) = conversations::find(files, &sources.read, metadata, &args.id) else {
-        return Err(Failure::Input(format!(
-            "no conversation with id {:?} in the input",
-            args.id
-        )));
-    };
+    // Promises are judged against the whole input, audited for that with these options.
     let options = AuditOptions {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         read: sources.read.clone(),
@@ -311,13 +296,19 @@ fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
         carried_promises: carried,
         ..AuditOptions::default()
     };
-    let audit = conversations::audit_in_context(&conversation, files, &rules, &options)?;
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let redactor = Redactor::new();
     let redactor = (!args.input.no_redact).then_some(&redactor);
-    let text = callqa::explain::render(&conversation, &audit, &rules, color, redactor);
-    write_stdout(text.as_bytes())?;
+    match conversations::explain(&sources, &rules, &options, &args.id, color, redactor)? {
+        Some(text) => write_stdout(text.as_bytes())?,
+        None => {
+            let id = &args.id;
+            return Err(Failure::Input(format!(
+                "no conversation with id {id:?} in the input"
+            )));
+        }
+    }
     Ok(Exit::Success)
 }
 
@@ -328,47 +319,19 @@ fn convert(args: ConvertArgs) -> Result<Exit, Failure> {
     let sources = open_sources(&args.paths, &args.source)?;
     // convert copies text as it is, for other tools; --redact makes a copy safe to share.
     let redactor = args.redact.then(Redactor::new);
-    let files = &sources.discovery.files;
-    let metadata = sources.metadata.as_deref();
-    let mut converted = conversations::convert(files, &sources.read, metadata, redactor.as_ref());
-    let mut problems = sources.discovery.errors.clone();
-    problems.append(&mut converted.problems);
-    report_problems(&problems, false);
-    let count = converted.conversations;
-    message!(
-        "{count} conversation{} converted from {} file{}; {} problem{}",
-        if count == 1 { "" } else { "s" },
-        files.len(),
-        if files.len() == 1 { "" } else { "s" },
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
-    if count == 0 {
-        return Err(Failure::Input(
-            "error: no conversation could be read".to_string(),
-        ));
+    let converted = conversations::convert(&sources, redactor.as_ref());
+    report_problems(&converted.problems, false);
+    message!("{}", converted.summary_line(sources.discovery.files.len()));
+    if converted.conversations == 0 {
+        let message = "error: no conversation could be read".to_string();
+        return Err(Failure::Input(message));
     }
     match &args.output {
-        Some(path) => write_file_atomically(path, &converted.json_lines)
+        Some(path) => report::atomic::write_file(path, &converted.json_lines)
             .map_err(|err| Failure::Output(format!("cannot write {}: {err}", path.display())))?,
         None => write_stdout(&converted.json_lines)?,
     }
     Ok(Exit::Success)
-}
-
-/// Writes `bytes` to `path` through a temporary file beside it, so a killed run leaves the
-/// old file or the new one, never half of one.
-fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".callqa-")
-        .tempfile_in(dir)?;
-    temporary.write_all(bytes)?;
-    temporary.persist(path).map_err(|err| err.error)?;
-    Ok(())
 }
 
 /// Writes to standard output; a closed pipe (`| head`) ends the output quietly.

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use crate::audit::{AuditError, AuditOptions};
 use crate::checks::{Auditor, fold_judged};
 use crate::input::{self, InputFile, Payload, ReadOptions};
+use crate::load::Sources;
 use crate::metadata::Metadata;
 use crate::model::ConversationAudit;
 use crate::redact::Redactor;
@@ -23,16 +24,32 @@ pub struct Converted {
     pub problems: Vec<ReadError>,
 }
 
-/// Every conversation of `files`, with `metadata` joined, as canonical JSON Lines; with a
-/// redactor, private data in the turns is replaced first.
-pub fn convert(
-    files: &[InputFile],
-    read: &ReadOptions,
-    metadata: Option<&Metadata>,
-    redactor: Option<&Redactor>,
-) -> Converted {
-    let mut converted = Converted::default();
-    input::read_chunks(files, read, |chunk| {
+impl Converted {
+    /// The line `convert` ends with: how many conversations from how many files, and how
+    /// many problems.
+    pub fn summary_line(&self, files: usize) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let count = self.conversations;
+        let problems = self.problems.len();
+        format!(
+            "{count} conversation{} converted from {files} file{}; {problems} problem{}",
+            plural(count as usize),
+            plural(files),
+            plural(problems)
+        )
+    }
+}
+
+/// Every conversation of `sources`, with their metadata joined, as canonical JSON Lines;
+/// with a redactor, private data in the turns is replaced first. The problems start with the
+/// files that could not be listed.
+pub fn convert(sources: &Sources, redactor: Option<&Redactor>) -> Converted {
+    let metadata = sources.metadata.as_deref();
+    let mut converted = Converted {
+        problems: sources.discovery.errors.clone(),
+        ..Converted::default()
+    };
+    input::read_chunks(&sources.discovery.files, &sources.read, |chunk| {
         if let Payload::FileError(error) = &chunk.payload {
             converted.problems.push(error.clone());
         }
@@ -87,6 +104,27 @@ pub fn find(
         found.is_none()
     });
     found
+}
+
+/// `callqa explain`: the conversation `id` of `sources`, turn by turn with its findings under
+/// the turns that caused them (ANSI colours with `color`); `None` when the input has no such
+/// conversation.
+pub fn explain(
+    sources: &Sources,
+    rules: &RuleSet,
+    options: &AuditOptions,
+    id: &str,
+    color: bool,
+    redactor: Option<&Redactor>,
+) -> Result<Option<String>, AuditError> {
+    let files = &sources.discovery.files;
+    let metadata = sources.metadata.as_deref();
+    let Some(conversation) = find(files, &sources.read, metadata, id) else {
+        return Ok(None);
+    };
+    let audit = audit_in_context(&conversation, files, rules, options)?;
+    let text = crate::explain::render(&conversation, &audit, rules, color, redactor);
+    Ok(Some(text))
 }
 
 /// The audit of one `conversation` of `files`, as a whole run would give it: its promises are

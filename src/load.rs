@@ -3,9 +3,11 @@
 //! error names the flag and the file, and is a usage error of the command line.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Zoned;
 
+use crate::input::{self, Discovery, InputFormat, ReadOptions};
 use crate::metadata::Metadata;
 use crate::model::Promise;
 use crate::report::Baseline;
@@ -73,4 +75,31 @@ pub fn baseline(path: &Path) -> Result<Baseline, LoadError> {
 /// The `--metadata` table.
 pub fn metadata(path: &Path) -> Result<Metadata, LoadError> {
     Metadata::load(path).map_err(|err| LoadError::Metadata(err.to_string()))
+}
+
+/// The input side of a command: the files found, how to read them, and the metadata to join
+/// onto what they hold.
+#[derive(Debug)]
+pub struct Sources {
+    pub discovery: Discovery,
+    pub read: ReadOptions,
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+impl Sources {
+    /// Finds the files of `paths` (standard input when there are none) and reads
+    /// `--metadata`.
+    pub fn open(
+        paths: &[PathBuf],
+        forced: Option<InputFormat>,
+        read: ReadOptions,
+        metadata_path: Option<&Path>,
+    ) -> Result<Sources, LoadError> {
+        let metadata = metadata_path.map(metadata).transpose()?;
+        Ok(Sources {
+            discovery: input::discover(paths, forced),
+            read,
+            metadata: metadata.map(Arc::new),
+        })
+    }
 }

@@ -21,13 +21,19 @@ use crate::report::{self, Baseline, FindingsCsv, FindingsFormat, Render, Summary
 use crate::rules::{RuleSet, Severity};
 use crate::transcript::format_rfc3339;
 
-/// What standard output carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdoutFormat {
-    /// `scorecards.csv`.
-    Scorecards,
-    /// One entry per finding.
-    Findings(FindingsFormat),
+/// What standard output carries (`--format`); its doc lines are the values' help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The scorecards CSV
+    Csv,
+    /// A line per finding: file:line: rule severity: message "evidence"
+    Text,
+    /// A finding object per line
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per finding
+    Github,
+    /// A SARIF 2.1.0 log, for code-scanning dashboards
+    Sarif,
 }
 
 /// How a finished run is reported, and which gates it must pass.
@@ -36,7 +42,7 @@ pub struct ReportOptions {
     /// The report folder (`-o`), replaced whole.
     pub output: Option<PathBuf>,
     /// What standard output carries, if anything.
-    pub stdout: Option<StdoutFormat>,
+    pub stdout: Option<OutputFormat>,
     /// Redact private data in what people read (off with `--no-redact`).
     pub redact: bool,
     /// Guard CSV cells against spreadsheet formulas (off with `--raw-csv`).
@@ -215,16 +221,21 @@ pub fn publish(
             )?
         }
     };
-    match options.stdout {
-        None => {}
-        Some(StdoutFormat::Scorecards) => {
+    let findings_format = match options.stdout {
+        None => None,
+        Some(OutputFormat::Csv) => {
             let csv = report::scorecards_csv(&run.scorecards, rules, &render);
             quiet_on_closed_pipe(stdout.write_all(&csv).and_then(|()| stdout.flush()))
                 .map_err(PublishError::Stdout)?;
+            None
         }
-        Some(StdoutFormat::Findings(format)) => {
-            stream_findings(run, rules, &render, format, had_baseline, &pass, stdout)?;
-        }
+        Some(OutputFormat::Text) => Some(FindingsFormat::Text),
+        Some(OutputFormat::Json) => Some(FindingsFormat::Json),
+        Some(OutputFormat::Github) => Some(FindingsFormat::Github),
+        Some(OutputFormat::Sarif) => Some(FindingsFormat::Sarif),
+    };
+    if let Some(format) = findings_format {
+        stream_findings(run, rules, &render, format, had_baseline, &pass, stdout)?;
     }
     Ok(Published {
         failed_gates: gates(run, &options, had_baseline, &pass.severe),

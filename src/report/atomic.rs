@@ -42,6 +42,21 @@ fn io_at(path: &Path) -> impl Fn(io::Error) -> WriteError + '_ {
     }
 }
 
+/// Writes `bytes` to the file `path` through a temporary file beside it, so a killed run
+/// leaves the old file or the new one, never half of one.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".callqa-")
+        .tempfile_in(dir)?;
+    io::Write::write_all(&mut temporary, bytes)?;
+    temporary.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
 /// Writes `files` (name, contents) as the folder `dir`, replacing what was there.
 pub fn write_report_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), WriteError> {
     let staging = Staging::new(dir)?;
