@@ -52,6 +52,25 @@ pub struct AuditOptions {
     pub finding_budget_bytes: Option<usize>,
 }
 
+impl AuditOptions {
+    /// A run on every core that keeps no turns, with the default finding budget.
+    pub fn on_all_cores(
+        read: ReadOptions,
+        metadata: Option<Arc<Metadata>>,
+        as_of: Option<jiff::Zoned>,
+        carried_promises: Vec<Promise>,
+    ) -> AuditOptions {
+        AuditOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            read,
+            metadata,
+            as_of,
+            carried_promises,
+            ..AuditOptions::default()
+        }
+    }
+}
+
 /// Why an audit could not run to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

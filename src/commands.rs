@@ -2,7 +2,6 @@
 //! it earned, or the [`Failure`] that ended it; messages go through [`crate::messages`],
 //! results to standard output or the report folder.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,13 +79,8 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Rules(RulesCommand::Test { paths }) => rules_test(&paths),
         Command::Rules(RulesCommand::List { paths, phrases }) => rules_list(&paths, phrases),
         Command::Rules(RulesCommand::Print { pack }) => {
-            if pack != callqa::rules::DEFAULT_PACK_NAME {
-                return Err(Failure::Usage(format!(
-                    "rules print: unknown pack {pack:?}; the built-in pack is \"{}\"",
-                    callqa::rules::DEFAULT_PACK_NAME
-                )));
-            }
-            write_stdout(callqa::rules::DEFAULT_PACK.as_bytes())?;
+            let toml = callqa::rules::built_in_pack(&pack).map_err(Failure::Usage)?;
+            write_stdout(toml.as_bytes())?;
             Ok(Exit::Success)
         }
         Command::Explain(args) => explain(args),
@@ -140,17 +134,8 @@ fn rules_test(paths: &[PathBuf]) -> Result<Exit, Failure> {
     for failure in &failures {
         err_message!("{failure}");
     }
-    let outcome = if failures.is_empty() {
-        "all behaved".to_string()
-    } else {
-        format!("{} misbehaved", failures.len())
-    };
-    let rule_count = rules.rules.len();
-    let line = format!(
-        "{}: {rule_count} rules, {count} examples, {outcome}\n",
-        rules.name
-    );
-    write_stdout(line.as_bytes())?;
+    let line = callqa::rule_examples::summary_line(&rules, count, failures.len());
+    write_stdout(format!("{line}\n").as_bytes())?;
     Ok(if failures.is_empty() {
         Exit::Success
     } else {
@@ -198,10 +183,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
         print_formats(&sources.discovery);
     }
     let files = &sources.discovery.files;
-    let mut files_by_format: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for file in files {
-        *files_by_format.entry(file.format.name()).or_default() += 1;
-    }
+    let files_by_format = sources.discovery.files_by_format();
     let progress = Progress::new(files.iter().map(|f| f.size).sum(), args.quiet);
     let options = AuditOptions {
         threads,
@@ -238,13 +220,8 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     report_problems(&problems, args.verbose);
     let mut exit = Exit::Success;
     let mut baselined = None;
-    if run.stats.audited == 0 {
-        err_message!("error: no conversation could be read");
-        exit = Exit::Input;
-    } else if args.strict && !problems.is_empty() {
-        let count = problems.len();
-        let s = if count == 1 { "" } else { "s" };
-        err_message!("error: {count} input problem{s} under --strict; no report written");
+    if let Some(failure) = publish::input_failure(&run, args.strict, problems.len()) {
+        err_message!("{failure}");
         exit = Exit::Input;
     } else {
         let options = report_options(&args, baseline);
@@ -265,21 +242,9 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     Ok(exit)
 }
 
-/// How many problems are printed without `--verbose`.
-const PROBLEMS_SHOWN: usize = 20;
-
 fn report_problems(problems: &[ReadError], verbose: bool) {
-    let shown = if verbose {
-        problems.len()
-    } else {
-        PROBLEMS_SHOWN.min(problems.len())
-    };
-    for problem in &problems[..shown] {
-        message!("{problem}");
-    }
-    if shown < problems.len() {
-        let more = problems.len() - shown;
-        message!("… and {more} more problems (all of them with --verbose)");
+    for line in Discovery::problem_lines(problems, verbose) {
+        message!("{line}");
     }
 }
 
@@ -288,14 +253,8 @@ fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
     let sources = open_sources(&args.input.paths, &args.input.source)?;
     report_problems(&sources.discovery.errors, false);
     // Promises are judged against the whole input, audited for that with these options.
-    let options = AuditOptions {
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        read: sources.read.clone(),
-        metadata: sources.metadata.clone(),
-        as_of,
-        carried_promises: carried,
-        ..AuditOptions::default()
-    };
+    let metadata = sources.metadata.clone();
+    let options = AuditOptions::on_all_cores(sources.read.clone(), metadata, as_of, carried);
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let redactor = Redactor::new();

@@ -138,6 +138,21 @@ pub struct Published {
     pub baselined: Option<u64>,
 }
 
+/// Why a finished run must not be reported: nothing could be read, or (with `strict`) some
+/// of it could not. The message follows `callqa: `.
+pub fn input_failure(run: &AuditRun, strict: bool, problems: usize) -> Option<String> {
+    if run.stats.audited == 0 {
+        Some("error: no conversation could be read".to_string())
+    } else if strict && problems > 0 {
+        let s = plural(problems as u64);
+        Some(format!(
+            "error: {problems} input problem{s} under --strict; no report written"
+        ))
+    } else {
+        None
+    }
+}
+
 /// The summary of a finished run, for `summary.json` and the end-of-run lines;
 /// `files_by_format` counts the files read per input format, `baselined` the findings
 /// `--baseline` held.

@@ -51,6 +51,20 @@ impl std::fmt::Display for ExampleFailure {
 }
 
 /// Runs every example of every rule; returns how many ran and those that misbehaved.
+/// The line `rules test` ends with: the pack, its rules and examples, and how they behaved.
+pub fn summary_line(set: &RuleSet, examples: usize, failures: usize) -> String {
+    let outcome = if failures == 0 {
+        "all behaved".to_string()
+    } else {
+        format!("{failures} misbehaved")
+    };
+    let rules = set.rules.len();
+    format!(
+        "{}: {rules} rules, {examples} examples, {outcome}",
+        set.name
+    )
+}
+
 pub fn run_examples(set: &RuleSet) -> (usize, Vec<ExampleFailure>) {
     let mut auditor = Auditor::new(set);
     let mut count = 0;

@@ -24,6 +24,36 @@ pub struct Discovery {
     pub ignored: Vec<PathBuf>,
 }
 
+impl Discovery {
+    /// How many files of each format were found, by the format's name.
+    pub fn files_by_format(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for file in &self.files {
+            *counts.entry(file.format.name()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The lines that report `problems` (all of them, or the first 20 with a line saying how
+    /// many more there are).
+    pub fn problem_lines(problems: &[ReadError], all: bool) -> Vec<String> {
+        const SHOWN: usize = 20;
+        let shown = if all {
+            problems.len()
+        } else {
+            SHOWN.min(problems.len())
+        };
+        let mut lines: Vec<String> = problems[..shown].iter().map(ToString::to_string).collect();
+        if shown < problems.len() {
+            let more = problems.len() - shown;
+            lines.push(format!(
+                "… and {more} more problems (all of them with --verbose)"
+            ));
+        }
+        lines
+    }
+}
+
 /// Expands the command line's PATHs into the files to read, sorted by path.
 pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
     let mut discovery = Discovery::default();

@@ -31,6 +31,17 @@ pub const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
 /// How the built-in pack is named in messages and in `--rules`.
 pub const DEFAULT_PACK_NAME: &str = "default";
 
+/// The TOML of the built-in pack `name` (`callqa rules print`).
+pub fn built_in_pack(name: &str) -> Result<&'static str, String> {
+    if name == DEFAULT_PACK_NAME {
+        Ok(DEFAULT_PACK)
+    } else {
+        Err(format!(
+            "rules print: unknown pack {name:?}; the built-in pack is \"{DEFAULT_PACK_NAME}\""
+        ))
+    }
+}
+
 /// A rule file error: where, which field, what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
