@@ -34,6 +34,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Write the conversations of any readable input as canonical JSON Lines
     Convert(ConvertArgs),
+    /// Precision, recall and F1 per rule against a team's own labels
+    Eval(EvalArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         /// The shell to complete for
@@ -286,6 +288,55 @@ pub struct ExplainArgs {
     /// The conversation to show
     #[arg(long, value_name = "CONVERSATION_ID")]
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Files or folders to read (folders recursively; `-` or nothing: standard input)
+    pub paths: Vec<PathBuf>,
+
+    /// The labels: JSON Lines, `{"conversation_id": "c-1", "expect": {"apology": true}}`
+    #[arg(long, value_name = "FILE")]
+    pub labels: PathBuf,
+
+    /// Rule file or folder (repeatable; `default` names the built-in pack)
+    #[arg(
+        long = "rules",
+        short = 'r',
+        value_name = "FILE|DIR",
+        help_heading = "Rules"
+    )]
+    pub rules: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Accepted as for audit and explain; the figures do not depend on it (a promise rule is
+    /// scored on detection, not on whether the promise was kept)
+    #[arg(long, value_name = "TIME", help_heading = "Input")]
+    pub as_of: Option<String>,
+
+    /// What standard output carries: a table, or a JSON object per rule
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FMT",
+        default_value = "text",
+        help_heading = "Output"
+    )]
+    pub format: EvalFormat,
+
+    /// List the ids of the conversations each rule got wrong
+    #[arg(short, long, help_heading = "Output")]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalFormat {
+    /// A table, a row per rule
+    Text,
+    /// An object per rule per line
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -22,7 +22,7 @@ use callqa::rules::{RuleSet, RuleSource};
 use callqa::transcript::{ReadError, parse_started_at};
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
-use crate::cli::{SourceArgs, report_options};
+use crate::cli::{EvalArgs, EvalFormat, SourceArgs, report_options};
 use crate::messages::{err_message, message};
 use crate::progress::Progress;
 
@@ -87,6 +87,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
+        Command::Eval(args) => eval(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -213,12 +214,7 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> Result<Exit, Failure> {
 /// promises carried by `--promises`.
 fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<Promise>), Failure> {
     let rules = load_rules(&input.rules)?;
-    let as_of = match &input.as_of {
-        None => None,
-        Some(text) => Some(parse_started_at(text).map_err(|err| {
-            Failure::Usage(format!("--as-of: {}", err.replace("started_at", "time")))
-        })?),
-    };
+    let as_of = parse_as_of(input.as_of.as_deref())?;
     let carried = match &input.promises {
         None => Vec::new(),
         Some(path) => {
@@ -230,6 +226,16 @@ fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<P
         }
     };
     Ok((rules, as_of, carried))
+}
+
+/// Reads `--as-of`; a time that is not RFC 3339 with an offset is a usage error.
+fn parse_as_of(text: Option<&str>) -> Result<Option<jiff::Zoned>, Failure> {
+    text.map(|text| {
+        parse_started_at(text).map_err(|err| {
+            Failure::Usage(format!("--as-of: {}", err.replace("started_at", "time")))
+        })
+    })
+    .transpose()
 }
 
 /// Reads `--baseline`.
@@ -423,6 +429,48 @@ fn convert(args: ConvertArgs) -> Result<Exit, Failure> {
             .map_err(|err| Failure::Output(format!("cannot write {}: {err}", path.display())))?,
         None => write_stdout(&converted.json_lines)?,
     }
+    Ok(Exit::Success)
+}
+
+/// `callqa eval`: audits each labelled conversation and prints, per rule the labels name,
+/// how often it agreed with them. Labels that name an unknown rule, or are not labels, are a
+/// usage error naming the line; labelled conversations missing from the input are reported.
+fn eval(args: EvalArgs) -> Result<Exit, Failure> {
+    let rules = load_rules(&args.rules)?;
+    // Checked as for audit, then unused: no figure depends on it (see callqa::eval).
+    parse_as_of(args.as_of.as_deref())?;
+    let file = args.labels.display().to_string();
+    let usage = |message: String| Failure::Usage(format!("--labels: {message}"));
+    let text = std::fs::read_to_string(&args.labels).map_err(|e| usage(format!("{file}: {e}")))?;
+    let labels =
+        callqa::eval::Labels::parse(&file, &text, &rules).map_err(|e| usage(e.to_string()))?;
+    let sources = open_sources(&args.paths, &args.source)?;
+    let files = &sources.discovery.files;
+    let metadata = sources.metadata.as_deref();
+    let mut evaluation = callqa::eval::evaluate(files, &sources.read, metadata, &rules, &labels);
+    let mut problems = sources.discovery.errors.clone();
+    problems.append(&mut evaluation.problems);
+    report_problems(&problems, args.verbose);
+    let missing = &evaluation.missing;
+    if !missing.is_empty() {
+        let shown = if args.verbose {
+            missing.len()
+        } else {
+            PROBLEMS_SHOWN.min(missing.len())
+        };
+        let more = if shown < missing.len() { " …" } else { "" };
+        message!(
+            "{} of {} labelled conversations not in the input, left out of every count (`missing`): {}{more}",
+            missing.len(),
+            evaluation.labelled,
+            missing[..shown].join(" ")
+        );
+    }
+    let out = match args.format {
+        EvalFormat::Text => evaluation.text(args.verbose),
+        EvalFormat::Json => evaluation.json_lines(args.verbose),
+    };
+    write_stdout(out.as_bytes())?;
     Ok(Exit::Success)
 }
 
