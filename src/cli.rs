@@ -139,9 +139,10 @@ impl SourceArgs {
     }
 }
 
-/// Where conversations come from and which rules judge them (shared by audit and explain).
+/// Where conversations come from and which rules judge them (shared by audit, explain and
+/// eval).
 #[derive(Debug, Args)]
-pub struct InputArgs {
+pub struct JudgedArgs {
     /// Files or folders to read (folders recursively; `-` or nothing: standard input)
     pub paths: Vec<PathBuf>,
 
@@ -156,6 +157,13 @@ pub struct InputArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// What audit and explain read: conversations, rules, and the state promises are judged in.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    #[command(flatten)]
+    pub judged: JudgedArgs,
 
     /// The moment the export was taken (RFC 3339); default: the latest start time seen
     #[arg(long, value_name = "TIME", help_heading = "Input")]
@@ -292,24 +300,12 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Files or folders to read (folders recursively; `-` or nothing: standard input)
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub judged: JudgedArgs,
 
     /// The labels: JSON Lines, `{"conversation_id": "c-1", "expect": {"apology": true}}`
     #[arg(long, value_name = "FILE")]
     pub labels: PathBuf,
-
-    /// Rule file or folder (repeatable; `default` names the built-in pack)
-    #[arg(
-        long = "rules",
-        short = 'r',
-        value_name = "FILE|DIR",
-        help_heading = "Rules"
-    )]
-    pub rules: Vec<PathBuf>,
-
-    #[command(flatten)]
-    pub source: SourceArgs,
 
     /// Accepted as for audit and explain; the figures do not depend on it (a promise rule is
     /// scored on detection, not on whether the promise was kept)

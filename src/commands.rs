@@ -213,7 +213,7 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> Result<Exit, Failure> {
 /// What audit and explain load before reading transcripts: the rules, `--as-of` and the
 /// promises carried by `--promises`.
 fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<Promise>), Failure> {
-    let rules = load_rules(&input.rules)?;
+    let rules = load_rules(&input.judged.rules)?;
     let as_of = parse_as_of(input.as_of.as_deref())?;
     let carried = match &input.promises {
         None => Vec::new(),
@@ -267,7 +267,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
     let threads = args.threads().map_err(Failure::Usage)?;
-    let sources = open_sources(&args.input.paths, &args.input.source)?;
+    let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);
     }
@@ -359,7 +359,7 @@ fn report_problems(problems: &[ReadError], verbose: bool) {
 
 fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
-    let sources = open_sources(&args.input.paths, &args.input.source)?;
+    let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     report_problems(&sources.discovery.errors, false);
     let files = &sources.discovery.files;
     let metadata = sources.metadata.as_deref();
@@ -436,7 +436,7 @@ fn convert(args: ConvertArgs) -> Result<Exit, Failure> {
 /// how often it agreed with them. Labels that name an unknown rule, or are not labels, are a
 /// usage error naming the line; labelled conversations missing from the input are reported.
 fn eval(args: EvalArgs) -> Result<Exit, Failure> {
-    let rules = load_rules(&args.rules)?;
+    let rules = load_rules(&args.judged.rules)?;
     // Checked as for audit, then unused: no figure depends on it (see callqa::eval).
     parse_as_of(args.as_of.as_deref())?;
     let file = args.labels.display().to_string();
@@ -444,7 +444,7 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     let text = std::fs::read_to_string(&args.labels).map_err(|e| usage(format!("{file}: {e}")))?;
     let labels =
         callqa::eval::Labels::parse(&file, &text, &rules).map_err(|e| usage(e.to_string()))?;
-    let sources = open_sources(&args.paths, &args.source)?;
+    let sources = open_sources(&args.judged.paths, &args.judged.source)?;
     let files = &sources.discovery.files;
     let metadata = sources.metadata.as_deref();
     let mut evaluation = callqa::eval::evaluate(files, &sources.read, metadata, &rules, &labels);
