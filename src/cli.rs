@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use callqa::eval::EvalFormat;
 use callqa::input::{InputFormat, ReadOptions};
 use callqa::publish::{OutputFormat, ReportOptions};
 use callqa::report::Baseline;
@@ -34,6 +35,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Write the conversations of any readable input as canonical JSON Lines
     Convert(ConvertArgs),
+    /// Precision, recall and F1 per rule against a team's own labels
+    Eval(EvalArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         /// The shell to complete for
@@ -132,9 +135,10 @@ impl SourceArgs {
     }
 }
 
-/// Where conversations come from and which rules judge them (shared by audit and explain).
+/// Where conversations come from and which rules judge them (shared by audit, explain and
+/// eval).
 #[derive(Debug, Args)]
-pub struct InputArgs {
+pub struct JudgedArgs {
     /// Files or folders to read (folders recursively; `-` or nothing: standard input)
     pub paths: Vec<PathBuf>,
 
@@ -149,6 +153,13 @@ pub struct InputArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// What audit and explain read: conversations, rules, and the state promises are judged in.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    #[command(flatten)]
+    pub judged: JudgedArgs,
 
     /// The moment the export was taken (RFC 3339); default: the latest start time seen
     #[arg(long, value_name = "TIME", help_heading = "Input")]
@@ -275,6 +286,35 @@ pub struct ExplainArgs {
     /// The conversation to show
     #[arg(long, value_name = "CONVERSATION_ID")]
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub judged: JudgedArgs,
+
+    /// The labels: JSON Lines, `{"conversation_id": "c-1", "expect": {"apology": true}}`
+    #[arg(long, value_name = "FILE")]
+    pub labels: PathBuf,
+
+    /// Accepted as for audit and explain; the figures do not depend on it (a promise rule is
+    /// scored on detection, not on whether the promise was kept)
+    #[arg(long, value_name = "TIME", help_heading = "Input")]
+    pub as_of: Option<String>,
+
+    /// What standard output carries: a table, or a JSON object per rule
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FMT",
+        default_value = "text",
+        help_heading = "Output"
+    )]
+    pub format: EvalFormat,
+
+    /// List the ids of the conversations each rule got wrong
+    #[arg(short, long, help_heading = "Output")]
+    pub verbose: bool,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use callqa::rules::RuleSet;
 use callqa::transcript::ReadError;
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
-use crate::cli::{SourceArgs, report_options};
+use crate::cli::{EvalArgs, SourceArgs, report_options};
 use crate::messages::{err_message, message};
 use crate::progress::Progress;
 
@@ -85,6 +85,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
+        Command::Eval(args) => eval(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -152,7 +153,7 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> Result<Exit, Failure> {
 /// What audit and explain load before reading transcripts: the rules, `--as-of` and the
 /// promises carried by `--promises`.
 fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<Promise>), Failure> {
-    let rules = load::rules(&input.rules)?;
+    let rules = load::rules(&input.judged.rules)?;
     let as_of = load::as_of(input.as_of.as_deref())?;
     let carried = load::carried_promises(input.promises.as_deref(), &rules)?;
     Ok((rules, as_of, carried))
@@ -178,7 +179,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
     let threads = args.threads().map_err(Failure::Usage)?;
-    let sources = open_sources(&args.input.paths, &args.input.source)?;
+    let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);
     }
@@ -250,7 +251,7 @@ fn report_problems(problems: &[ReadError], verbose: bool) {
 
 fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
-    let sources = open_sources(&args.input.paths, &args.input.source)?;
+    let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     report_problems(&sources.discovery.errors, false);
     // Promises are judged against the whole input, audited for that with these options.
     let metadata = sources.metadata.clone();
@@ -290,6 +291,33 @@ fn convert(args: ConvertArgs) -> Result<Exit, Failure> {
             .map_err(|err| Failure::Output(format!("cannot write {}: {err}", path.display())))?,
         None => write_stdout(&converted.json_lines)?,
     }
+    Ok(Exit::Success)
+}
+
+/// `callqa eval`: audits each labelled conversation and prints, per rule the labels name,
+/// how often it agreed with them. Labels that name an unknown rule, or are not labels, are a
+/// usage error naming the line; labelled conversations missing from the input are reported.
+fn eval(args: EvalArgs) -> Result<Exit, Failure> {
+    let rules = load::rules(&args.judged.rules)?;
+    // Checked as for audit, then unused: no figure depends on it (see callqa::eval).
+    load::as_of(args.as_of.as_deref())?;
+    let file = args.labels.display().to_string();
+    let usage = |message: String| Failure::Usage(format!("--labels: {message}"));
+    let text = std::fs::read_to_string(&args.labels).map_err(|e| usage(format!("{file}: {e}")))?;
+    let labels =
+        callqa::eval::Labels::parse(&file, &text, &rules).map_err(|e| usage(e.to_string()))?;
+    let sources = open_sources(&args.judged.paths, &args.judged.source)?;
+    let files = &sources.discovery.files;
+    let metadata = sources.metadata.as_deref();
+    let mut evaluation = callqa::eval::evaluate(files, &sources.read, metadata, &rules, &labels);
+    let mut problems = sources.discovery.errors.clone();
+    problems.append(&mut evaluation.problems);
+    report_problems(&problems, args.verbose);
+    if let Some(line) = evaluation.missing_line(args.verbose) {
+        message!("{line}");
+    }
+    let out = evaluation.render(args.format, args.verbose);
+    write_stdout(out.as_bytes())?;
     Ok(Exit::Success)
 }
 

@@ -1,6 +1,6 @@
 //! Reading conversations one by one rather than as a run: `callqa convert` writes every one as
-//! canonical JSON Lines, and `callqa explain` finds one by id and audits it. Both join
-//! `--metadata` onto what they read, as an audit does.
+//! canonical JSON Lines, `callqa explain` finds one by id and audits it, and `callqa eval`
+//! takes each one its labels name. All join `--metadata` onto what they read, as an audit does.
 
 use std::borrow::Cow;
 
@@ -146,4 +146,32 @@ pub fn audit_in_context(
         fold_judged(&mut audit);
     }
     Ok(audit)
+}
+
+/// Hands every conversation of `files` (in path and line order), with `metadata` joined, to
+/// `each`; returns the files and conversations that could not be read, in input order.
+pub fn each(
+    files: &[InputFile],
+    read: &ReadOptions,
+    metadata: Option<&Metadata>,
+    mut each: impl FnMut(Conversation),
+) -> Vec<ReadError> {
+    let mut problems = Vec::new();
+    input::read_chunks(files, read, |chunk| {
+        if let Payload::FileError(error) = &chunk.payload {
+            problems.push(error.clone());
+        }
+        let relative = chunk.relative.clone();
+        chunk.for_each_conversation(|item| match item {
+            Ok(mut conversation) => {
+                if let Some(metadata) = metadata {
+                    metadata.join(&mut conversation, &relative);
+                }
+                each(conversation);
+            }
+            Err(error) => problems.push(error),
+        });
+        true
+    });
+    problems
 }

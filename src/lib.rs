@@ -16,6 +16,7 @@ pub mod conversation_ids;
 pub mod conversations;
 pub mod deadline;
 pub mod engine;
+pub mod eval;
 pub mod explain;
 pub mod finding_store;
 pub mod input;

@@ -1,0 +1,511 @@
+//! `callqa eval`: how well a rule set agrees with a team's own labels. The labels are JSON
+//! Lines, one conversation per line:
+//!
+//! ```text
+//! {"conversation_id": "c-1", "expect": {"apology": true, "closing": false}}
+//! ```
+//!
+//! `true` says the rule should produce at least one finding in that conversation; for a rule
+//! of kind `promise`, that the conversation holds a promise (detection is what is measured:
+//! whether a promise was kept needs the other conversations and `--as-of`, and is not
+//! labelled). Each labelled conversation is audited on its own, as `callqa explain` audits
+//! one, so no figure depends on `--as-of` or on the other conversations read.
+//!
+//! The invariant: every count comes from labelled conversations that were found in the input
+//! (the first conversation of an id, in path and line order); a label whose conversation was
+//! not found is counted as missing and in nothing else. Only rules the labels name are
+//! reported, in the rule set's order.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+use crate::checks::Auditor;
+use crate::input::{InputFile, ReadOptions};
+use crate::metadata::Metadata;
+use crate::model::ConversationAudit;
+use crate::rules::{RuleKind, RuleSet};
+use crate::transcript::ReadError;
+
+/// A labels file that cannot be used: the file, the 1-based line and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct LabelError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// One line of a labels file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelLine {
+    conversation_id: String,
+    expect: HashMap<String, bool>,
+}
+
+/// One labelled conversation: for some rules (indexes into the rule set, ascending), whether
+/// the rule should fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub conversation_id: String,
+    pub expect: Vec<(u32, bool)>,
+}
+
+/// How `callqa eval` prints its figures (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// A table, a row per rule
+    Text,
+    /// An object per rule per line
+    Json,
+}
+
+/// The labels of a file, in file order; each conversation id once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    pub labels: Vec<Label>,
+}
+
+impl Labels {
+    /// Reads the labels in `text` (the contents of `file`) against `rules`. A line that is
+    /// not a label, a rule not in `rules` and a conversation id given twice are errors that
+    /// name the line; blank lines are skipped.
+    pub fn parse(file: &str, text: &str, rules: &RuleSet) -> Result<Labels, LabelError> {
+        let mut labels = Vec::new();
+        let mut first_line: HashMap<String, usize> = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            let error = |message: String| LabelError {
+                file: file.to_string(),
+                line: index + 1,
+                message,
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let written: LabelLine =
+                serde_json::from_str(line).map_err(|err| error(format!("not a label ({err})")))?;
+            let mut expect = Vec::with_capacity(written.expect.len());
+            for (rule_id, expected) in written.expect {
+                let Some(rule) = rules.rules.iter().position(|r| r.id == rule_id) else {
+                    let known: Vec<&str> = rules.rules.iter().map(|r| r.id.as_str()).collect();
+                    return Err(error(format!(
+                        "unknown rule {rule_id:?}; the rules loaded are {}",
+                        known.join(", ")
+                    )));
+                };
+                expect.push((rule as u32, expected));
+            }
+            expect.sort_unstable();
+            if let Some(first) = first_line.insert(written.conversation_id.clone(), index + 1) {
+                return Err(error(format!(
+                    "conversation {:?} is labelled twice (first on line {first})",
+                    written.conversation_id
+                )));
+            }
+            labels.push(Label {
+                conversation_id: written.conversation_id,
+                expect,
+            });
+        }
+        Ok(Labels { labels })
+    }
+}
+
+/// How one rule agreed with the labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleScore {
+    pub rule: String,
+    /// Labelled conversations found in the input that name this rule.
+    pub n: u64,
+    pub tp: u64,
+    pub fp: u64,
+    pub fn_: u64,
+    /// Labels naming this rule whose conversation was not in the input.
+    pub missing: u64,
+    /// The ids of the conversations where the rule fired against its label, in input order.
+    pub false_positives: Vec<String>,
+    /// The ids of the conversations where the rule did not fire as its label expected.
+    pub false_negatives: Vec<String>,
+}
+
+impl RuleScore {
+    /// tp / (tp + fp); undefined when the rule never fired.
+    pub fn precision(&self) -> Option<f64> {
+        ratio(self.tp, self.tp + self.fp)
+    }
+
+    /// tp / (tp + fn); undefined when no label expected the rule to fire.
+    pub fn recall(&self) -> Option<f64> {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+
+    /// 2·tp / (2·tp + fp + fn), the harmonic mean of precision and recall; undefined only when
+    /// the rule never fired and no label expected it to (0 when it fired only wrongly or
+    /// never where expected).
+    pub fn f1(&self) -> Option<f64> {
+        ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// What `callqa eval` measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// One per rule the labels name, in the rule set's order.
+    pub scores: Vec<RuleScore>,
+    /// Labelled conversations.
+    pub labelled: u64,
+    /// Labelled conversation ids not found in the input, in label-file order.
+    pub missing: Vec<String>,
+    /// Files and conversations that could not be read, in input order.
+    pub problems: Vec<ReadError>,
+}
+
+/// Audits the conversations of `files` that `labels` name (with `metadata` joined) and
+/// compares what each rule did with what its labels expected.
+pub fn evaluate(
+    files: &[InputFile],
+    read: &ReadOptions,
+    metadata: Option<&Metadata>,
+    rules: &RuleSet,
+    labels: &Labels,
+) -> Evaluation {
+    let by_id: HashMap<&str, usize> = labels
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(index, label)| (label.conversation_id.as_str(), index))
+        .collect();
+    let mut scores = score_table(rules);
+    let mut found = vec![false; labels.labels.len()];
+    let mut auditor = Auditor::new(rules);
+    let problems = crate::conversations::each(files, read, metadata, |conversation| {
+        let Some(&index) = by_id.get(conversation.id.as_str()) else {
+            return;
+        };
+        if std::mem::replace(&mut found[index], true) {
+            return;
+        }
+        let audit = auditor.audit(&conversation);
+        for &(rule, expected) in &labels.labels[index].expect {
+            let score = &mut scores[rule as usize];
+            score.n += 1;
+            match (fired(rules, &audit, rule), expected) {
+                (true, true) => score.tp += 1,
+                (true, false) => {
+                    score.fp += 1;
+                    score.false_positives.push(conversation.id.clone());
+                }
+                (false, true) => {
+                    score.fn_ += 1;
+                    score.false_negatives.push(conversation.id.clone());
+                }
+                (false, false) => {}
+            }
+        }
+    });
+    let mut missing = Vec::new();
+    for (label, found) in labels.labels.iter().zip(&found) {
+        if !found {
+            missing.push(label.conversation_id.clone());
+            for &(rule, _) in &label.expect {
+                scores[rule as usize].missing += 1;
+            }
+        }
+    }
+    let named: BTreeSet<u32> = labels
+        .labels
+        .iter()
+        .flat_map(|label| label.expect.iter().map(|&(rule, _)| rule))
+        .collect();
+    Evaluation {
+        scores: scores
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| named.contains(&(*index as u32)))
+            .map(|(_, score)| score)
+            .collect(),
+        labelled: labels.labels.len() as u64,
+        missing,
+        problems,
+    }
+}
+
+/// An empty score for every rule of the set, indexed like it.
+fn score_table(rules: &RuleSet) -> Vec<RuleScore> {
+    rules
+        .rules
+        .iter()
+        .map(|rule| RuleScore {
+            rule: rule.id.clone(),
+            ..RuleScore::default()
+        })
+        .collect()
+}
+
+/// Whether `rule` fired in `audit`: a finding, or for a promise rule a promise.
+fn fired(rules: &RuleSet, audit: &ConversationAudit, rule: u32) -> bool {
+    match rules.rules[rule as usize].kind {
+        RuleKind::Promise { .. } => audit.promises.iter().any(|p| p.rule == rule),
+        _ => audit.findings.iter().any(|f| f.rule == rule),
+    }
+}
+
+/// A figure with three decimals, `-` when undefined.
+fn decimal(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_string(), |value| format!("{value:.3}"))
+}
+
+impl Evaluation {
+    /// The line that names the labelled conversations missing from the input (the first 20
+    /// unless `all`), if there are any.
+    pub fn missing_line(&self, all: bool) -> Option<String> {
+        const SHOWN: usize = 20;
+        let missing = &self.missing;
+        if missing.is_empty() {
+            return None;
+        }
+        let shown = if all {
+            missing.len()
+        } else {
+            SHOWN.min(missing.len())
+        };
+        let more = if shown < missing.len() { " …" } else { "" };
+        Some(format!(
+            "{} of {} labelled conversations not in the input, left out of every count (`missing`): {}{more}",
+            missing.len(),
+            self.labelled,
+            missing[..shown].join(" ")
+        ))
+    }
+
+    /// The evaluation in `format`, rule by rule; with `verbose`, the ids each rule got wrong.
+    pub fn render(&self, format: EvalFormat, verbose: bool) -> String {
+        match format {
+            EvalFormat::Text => self.text(verbose),
+            EvalFormat::Json => self.json_lines(verbose),
+        }
+    }
+
+    /// A table, a row per rule: rule, n, tp, fp, fn, missing, precision, recall, f1. With
+    /// `verbose`, the ids of the false positives and false negatives of each rule follow.
+    pub fn text(&self, verbose: bool) -> String {
+        let width = self
+            .scores
+            .iter()
+            .map(|score| score.rule.len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let mut out = format!(
+            "{:<width$} {:>5} {:>5} {:>5} {:>5} {:>7} {:>9} {:>6} {:>5}\n",
+            "rule", "n", "tp", "fp", "fn", "missing", "precision", "recall", "f1"
+        );
+        for score in &self.scores {
+            let _ = writeln!(
+                out,
+                "{:<width$} {:>5} {:>5} {:>5} {:>5} {:>7} {:>9} {:>6} {:>5}",
+                score.rule,
+                score.n,
+                score.tp,
+                score.fp,
+                score.fn_,
+                score.missing,
+                decimal(score.precision()),
+                decimal(score.recall()),
+                decimal(score.f1()),
+            );
+        }
+        if verbose {
+            for score in &self.scores {
+                for (kind, ids) in [
+                    ("false positives", &score.false_positives),
+                    ("false negatives", &score.false_negatives),
+                ] {
+                    let _ = write!(out, "{} {kind} ({}):", score.rule, ids.len());
+                    for id in ids {
+                        out.push(' ');
+                        out.push_str(id);
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// JSON Lines, an object per rule with `rule`, `n`, `tp`, `fp`, `fn`, `precision`,
+    /// `recall`, `f1` (`null` where undefined) and `missing`; with `verbose`, also
+    /// `false_positives` and `false_negatives` (conversation ids).
+    pub fn json_lines(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        for score in &self.scores {
+            let row = JsonRow {
+                rule: &score.rule,
+                n: score.n,
+                tp: score.tp,
+                fp: score.fp,
+                fn_: score.fn_,
+                precision: score.precision(),
+                recall: score.recall(),
+                f1: score.f1(),
+                missing: score.missing,
+                false_positives: verbose.then_some(&score.false_positives),
+                false_negatives: verbose.then_some(&score.false_negatives),
+            };
+            // Serializing plain numbers and strings into memory cannot fail.
+            out.push_str(&serde_json::to_string(&row).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One rule's line of `--format json`, its keys in this order.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    rule: &'a str,
+    n: u64,
+    tp: u64,
+    fp: u64,
+    #[serde(rename = "fn")]
+    fn_: u64,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    f1: Option<f64>,
+    missing: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    false_positives: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    false_negatives: Option<&'a Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(tp: u64, fp: u64, fn_: u64) -> RuleScore {
+        RuleScore {
+            rule: "r".to_string(),
+            n: tp + fp + fn_,
+            tp,
+            fp,
+            fn_,
+            ..RuleScore::default()
+        }
+    }
+
+    #[test]
+    fn metrics() {
+        // (tp, fp, fn) → (precision, recall, f1)
+        let cases = [
+            ((1, 1, 1), (Some(0.5), Some(0.5), Some(0.5))),
+            ((3, 1, 0), (Some(0.75), Some(1.0), Some(6.0 / 7.0))),
+            ((2, 0, 2), (Some(1.0), Some(0.5), Some(4.0 / 6.0))),
+            // Never fired, nothing expected: nothing is defined.
+            ((0, 0, 0), (None, None, None)),
+            // Never fired where it was expected: precision undefined, the rest 0.
+            ((0, 0, 4), (None, Some(0.0), Some(0.0))),
+            // Fired only wrongly, nothing expected: recall undefined, the rest 0.
+            ((0, 2, 0), (Some(0.0), None, Some(0.0))),
+            ((0, 1, 1), (Some(0.0), Some(0.0), Some(0.0))),
+        ];
+        for ((tp, fp, fn_), expected) in cases {
+            let s = score(tp, fp, fn_);
+            assert_eq!(
+                (s.precision(), s.recall(), s.f1()),
+                expected,
+                "{tp} {fp} {fn_}"
+            );
+        }
+    }
+
+    #[test]
+    fn undefined_figures_are_dash_and_null() {
+        let evaluation = Evaluation {
+            scores: vec![score(0, 0, 0)],
+            ..Evaluation::default()
+        };
+        assert!(evaluation.text(false).ends_with("     -      -     -\n"));
+        let json: serde_json::Value =
+            serde_json::from_str(evaluation.json_lines(false).trim()).unwrap();
+        for key in ["precision", "recall", "f1"] {
+            assert!(json[key].is_null(), "{key}");
+        }
+    }
+
+    fn rules() -> RuleSet {
+        RuleSet::default_pack().expect("the default pack loads")
+    }
+
+    #[test]
+    fn labels_parse() {
+        let rules = rules();
+        let apology = rules.rules.iter().position(|r| r.id == "apology").unwrap() as u32;
+        let closing = rules.rules.iter().position(|r| r.id == "closing").unwrap() as u32;
+        let text = concat!(
+            r#"{"conversation_id": "c-1", "expect": {"closing": false, "apology": true}}"#,
+            "\n\n",
+            r#"{"conversation_id": "c-2", "expect": {}}"#,
+            "\n"
+        );
+        let labels = Labels::parse("l.jsonl", text, &rules).unwrap();
+        let mut expect = vec![(apology, true), (closing, false)];
+        expect.sort_unstable();
+        assert_eq!(
+            labels.labels,
+            vec![
+                Label {
+                    conversation_id: "c-1".to_string(),
+                    expect,
+                },
+                Label {
+                    conversation_id: "c-2".to_string(),
+                    expect: Vec::new(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn label_errors_name_the_line() {
+        let good = r#"{"conversation_id": "c-1", "expect": {"apology": true}}"#;
+        // (second line, the start of the message after FILE:LINE: )
+        let cases = [
+            (
+                r#"{"conversation_id": "c-2", "expect": {"apologie": true}}"#,
+                "unknown rule \"apologie\"; the rules loaded are interruption, blame,",
+            ),
+            ("{not json", "not a label ("),
+            (
+                r#"{"conversation_id": "c-2"}"#,
+                "not a label (missing field `expect`",
+            ),
+            (
+                r#"{"conversation_id": "c-2", "expect": {"apology": "yes"}}"#,
+                "not a label (invalid type",
+            ),
+            (
+                r#"{"conversation_id": "c-2", "expect": {}, "note": 1}"#,
+                "not a label (unknown field `note`",
+            ),
+            (
+                good,
+                "conversation \"c-1\" is labelled twice (first on line 1)",
+            ),
+        ];
+        let rules = rules();
+        for (line, message) in cases {
+            let text = format!("{good}\n{line}\n");
+            let err = Labels::parse("labels.jsonl", &text, &rules).unwrap_err();
+            assert_eq!((err.file.as_str(), err.line), ("labels.jsonl", 2), "{line}");
+            assert!(err.message.starts_with(message), "{line}: {}", err.message);
+            assert!(err.to_string().starts_with("labels.jsonl:2: "), "{err}");
+        }
+    }
+}
