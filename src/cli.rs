@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use callqa::eval::EvalFormat;
-use callqa::input::{InputFormat, ReadOptions};
+use callqa::input::{InputFormat, ReadOptions, parse_size};
 use callqa::publish::{OutputFormat, ReportOptions};
 use callqa::report::Baseline;
 use callqa::rules::Severity;
@@ -174,24 +174,6 @@ pub struct InputArgs {
     pub no_redact: bool,
 }
 
-/// Parses `123`, `64K`, `64M`, `8G` (powers of 1024).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (digits, multiplier) = match text.chars().last() {
-        Some('k' | 'K') => (&text[..text.len() - 1], 1u64 << 10),
-        Some('m' | 'M') => (&text[..text.len() - 1], 1 << 20),
-        Some('g' | 'G') => (&text[..text.len() - 1], 1 << 30),
-        _ => (text, 1),
-    };
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 1048576, 64K, 64M or 8G"))?;
-    match value.checked_mul(multiplier) {
-        Some(bytes) if bytes > 0 => Ok(bytes),
-        _ => Err(format!("{text:?} is not a size from 1 byte to 16E")),
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
@@ -325,21 +307,5 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn sizes() {
-        let cases = [
-            ("100", Ok(100)),
-            ("64K", Ok(65_536)),
-            ("1m", Ok(1 << 20)),
-            ("2G", Ok(2 << 30)),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(parse_size(text), expected, "{text}");
-        }
-        for bad in ["", "0", "12X", "-1", "99999999999G"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
     }
 }

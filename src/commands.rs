@@ -13,6 +13,7 @@ use callqa::conversations;
 use callqa::input::Discovery;
 use callqa::load::{self, LoadError, Sources};
 use callqa::model::Promise;
+use callqa::progress::Progress;
 use callqa::publish::{self, PublishError};
 use callqa::redact::Redactor;
 use callqa::report;
@@ -23,7 +24,6 @@ use callqa::transcript::ReadError;
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
 use crate::cli::{EvalArgs, SourceArgs, report_options};
 use crate::messages::{err_message, message};
-use crate::progress::Progress;
 
 /// Exit codes, in one place. When several apply, the highest wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,13 +62,10 @@ pub enum Failure {
 impl Failure {
     /// The one place a failure becomes an exit code.
     pub fn exit(&self) -> Exit {
-        match self {
-            Failure::Input(_) => Exit::Input,
-            Failure::Usage(_)
-            | Failure::Load(_)
-            | Failure::Audit(_)
-            | Failure::Publish(_)
-            | Failure::Output(_) => Exit::Usage,
+        if matches!(self, Failure::Input(_)) {
+            Exit::Input
+        } else {
+            Exit::Usage
         }
     }
 }
@@ -117,15 +114,8 @@ fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure
 
 /// Says which format each file is read as, and which files are ignored (`--verbose`).
 fn print_formats(discovery: &Discovery) {
-    for file in &discovery.files {
-        let gzip = if file.gzip { " (gzip)" } else { "" };
-        message!("{}: {}{gzip}", file.display, file.format.name());
-    }
-    for ignored in &discovery.ignored {
-        message!(
-            "{}: ignored (no format callqa reads has this name)",
-            ignored.display()
-        );
+    for line in discovery.format_lines() {
+        message!("{line}");
     }
 }
 
@@ -301,18 +291,10 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     let rules = load::rules(&args.judged.rules)?;
     // Checked as for audit, then unused: no figure depends on it (see callqa::eval).
     load::as_of(args.as_of.as_deref())?;
-    let file = args.labels.display().to_string();
-    let usage = |message: String| Failure::Usage(format!("--labels: {message}"));
-    let text = std::fs::read_to_string(&args.labels).map_err(|e| usage(format!("{file}: {e}")))?;
-    let labels =
-        callqa::eval::Labels::parse(&file, &text, &rules).map_err(|e| usage(e.to_string()))?;
+    let labels = callqa::eval::Labels::read(&args.labels, &rules).map_err(Failure::Usage)?;
     let sources = open_sources(&args.judged.paths, &args.judged.source)?;
-    let files = &sources.discovery.files;
-    let metadata = sources.metadata.as_deref();
-    let mut evaluation = callqa::eval::evaluate(files, &sources.read, metadata, &rules, &labels);
-    let mut problems = sources.discovery.errors.clone();
-    problems.append(&mut evaluation.problems);
-    report_problems(&problems, args.verbose);
+    let evaluation = callqa::eval::evaluate(&sources, &rules, &labels);
+    report_problems(&evaluation.problems, args.verbose);
     if let Some(line) = evaluation.missing_line(args.verbose) {
         message!("{line}");
     }

@@ -22,8 +22,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use crate::checks::Auditor;
-use crate::input::{InputFile, ReadOptions};
-use crate::metadata::Metadata;
+use crate::load::Sources;
 use crate::model::ConversationAudit;
 use crate::rules::{RuleKind, RuleSet};
 use crate::transcript::ReadError;
@@ -69,6 +68,14 @@ pub struct Labels {
 }
 
 impl Labels {
+    /// Reads the labels file `path` (`--labels`) for `rules`; the error names the flag.
+    pub fn read(path: &std::path::Path, rules: &RuleSet) -> Result<Labels, String> {
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|err| format!("--labels: {file}: {err}"))?;
+        Labels::parse(&file, &text, rules).map_err(|err| format!("--labels: {err}"))
+    }
+
     /// Reads the labels in `text` (the contents of `file`) against `rules`. A line that is
     /// not a label, a rule not in `rules` and a conversation id given twice are errors that
     /// name the line; blank lines are skipped.
@@ -168,13 +175,9 @@ pub struct Evaluation {
 
 /// Audits the conversations of `files` that `labels` name (with `metadata` joined) and
 /// compares what each rule did with what its labels expected.
-pub fn evaluate(
-    files: &[InputFile],
-    read: &ReadOptions,
-    metadata: Option<&Metadata>,
-    rules: &RuleSet,
-    labels: &Labels,
-) -> Evaluation {
+pub fn evaluate(sources: &Sources, rules: &RuleSet, labels: &Labels) -> Evaluation {
+    let files = &sources.discovery.files;
+    let (read, metadata) = (&sources.read, sources.metadata.as_deref());
     let by_id: HashMap<&str, usize> = labels
         .labels
         .iter()

@@ -3,7 +3,6 @@
 mod cli;
 mod commands;
 mod messages;
-mod progress;
 
 use std::process::ExitCode;
 

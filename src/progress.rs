@@ -1,5 +1,6 @@
 //! The progress bar on standard error: bytes read (with rate and ETA) and conversations.
-//! Hidden when standard error is not a terminal or with `--quiet`.
+//! Hidden when standard error is not a terminal or with `--quiet`. The binary draws it while
+//! [`crate::audit::run`] reports its progress.
 
 use std::io::IsTerminal;
 use std::time::Duration;

@@ -34,6 +34,21 @@ impl Discovery {
         counts
     }
 
+    /// A line per file saying which format it is read as, then one per file ignored.
+    pub fn format_lines(&self) -> Vec<String> {
+        let read = self.files.iter().map(|file| {
+            let gzip = if file.gzip { " (gzip)" } else { "" };
+            format!("{}: {}{gzip}", file.display, file.format.name())
+        });
+        let ignored = self.ignored.iter().map(|path| {
+            format!(
+                "{}: ignored (no format callqa reads has this name)",
+                path.display()
+            )
+        });
+        read.chain(ignored).collect()
+    }
+
     /// The lines that report `problems` (all of them, or the first 20 with a line saying how
     /// many more there are).
     pub fn problem_lines(problems: &[ReadError], all: bool) -> Vec<String> {
