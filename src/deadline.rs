@@ -572,6 +572,7 @@ mod tests {
     use crate::transcript::{format_rfc3339, parse_started_at};
 
     #[test]
+    #[allow(clippy::too_many_lines)] // a table of cases, one per line
     fn deadline_table() {
         // Promise moments: Wed 2026-11-18 10:00 -05:00, Fri 2026-11-20 15:00 -05:00, Mon
         // 2026-11-23 23:30 -05:00, Sat 2026-11-28 09:00 +05:30.
