@@ -1,7 +1,7 @@
 //! The parallel audit: read, check, merge in input order.
 //!
 //! Three stages run at once. A reader thread walks the files in order and cuts them into
-//! numbered [`Chunk`]s (decompression happens there, overlapped with parsing). A pool of
+//! numbered `Chunk`s (decompression happens there, overlapped with parsing). A pool of
 //! `threads` workers parses and audits chunks as they come, each with its own reusable
 //! [`Auditor`] buffers; nothing shared is locked on that path. The calling thread merges the
 //! chunk results strictly in chunk order, through a small reorder buffer, so duplicates are
@@ -48,7 +48,7 @@ pub struct AuditOptions {
     /// input order), for the HTML report; 0 keeps none.
     pub retain_turns: usize,
     /// Memory for findings before they spill to disk (default
-    /// [`crate::finding_store::DEFAULT_BUDGET_BYTES`]).
+    /// `crate::finding_store::DEFAULT_BUDGET_BYTES`).
     pub finding_budget_bytes: Option<usize>,
 }
 
@@ -108,26 +108,26 @@ pub struct AuditRun {
     pub scorecards: Scorecards,
     /// The same aggregates per team (conversations without a team under [`NO_TEAM`]); a
     /// promise carried from an earlier run counts for its agent only, not for a team.
-    pub teams: Scorecards,
+    pub(crate) teams: Scorecards,
     /// Read sorted by conversation id, then turn, then rule order.
     pub findings: FindingStore,
     pub stats: RunStats,
     /// Every skip and file error, in input order.
     pub problems: Vec<ReadError>,
     /// The latest `started_at` of the audited conversations.
-    pub latest_started_at: Option<jiff::Zoned>,
+    pub(crate) latest_started_at: Option<jiff::Zoned>,
     /// The `as_of` promises were judged at: the option, else the latest start time.
-    pub as_of: Option<jiff::Zoned>,
+    pub(crate) as_of: Option<jiff::Zoned>,
     /// Every promise of the run (this input's and the carried ones), judged, sorted by
     /// conversation id, turn and rule.
-    pub promises: Vec<Promise>,
+    pub(crate) promises: Vec<Promise>,
     /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
     /// input order, by conversation id.
-    pub retained: BTreeMap<String, RetainedConversation>,
+    pub(crate) retained: BTreeMap<String, RetainedConversation>,
 }
 
 /// The team row of conversations that name no team.
-pub const NO_TEAM: &str = "(none)";
+pub(crate) const NO_TEAM: &str = "(none)";
 
 fn team_key(team: &Option<String>) -> &str {
     match team.as_deref().map(str::trim) {

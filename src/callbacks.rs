@@ -15,7 +15,7 @@
 //! conversations, never on the order they were read in.
 //!
 //! The join only gives verdicts: a judged promise becomes a finding and an agent's rule state
-//! in [`crate::checks::fold_judged`]. `promises.csv` ([`crate::report::promises`]) lists every
+//! in [`crate::checks::fold_judged`]. `promises.csv` (`crate::report::promises`) lists every
 //! promise of a run; the pending ones of an earlier run are carried into the next with
 //! `--promises`, where that run's contacts can keep them or their deadline can break them.
 
@@ -39,7 +39,7 @@ struct Contact {
 /// The size of one contact: with the conversation's entry in [`ConversationIds`] (see
 /// [`crate::conversation_ids::BYTES_PER_CONVERSATION`]) and one customer-id entry per distinct
 /// customer, what the join keeps per conversation, whatever the conversation's length.
-pub const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
+pub(crate) const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
 // The README states this figure; a change to `Contact` must update it there.
 const _: () = assert!(CONTACT_BYTES <= 32);
 
@@ -52,7 +52,7 @@ pub struct Contacts {
 }
 
 impl Contacts {
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         customer: &str,
         start: &Zoned,
@@ -118,7 +118,7 @@ impl Contacts {
 }
 
 /// Judges every promise against the contacts; `as_of` tells broken from pending.
-pub struct Judge<'a> {
+pub(crate) struct Judge<'a> {
     rules: &'a RuleSet,
     contacts: Contacts,
     /// The run's conversations, by which contacts name theirs.
@@ -127,7 +127,7 @@ pub struct Judge<'a> {
 }
 
 impl<'a> Judge<'a> {
-    pub fn new(
+    pub(crate) fn new(
         rules: &'a RuleSet,
         mut contacts: Contacts,
         ids: &'a ConversationIds,
@@ -142,7 +142,7 @@ impl<'a> Judge<'a> {
         }
     }
 
-    pub fn judge(&self, promise: &mut Promise) {
+    pub(crate) fn judge(&self, promise: &mut Promise) {
         promise.kept_by = None;
         let (Some(customer), Some(made_at), Some(deadline)) =
             (&promise.customer_id, &promise.made_at, &promise.deadline)

@@ -37,7 +37,7 @@ pub struct StringNumbers {
 
 /// A string's number, as [`StringNumbers::number`] gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Number {
+pub(crate) enum Number {
     /// The string was added before, with this number.
     Found(u32),
     /// The string is new and now has this number.
@@ -45,7 +45,7 @@ pub enum Number {
 }
 
 impl Number {
-    pub fn get(self) -> u32 {
+    pub(crate) fn get(self) -> u32 {
         match self {
             Number::Found(number) | Number::Added(number) => number,
         }
@@ -68,7 +68,7 @@ impl StringNumbers {
     }
 
     /// The number of `text`, if it was added.
-    pub fn find(&self, text: &str) -> Option<u32> {
+    pub(crate) fn find(&self, text: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(text);
         self.table
             .find(hash, |&n| string_of(&self.text, &self.ends, n) == text)
@@ -76,14 +76,14 @@ impl StringNumbers {
     }
 
     /// The number of `text`, added when new; `None` past 2^32 − 1 strings.
-    pub fn find_or_add(&mut self, text: &str) -> Option<u32> {
+    pub(crate) fn find_or_add(&mut self, text: &str) -> Option<u32> {
         self.number(text).map(Number::get)
     }
 
     /// The number of `text`, saying whether this call added it: one hash and one probe of
     /// the table, where a [`StringNumbers::find`] before adding takes two. `None` past
     /// 2^32 − 1 strings.
-    pub fn number(&mut self, text: &str) -> Option<Number> {
+    pub(crate) fn number(&mut self, text: &str) -> Option<Number> {
         let hash = self.hasher.hash_one(text);
         let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         let entry = self.table.entry(
@@ -104,7 +104,7 @@ impl StringNumbers {
     }
 
     /// String `number`.
-    pub fn get(&self, number: u32) -> &str {
+    pub(crate) fn get(&self, number: u32) -> &str {
         string_of(&self.text, &self.ends, number)
     }
 }
@@ -125,11 +125,11 @@ pub struct ConversationIds {
 }
 
 /// A conversation's number, in the order the merge read them.
-pub type ConversationNumber = u32;
+pub(crate) type ConversationNumber = u32;
 
 /// Why an id could not be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotAdded {
+pub(crate) enum NotAdded {
     /// The id was read before, here.
     Duplicate(Source),
     /// More conversations than a run numbers (2^32 − 1).
@@ -147,7 +147,11 @@ impl ConversationIds {
 
     /// Adds a conversation read at `source`; fails with the first one's source when the id
     /// was read before.
-    pub fn add(&mut self, id: &str, source: &Source) -> Result<ConversationNumber, NotAdded> {
+    pub(crate) fn add(
+        &mut self,
+        id: &str,
+        source: &Source,
+    ) -> Result<ConversationNumber, NotAdded> {
         let number = match self.ids.number(id).ok_or(NotAdded::TooMany)? {
             Number::Found(first) => return Err(NotAdded::Duplicate(self.source(first))),
             Number::Added(number) => number,
@@ -179,17 +183,17 @@ impl ConversationIds {
     }
 
     /// Whether a conversation with this id was added.
-    pub fn contains(&self, id: &str) -> bool {
+    pub(crate) fn contains(&self, id: &str) -> bool {
         self.ids.find(id).is_some()
     }
 
     /// The id of conversation `number`.
-    pub fn id(&self, number: ConversationNumber) -> &str {
+    pub(crate) fn id(&self, number: ConversationNumber) -> &str {
         self.ids.get(number)
     }
 
     /// Where conversation `number` was read.
-    pub fn source(&self, number: ConversationNumber) -> Source {
+    pub(crate) fn source(&self, number: ConversationNumber) -> Source {
         let index = number as usize;
         Source {
             file: self.file_names[self.files[index] as usize].clone(),

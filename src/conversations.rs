@@ -81,7 +81,7 @@ pub fn convert(sources: &Sources, redactor: Option<&Redactor>) -> Converted {
 
 /// The first conversation of `files` (in path and line order) whose id is `id`, with
 /// `metadata` joined.
-pub fn find(
+pub(crate) fn find(
     files: &[InputFile],
     read: &ReadOptions,
     metadata: Option<&Metadata>,
@@ -129,7 +129,7 @@ pub fn explain(
 
 /// The audit of one `conversation` of `files`, as a whole run would give it: its promises are
 /// judged against every contact of the input (which is audited for that, its text not kept).
-pub fn audit_in_context(
+pub(crate) fn audit_in_context(
     conversation: &Conversation,
     files: &[InputFile],
     rules: &RuleSet,
@@ -150,7 +150,7 @@ pub fn audit_in_context(
 
 /// Hands every conversation of `files` (in path and line order), with `metadata` joined, to
 /// `each`; returns the files and conversations that could not be read, in input order.
-pub fn each(
+pub(crate) fn each(
     files: &[InputFile],
     read: &ReadOptions,
     metadata: Option<&Metadata>,

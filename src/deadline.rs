@@ -1,7 +1,7 @@
 //! Deadlines of callback promises, read from the time words of the promise turn.
 //!
 //! The words come from the turn's original text (not the normalized one: "2-3 business days",
-//! "24hrs", "Dec 3rd" keep their digits and dashes together). [`find_deadline`] scans the text
+//! "24hrs", "Dec 3rd" keep their digits and dashes together). `find_deadline` scans the text
 //! for time expressions, picks the one that goes with the promise (the first at or after the
 //! promise words, else the last before them; "tomorrow or Monday" takes the later of the two)
 //! and resolves it in the offset of the promise moment, which carries the conversation's own UTC
@@ -22,14 +22,14 @@ use jiff::{SignedDuration, Zoned};
 
 /// A window after the promise moment: a plain duration or a count of business days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Within {
+pub(crate) enum Within {
     Duration(SignedDuration),
     BusinessDays(i64),
 }
 
 impl Within {
     /// Parses a rule field such as `"4 hours"`, `"30 minutes"`, `"2 business days"`, `"1 week"`.
-    pub fn parse(text: &str) -> Result<Within, String> {
+    pub(crate) fn parse(text: &str) -> Result<Within, String> {
         let tokens = tokenize(text);
         match duration_at(&tokens, 0, true) {
             Some((len, Expr::Within(within))) if len == tokens.len() => Ok(within),
@@ -40,7 +40,7 @@ impl Within {
     }
 
     /// The end of the window that starts at `moment`.
-    pub fn after(self, moment: &Zoned) -> Option<Zoned> {
+    pub(crate) fn after(self, moment: &Zoned) -> Option<Zoned> {
         match self {
             Within::Duration(duration) => moment.checked_add(duration).ok(),
             Within::BusinessDays(days) => add_business_days(moment, days),
@@ -52,11 +52,11 @@ impl Within {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Windows {
     /// When the promise names no time.
-    pub default_within: Within,
+    pub(crate) default_within: Within,
     /// "shortly", "soon", "in a moment", "right away".
-    pub shortly: Within,
+    pub(crate) shortly: Within,
     /// "as soon as possible", "ASAP", "as soon as we can".
-    pub asap: Within,
+    pub(crate) asap: Within,
 }
 
 impl Default for Windows {
@@ -71,14 +71,14 @@ impl Default for Windows {
 
 /// A resolved deadline and the words that set it (`None`: the default window).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Deadline {
-    pub at: Zoned,
-    pub words: Option<String>,
+pub(crate) struct Deadline {
+    pub(crate) at: Zoned,
+    pub(crate) words: Option<String>,
 }
 
 /// The deadline of a promise made at `moment` in a turn whose original text is `text`; the
 /// promise words start at byte `promise_at` of `text`.
-pub fn find_deadline(
+pub(crate) fn find_deadline(
     text: &str,
     promise_at: usize,
     moment: &Zoned,

@@ -30,10 +30,10 @@ use crate::transcript::ReadError;
 /// A labels file that cannot be used: the file, the 1-based line and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
-pub struct LabelError {
-    pub file: String,
-    pub line: usize,
-    pub message: String,
+pub(crate) struct LabelError {
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 /// One line of a labels file, as written.
@@ -47,9 +47,9 @@ struct LabelLine {
 /// One labelled conversation: for some rules (indexes into the rule set, ascending), whether
 /// the rule should fire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Label {
-    pub conversation_id: String,
-    pub expect: Vec<(u32, bool)>,
+pub(crate) struct Label {
+    pub(crate) conversation_id: String,
+    pub(crate) expect: Vec<(u32, bool)>,
 }
 
 /// How `callqa eval` prints its figures (`--format`).
@@ -64,7 +64,7 @@ pub enum EvalFormat {
 /// The labels of a file, in file order; each conversation id once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labels {
-    pub labels: Vec<Label>,
+    pub(crate) labels: Vec<Label>,
 }
 
 impl Labels {
@@ -79,7 +79,7 @@ impl Labels {
     /// Reads the labels in `text` (the contents of `file`) against `rules`. A line that is
     /// not a label, a rule not in `rules` and a conversation id given twice are errors that
     /// name the line; blank lines are skipped.
-    pub fn parse(file: &str, text: &str, rules: &RuleSet) -> Result<Labels, LabelError> {
+    pub(crate) fn parse(file: &str, text: &str, rules: &RuleSet) -> Result<Labels, LabelError> {
         let mut labels = Vec::new();
         let mut first_line: HashMap<String, usize> = HashMap::new();
         for (index, line) in text.lines().enumerate() {
@@ -122,36 +122,36 @@ impl Labels {
 
 /// How one rule agreed with the labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RuleScore {
-    pub rule: String,
+pub(crate) struct RuleScore {
+    pub(crate) rule: String,
     /// Labelled conversations found in the input that name this rule.
-    pub n: u64,
-    pub tp: u64,
-    pub fp: u64,
-    pub fn_: u64,
+    pub(crate) n: u64,
+    pub(crate) tp: u64,
+    pub(crate) fp: u64,
+    pub(crate) fn_: u64,
     /// Labels naming this rule whose conversation was not in the input.
-    pub missing: u64,
+    pub(crate) missing: u64,
     /// The ids of the conversations where the rule fired against its label, in input order.
-    pub false_positives: Vec<String>,
+    pub(crate) false_positives: Vec<String>,
     /// The ids of the conversations where the rule did not fire as its label expected.
-    pub false_negatives: Vec<String>,
+    pub(crate) false_negatives: Vec<String>,
 }
 
 impl RuleScore {
     /// tp / (tp + fp); undefined when the rule never fired.
-    pub fn precision(&self) -> Option<f64> {
+    pub(crate) fn precision(&self) -> Option<f64> {
         ratio(self.tp, self.tp + self.fp)
     }
 
     /// tp / (tp + fn); undefined when no label expected the rule to fire.
-    pub fn recall(&self) -> Option<f64> {
+    pub(crate) fn recall(&self) -> Option<f64> {
         ratio(self.tp, self.tp + self.fn_)
     }
 
     /// 2·tp / (2·tp + fp + fn), the harmonic mean of precision and recall; undefined only when
     /// the rule never fired and no label expected it to (0 when it fired only wrongly or
     /// never where expected).
-    pub fn f1(&self) -> Option<f64> {
+    pub(crate) fn f1(&self) -> Option<f64> {
         ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
     }
 }
@@ -164,11 +164,11 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Evaluation {
     /// One per rule the labels name, in the rule set's order.
-    pub scores: Vec<RuleScore>,
+    pub(crate) scores: Vec<RuleScore>,
     /// Labelled conversations.
-    pub labelled: u64,
+    pub(crate) labelled: u64,
     /// Labelled conversation ids not found in the input, in label-file order.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// Files and conversations that could not be read, in input order.
     pub problems: Vec<ReadError>,
 }
@@ -297,7 +297,7 @@ impl Evaluation {
 
     /// A table, a row per rule: rule, n, tp, fp, fn, missing, precision, recall, f1. With
     /// `verbose`, the ids of the false positives and false negatives of each rule follow.
-    pub fn text(&self, verbose: bool) -> String {
+    pub(crate) fn text(&self, verbose: bool) -> String {
         let width = self
             .scores
             .iter()
@@ -345,7 +345,7 @@ impl Evaluation {
     /// JSON Lines, an object per rule with `rule`, `n`, `tp`, `fp`, `fn`, `precision`,
     /// `recall`, `f1` (`null` where undefined) and `missing`; with `verbose`, also
     /// `false_positives` and `false_negatives` (conversation ids).
-    pub fn json_lines(&self, verbose: bool) -> String {
+    pub(crate) fn json_lines(&self, verbose: bool) -> String {
         let mut out = String::new();
         for score in &self.scores {
             let row = JsonRow {

@@ -41,7 +41,7 @@ impl Paint<'_> {
 
 /// Renders the conversation and its audit as text; with a redactor, private data in turns and
 /// evidence is replaced.
-pub fn render(
+pub(crate) fn render(
     conversation: &Conversation,
     audit: &ConversationAudit,
     rules: &RuleSet,

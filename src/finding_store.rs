@@ -22,12 +22,12 @@ use crate::model::Finding;
 use crate::transcript::Source;
 
 /// The default memory budget of a [`FindingStore`].
-pub const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
+pub(crate) const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;
 
-/// Findings in the run's order once [`FindingStore::visit`] reads them.
+/// Findings in the run's order once `FindingStore::visit` reads them.
 #[derive(Debug)]
 pub struct FindingStore {
     budget_bytes: usize,
@@ -61,7 +61,7 @@ impl Default for FindingStore {
 impl FindingStore {
     /// A store that spills once its findings take about `budget_bytes` of memory (0: spill
     /// every finding, for tests).
-    pub fn new(budget_bytes: usize) -> FindingStore {
+    pub(crate) fn new(budget_bytes: usize) -> FindingStore {
         FindingStore {
             budget_bytes,
             buffer: Vec::new(),
@@ -95,7 +95,7 @@ impl FindingStore {
     }
 
     /// Adds a finding; spills when the budget is passed.
-    pub fn push(&mut self, finding: Finding) -> io::Result<()> {
+    pub(crate) fn push(&mut self, finding: Finding) -> io::Result<()> {
         let rule = finding.rule as usize;
         if self.per_rule.len() <= rule {
             self.per_rule.resize(rule + 1, 0);
@@ -150,7 +150,10 @@ impl FindingStore {
     /// Hands `each` every finding (a copy: the store keeps its own) in the run's order:
     /// conversation id, then turn, then rule, ties in input order. Can be called again (each
     /// call reads the runs anew); the first error (of `each` or of reading a run) stops it.
-    pub fn visit(&mut self, mut each: impl FnMut(Finding) -> io::Result<()>) -> io::Result<()> {
+    pub(crate) fn visit(
+        &mut self,
+        mut each: impl FnMut(Finding) -> io::Result<()>,
+    ) -> io::Result<()> {
         if !self.buffer_sorted {
             sort(&mut self.buffer);
             self.buffer_sorted = true;

@@ -73,7 +73,7 @@ pub fn baseline(path: &Path) -> Result<Baseline, LoadError> {
 }
 
 /// The `--metadata` table.
-pub fn metadata(path: &Path) -> Result<Metadata, LoadError> {
+pub(crate) fn metadata(path: &Path) -> Result<Metadata, LoadError> {
     Metadata::load(path).map_err(|err| LoadError::Metadata(err.to_string()))
 }
 

@@ -19,7 +19,7 @@ use crate::transcript::{Conversation, Direction, parse_started_at};
 
 /// Why the metadata file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum MetadataError {
+pub(crate) enum MetadataError {
     #[error("{file}: cannot read: {source}")]
     Io {
         file: String,
@@ -35,22 +35,22 @@ pub enum MetadataError {
 
 /// One row's values.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     /// 1-based line in the metadata file.
-    pub line: u64,
-    pub agent_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub started_at: Option<jiff::Zoned>,
-    pub direction: Option<Direction>,
-    pub channel: Option<String>,
-    pub team: Option<String>,
+    pub(crate) line: u64,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) customer_id: Option<String>,
+    pub(crate) started_at: Option<jiff::Zoned>,
+    pub(crate) direction: Option<Direction>,
+    pub(crate) channel: Option<String>,
+    pub(crate) team: Option<String>,
 }
 
 /// The metadata rows, indexed by conversation id and by file.
 #[derive(Debug, Default)]
 pub struct Metadata {
     pub file: String,
-    pub rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     by_id: HashMap<String, usize>,
     by_file: HashMap<String, usize>,
 }
@@ -68,7 +68,7 @@ const COLUMNS: [&str; 8] = [
 
 impl Metadata {
     /// Reads a metadata CSV file.
-    pub fn load(path: &Path) -> Result<Metadata, MetadataError> {
+    pub(crate) fn load(path: &Path) -> Result<Metadata, MetadataError> {
         let file = path.display().to_string();
         let reader = std::fs::File::open(path).map_err(|source| MetadataError::Io {
             file: file.clone(),
@@ -78,7 +78,7 @@ impl Metadata {
     }
 
     /// Reads metadata CSV from `reader`; `file` names it in errors.
-    pub fn from_reader(reader: impl Read, file: &str) -> Result<Metadata, MetadataError> {
+    pub(crate) fn from_reader(reader: impl Read, file: &str) -> Result<Metadata, MetadataError> {
         let invalid = |line: u64, message: String| MetadataError::Invalid {
             file: file.to_string(),
             line,
@@ -181,7 +181,7 @@ impl Metadata {
 
     /// The row for a conversation: by its id, else by its file's relative path, else by the
     /// file's name.
-    pub fn row_for(&self, conversation_id: &str, relative: &str) -> Option<usize> {
+    pub(crate) fn row_for(&self, conversation_id: &str, relative: &str) -> Option<usize> {
         let name = relative.rsplit('/').next().unwrap_or(relative);
         self.by_id
             .get(conversation_id)
@@ -191,7 +191,7 @@ impl Metadata {
     }
 
     /// Joins the matching row onto `conversation`; returns its index.
-    pub fn join(&self, conversation: &mut Conversation, relative: &str) -> Option<usize> {
+    pub(crate) fn join(&self, conversation: &mut Conversation, relative: &str) -> Option<usize> {
         let index = self.row_for(&conversation.id, relative)?;
         let row = &self.rows[index];
         let set = |target: &mut Option<String>, value: &Option<String>| {

@@ -3,7 +3,7 @@
 //! One pass over the run's sorted findings (read back from disk when they spilled) serves the
 //! baseline, the severity gate, `findings.csv` and the page's findings; the other files are
 //! rendered one at a time just before they are written, and the folder is replaced whole or
-//! not at all ([`atomic::Staging`]). Then the findings (or the scorecards) are streamed to
+//! not at all (`atomic::Staging`). Then the findings (or the scorecards) are streamed to
 //! standard output in the chosen format, and the gates are judged. The command line only
 //! chooses the options and prints what comes back; a `merge` of sharded runs would call the
 //! same [`publish`].

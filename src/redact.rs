@@ -1,7 +1,7 @@
 //! Redaction of private data in what callqa writes for people to read.
 //!
 //! Findings travel to team leads' spreadsheets, and evidence is text a customer said or typed.
-//! Before evidence (or, in `explain`, a turn) is written, [`Redactor::redact`] replaces:
+//! Before evidence (or, in `explain`, a turn) is written, `Redactor::redact` replaces:
 //!
 //! | what | how it is recognized | written as |
 //! |---|---|---|
@@ -46,7 +46,7 @@ impl Redactor {
     }
 
     /// The text with private data replaced; borrowed when nothing was found.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
             return Cow::Borrowed(text);
         }
@@ -190,7 +190,7 @@ fn might_hold_digits_to_redact(text: &str) -> bool {
 }
 
 /// The Luhn checksum of a string of ASCII digits.
-pub fn luhn_valid(digits: &str) -> bool {
+pub(crate) fn luhn_valid(digits: &str) -> bool {
     let mut sum = 0u32;
     for (index, b) in digits.bytes().rev().enumerate() {
         let mut d = u32::from(b - b'0');

@@ -5,7 +5,7 @@
 //! partial scorecards merge associatively and commutatively: any split of the input into
 //! chunks, merged in any order, gives the same bytes out.
 //!
-//! A run adds its conversations to a [`Tally`], whose cards are found by hashing their key,
+//! A run adds its conversations to a `Tally`, whose cards are found by hashing their key,
 //! and sorts it into [`Scorecards`] (cards by key, what the reports read) once, at the end.
 
 use std::collections::BTreeMap;
@@ -18,13 +18,13 @@ use crate::rules::{RuleKind, RuleSet};
 /// How often a rule applied and failed (conversations, for an agent; agent-conversations, in
 /// the run's totals).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RuleCount {
-    pub applicable: u64,
-    pub failed: u64,
+pub(crate) struct RuleCount {
+    pub(crate) applicable: u64,
+    pub(crate) failed: u64,
     /// Promises only: not yet due at `as_of`.
-    pub pending: u64,
+    pub(crate) pending: u64,
     /// Promises only: no customer id or no start time.
-    pub unverifiable: u64,
+    pub(crate) unverifiable: u64,
 }
 
 impl RuleCount {
@@ -49,25 +49,25 @@ impl RuleCount {
     }
 
     /// failed / applicable, or `None` when the rule never applied.
-    pub fn rate(&self) -> Option<f64> {
+    pub(crate) fn rate(&self) -> Option<f64> {
         (self.applicable > 0).then(|| self.failed as f64 / self.applicable as f64)
     }
 }
 
 /// One agent's aggregate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AgentCard {
-    pub conversations: u64,
+pub(crate) struct AgentCard {
+    pub(crate) conversations: u64,
     /// Sum of per-conversation scores in micro-points.
-    pub score_micros: u64,
-    pub findings: u64,
+    pub(crate) score_micros: u64,
+    pub(crate) findings: u64,
     /// Indexed like the rule set.
-    pub rules: Vec<RuleCount>,
+    pub(crate) rules: Vec<RuleCount>,
 }
 
 impl AgentCard {
     /// The mean score over the agent's conversations.
-    pub fn score(&self) -> f64 {
+    pub(crate) fn score(&self) -> f64 {
         if self.conversations == 0 {
             100.0
         } else {
@@ -91,8 +91,8 @@ impl AgentCard {
 /// Every agent's aggregate, by agent id, and the run's per-rule totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scorecards {
-    pub agents: BTreeMap<String, AgentCard>,
-    pub totals: Vec<RuleCount>,
+    pub(crate) agents: BTreeMap<String, AgentCard>,
+    pub(crate) totals: Vec<RuleCount>,
 }
 
 impl Scorecards {
@@ -103,7 +103,7 @@ impl Scorecards {
         }
     }
 
-    /// Adds one audited conversation (its promises judged already): a [`Tally`] of it alone,
+    /// Adds one audited conversation (its promises judged already): a `Tally` of it alone,
     /// merged in.
     pub fn add(&mut self, audit: &ConversationAudit, rules: &RuleSet) {
         let mut one = Tally::new(rules.rules.len());
@@ -130,14 +130,14 @@ impl Scorecards {
 /// every agent (and team) of every conversation, and of every finding; a `BTreeMap<String, _>`
 /// took a dozen string comparisons for each.
 #[derive(Debug)]
-pub struct Tally {
+pub(crate) struct Tally {
     cards: HashMap<String, AgentCard>,
     /// Indexed like the rule set.
     totals: Vec<RuleCount>,
 }
 
 impl Tally {
-    pub fn new(rule_count: usize) -> Tally {
+    pub(crate) fn new(rule_count: usize) -> Tally {
         Tally {
             cards: HashMap::default(),
             totals: vec![RuleCount::default(); rule_count],
@@ -148,7 +148,12 @@ impl Tally {
     /// finding and promise counted under `group` instead of the agent (a team roll-up) when
     /// it is given. A promise rule's counts are of promises, not conversations; its state
     /// only weighs in the conversation's score.
-    pub fn add_as(&mut self, audit: &ConversationAudit, rules: &RuleSet, group: Option<&str>) {
+    pub(crate) fn add_as(
+        &mut self,
+        audit: &ConversationAudit,
+        rules: &RuleSet,
+        group: Option<&str>,
+    ) {
         let rule_count = rules.rules.len();
         for part in &audit.agents {
             let card = card(&mut self.cards, group.unwrap_or(&part.agent_id), rule_count);
@@ -183,7 +188,7 @@ impl Tally {
     /// For a conversation held until its promises are judged: opens its agents' cards (as
     /// [`Tally::add_as`] will) and counts its findings now, so that they need not wait in
     /// memory; `add_as` then counts only the findings added later (of broken promises).
-    pub fn count_findings_ahead(
+    pub(crate) fn count_findings_ahead(
         &mut self,
         audit: &ConversationAudit,
         rules: &RuleSet,
@@ -230,7 +235,7 @@ impl Tally {
     /// Counts one judged promise for its agent and in the totals; a broken promise carried
     /// from an earlier run also counts as the agent's finding (its conversation was scored in
     /// the run that read it).
-    pub fn add_carried(&mut self, promise: &Promise, rules: &RuleSet) {
+    pub(crate) fn add_carried(&mut self, promise: &Promise, rules: &RuleSet) {
         self.count_promise(promise, None, rules.rules.len());
         if promise.state == PromiseState::Broken
             && let Some(card) = self.cards.get_mut(promise.agent_id.as_str())
@@ -240,7 +245,7 @@ impl Tally {
     }
 
     /// The cards sorted by key.
-    pub fn into_scorecards(self) -> Scorecards {
+    pub(crate) fn into_scorecards(self) -> Scorecards {
         Scorecards {
             agents: self.cards.into_iter().collect(),
             totals: self.totals,

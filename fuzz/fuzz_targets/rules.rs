@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
         text: text.into(),
     };
     if let Ok(rules) = RuleSet::load(&[source]) {
-        let _ = callqa::rules::verify::run_examples(&rules);
+        let _ = callqa::rule_examples::run_examples(&rules);
     }
 });

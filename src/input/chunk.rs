@@ -16,7 +16,7 @@ use crate::transcript::{Conversation, DocumentContext, ReadError, SkipKind, Sour
 
 /// What a chunk holds.
 #[derive(Debug)]
-pub enum Payload {
+pub(crate) enum Payload {
     /// Whole JSON lines; `first_line` is the 1-based line of the first. A line longer than
     /// `max_line_bytes` is skipped as too large.
     Lines {
@@ -32,20 +32,23 @@ pub enum Payload {
 
 /// A piece of input, numbered in input order.
 #[derive(Debug)]
-pub struct Chunk {
-    pub seq: u64,
-    pub file: Arc<str>,
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    pub(crate) file: Arc<str>,
     /// The file's path relative to the audited folder (see [`InputFile::relative`]), by which
     /// `--metadata` rows can name it.
-    pub relative: Arc<str>,
-    pub payload: Payload,
+    pub(crate) relative: Arc<str>,
+    pub(crate) payload: Payload,
     /// Uncompressed bytes this chunk covers.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Chunk {
     /// Calls `each` on every conversation (or read error) of the chunk, in order.
-    pub fn for_each_conversation(self, mut each: impl FnMut(Result<Conversation, ReadError>)) {
+    pub(crate) fn for_each_conversation(
+        self,
+        mut each: impl FnMut(Result<Conversation, ReadError>),
+    ) {
         match self.payload {
             Payload::Lines {
                 data,
@@ -100,7 +103,7 @@ fn trim_ascii_whitespace(line: &[u8]) -> &[u8] {
 
 /// Reads every file in order and hands each chunk to `emit`; stops early when `emit` returns
 /// false (the receiving side has gone).
-pub fn read_chunks(
+pub(crate) fn read_chunks(
     files: &[InputFile],
     options: &ReadOptions,
     mut emit: impl FnMut(Chunk) -> bool,

@@ -199,7 +199,7 @@ impl InputFormat {
         &FORMATS[self as usize]
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.row().name
     }
 

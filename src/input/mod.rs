@@ -3,8 +3,8 @@
 //!
 //! [`discover`] turns the PATHs of the command line into a sorted list of [`InputFile`]s
 //! (folders walked recursively, hidden entries skipped, symbolic links to folders not followed
-//! so a link loop cannot trap the walk). [`read_chunks`] then reads them one after the other,
-//! decompressing `.gz` on the fly, and hands out [`Chunk`]s: for JSON Lines a few MiB of whole
+//! so a link loop cannot trap the walk). `read_chunks` then reads them one after the other,
+//! decompressing `.gz` on the fly, and hands out `Chunk`s: for JSON Lines a few MiB of whole
 //! lines, so that one big file is parsed on every core; for formats that are parsed as a
 //! stream (CSV) or as a whole (scripts, captions and the contact-center JSON exports, whose
 //! `.json` files are told apart by the top-level keys of their first JSON value, see
@@ -23,7 +23,7 @@ mod chunk;
 mod formats;
 mod walk;
 
-pub use chunk::{Chunk, Payload, read_chunks};
+pub(crate) use chunk::{Chunk, Payload, read_chunks};
 pub use formats::{InputFormat, detect, parse_document};
 pub use walk::{Discovery, discover};
 
@@ -31,14 +31,14 @@ pub use walk::{Discovery, discover};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputFile {
     /// `None` for standard input.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// The name findings and messages use: the path as given or found, `-` for stdin.
-    pub display: Arc<str>,
+    pub(crate) display: Arc<str>,
     /// The path relative to the folder it was found in (the file name for a named file): the
     /// conversation id of a one-conversation file that has none.
-    pub relative: String,
+    pub(crate) relative: String,
     pub format: InputFormat,
-    pub gzip: bool,
+    pub(crate) gzip: bool,
     /// Size on disk, when known (for the progress bar).
     pub size: Option<u64>,
 }

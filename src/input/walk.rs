@@ -21,7 +21,7 @@ pub struct Discovery {
     pub files: Vec<InputFile>,
     pub errors: Vec<ReadError>,
     /// Files in folders whose name says no format callqa reads.
-    pub ignored: Vec<PathBuf>,
+    pub(crate) ignored: Vec<PathBuf>,
 }
 
 impl Discovery {

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Every file name a report folder may hold (later features add to the report).
-pub const REPORT_FILES: &[&str] = &[
+pub(crate) const REPORT_FILES: &[&str] = &[
     "scorecards.csv",
     "findings.csv",
     "summary.json",
@@ -70,7 +70,7 @@ pub fn write_report_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Wri
 /// puts it in the target's place. Dropped without a commit, it removes what it wrote, so
 /// the target keeps the previous report.
 #[derive(Debug)]
-pub struct Staging {
+pub(crate) struct Staging {
     dir: PathBuf,
     parent: PathBuf,
     name: String,
@@ -81,7 +81,7 @@ pub struct Staging {
 impl Staging {
     /// Checks the target `dir` (callqa's files only), removes leftovers of killed runs and
     /// creates the staging folder.
-    pub fn new(dir: &Path) -> Result<Staging, WriteError> {
+    pub(crate) fn new(dir: &Path) -> Result<Staging, WriteError> {
         let dir = absolute(dir).map_err(io_at(dir))?;
         let parent = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
         let name = dir
@@ -106,24 +106,24 @@ impl Staging {
     }
 
     /// Where the staged file `file_name` is written (for messages).
-    pub fn path(&self, file_name: &str) -> PathBuf {
+    pub(crate) fn path(&self, file_name: &str) -> PathBuf {
         self.staging.join(file_name)
     }
 
     /// Creates the staged file `file_name`, for writing in pieces; [`Staging::sync`] it when
     /// done.
-    pub fn create(&self, file_name: &str) -> Result<fs::File, WriteError> {
+    pub(crate) fn create(&self, file_name: &str) -> Result<fs::File, WriteError> {
         let path = self.path(file_name);
         fs::File::create(&path).map_err(io_at(&path))
     }
 
     /// Flushes a file made by [`Staging::create`] to disk.
-    pub fn sync(&self, file_name: &str, file: &fs::File) -> Result<(), WriteError> {
+    pub(crate) fn sync(&self, file_name: &str, file: &fs::File) -> Result<(), WriteError> {
         file.sync_all().map_err(io_at(&self.path(file_name)))
     }
 
     /// Writes the staged file `file_name` as `write` makes it, through a buffer, and syncs it.
-    pub fn write_with(
+    pub(crate) fn write_with(
         &self,
         file_name: &str,
         write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
@@ -139,7 +139,7 @@ impl Staging {
     }
 
     /// Writes the staged file `file_name` whole.
-    pub fn write(&self, file_name: &str, contents: &[u8]) -> Result<(), WriteError> {
+    pub(crate) fn write(&self, file_name: &str, contents: &[u8]) -> Result<(), WriteError> {
         let path = self.path(file_name);
         let mut file = self.create(file_name)?;
         file.write_all(contents).map_err(io_at(&path))?;
@@ -147,7 +147,7 @@ impl Staging {
     }
 
     /// Puts the staging folder in the target's place.
-    pub fn commit(mut self) -> Result<(), WriteError> {
+    pub(crate) fn commit(mut self) -> Result<(), WriteError> {
         let (dir, parent, staging) = (&self.dir, &self.parent, &self.staging);
         if dir.exists() {
             let old = parent.join(format!(".{}.callqa-old-{}", self.name, std::process::id()));

@@ -16,7 +16,7 @@ pub struct Baseline {
 impl Baseline {
     /// Reads a `findings.csv` (the columns `conversation_id`, `rule` and `evidence` are
     /// required; the others are ignored). `file` names it in errors.
-    pub fn read(file: &str, text: &str) -> Result<Baseline, String> {
+    pub(crate) fn read(file: &str, text: &str) -> Result<Baseline, String> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(false)
             .from_reader(text.as_bytes());
@@ -54,7 +54,7 @@ impl Baseline {
     /// Whether the baseline holds `finding`, asked of the findings in the run's order. Each
     /// baseline row matches one finding at most, so a second identical finding in a
     /// conversation is new.
-    pub fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
+    pub(crate) fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
         let key = (
             finding.conversation_id.clone(),
             rules.rules[finding.rule as usize].id.clone(),

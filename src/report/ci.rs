@@ -37,7 +37,12 @@ fn escape_property(text: &str) -> String {
 /// The workflow command of a finding:
 /// `::error file=F,line=L,title=callqa RULE (SEVERITY)::MESSAGE: "EVIDENCE"`. Findings a
 /// `--baseline` holds get none (the caller leaves them out).
-pub fn finding_github(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+pub(crate) fn finding_github(
+    finding: &Finding,
+    rules: &RuleSet,
+    render: &Render,
+    out: &mut Vec<u8>,
+) {
     let rule = &rules.rules[finding.rule as usize];
     let mut properties = format!("file={}", escape_property(&finding.source.file));
     if finding.source.line > 0 {
@@ -92,7 +97,7 @@ const RESULTS_MARK: &str = "callqa:results";
 /// `unchanged`. The bytes are those of `serde_json::to_vec_pretty` on the whole log: the frame
 /// is rendered with a mark in place of the results, and each result is pretty-printed and
 /// indented to the mark's depth.
-pub struct SarifLog {
+pub(crate) struct SarifLog {
     /// The log up to the results (or, with none, the whole log).
     head: String,
     /// The mark's indentation.
@@ -105,7 +110,7 @@ pub struct SarifLog {
 
 impl SarifLog {
     /// `results`: how many findings will come (none: an empty `results` list).
-    pub fn new(rules: &RuleSet, results: u64, with_baseline: bool) -> SarifLog {
+    pub(crate) fn new(rules: &RuleSet, results: u64, with_baseline: bool) -> SarifLog {
         let descriptors: Vec<serde_json::Value> = rules
             .rules
             .iter()
@@ -166,11 +171,11 @@ impl SarifLog {
         }
     }
 
-    pub fn begin(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn begin(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.head.as_bytes());
     }
 
-    pub fn result(
+    pub(crate) fn result(
         &mut self,
         finding: &Finding,
         rules: &RuleSet,
@@ -218,7 +223,7 @@ impl SarifLog {
         }
     }
 
-    pub fn end(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn end(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.tail.as_bytes());
     }
 }

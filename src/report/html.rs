@@ -4,11 +4,11 @@
 //! page needs no network, and its Content-Security-Policy (`default-src 'none'`) forbids any:
 //! nothing on it can load a resource from anywhere. The styles and the scripts are kept beside
 //! this file (`page.css`, `page.js`, `page-errors.js`) and built into the binary. Every piece of
-//! transcript text (evidence, turns) goes through the run's [`Render`] (redacted unless
-//! `--no-redact`) and then through [`escape`]; ids and rule messages are escaped too. The page
+//! transcript text (evidence, turns) goes through the run's `Render` (redacted unless
+//! `--no-redact`) and then through `escape`; ids and rule messages are escaped too. The page
 //! stays usable on large runs: all agents and teams are listed (a table of a few thousand rows
-//! sorts in milliseconds), but findings are embedded up to [`FINDINGS_PER_AGENT`] per agent and
-//! [`FINDINGS_EMBEDDED`] in all, and turns only for the conversations the audit kept
+//! sorts in milliseconds), but findings are embedded up to `FINDINGS_PER_AGENT` per agent and
+//! `FINDINGS_EMBEDDED` in all, and turns only for the conversations the audit kept
 //! (`retain_turns` of the audit's options); the page says what it left out and where the
 //! rest is (`findings.csv`).
 //!
@@ -27,25 +27,25 @@ use crate::scorecard::{AgentCard, RuleCount, Scorecards};
 /// How many conversations' turns the report keeps (the first ones with findings).
 pub const KEEP_CONVERSATIONS: usize = 2_000;
 /// Findings listed per agent on the page.
-pub const FINDINGS_PER_AGENT: usize = 50;
+pub(crate) const FINDINGS_PER_AGENT: usize = 50;
 /// Findings listed on the page in all.
-pub const FINDINGS_EMBEDDED: usize = 10_000;
+pub(crate) const FINDINGS_EMBEDDED: usize = 10_000;
 /// Below this many conversations, an agent's rates are flagged as too few to trust.
-pub const SMALL_SAMPLE: u64 = 30;
+pub(crate) const SMALL_SAMPLE: u64 = 30;
 
 /// What the page shows.
-pub struct HtmlReport<'a> {
-    pub rules: &'a RuleSet,
-    pub stats: &'a RunStats,
-    pub scorecards: &'a Scorecards,
-    pub teams: &'a Scorecards,
+pub(crate) struct HtmlReport<'a> {
+    pub(crate) rules: &'a RuleSet,
+    pub(crate) stats: &'a RunStats,
+    pub(crate) scorecards: &'a Scorecards,
+    pub(crate) teams: &'a Scorecards,
     /// What the page shows of the findings, gathered as they were read.
-    pub findings: &'a HtmlFindings,
-    pub retained: &'a BTreeMap<String, RetainedConversation>,
-    pub as_of: Option<&'a str>,
+    pub(crate) findings: &'a HtmlFindings,
+    pub(crate) retained: &'a BTreeMap<String, RetainedConversation>,
+    pub(crate) as_of: Option<&'a str>,
     /// Extra totals to show (name, count), e.g. suppressed and baselined findings.
-    pub extra_totals: Vec<(&'a str, u64)>,
-    pub render: &'a Render<'a>,
+    pub(crate) extra_totals: Vec<(&'a str, u64)>,
+    pub(crate) render: &'a Render<'a>,
 }
 
 /// What the page needs of the findings, gathered one finding at a time in the run's order
@@ -53,7 +53,7 @@ pub struct HtmlReport<'a> {
 /// count and the first [`FINDINGS_PER_AGENT`] findings (none for agents that sort after the
 /// first [`FINDINGS_EMBEDDED`] shown), and the marks of the turns the report kept.
 #[derive(Debug, Default)]
-pub struct HtmlFindings {
+pub(crate) struct HtmlFindings {
     total: u64,
     /// Conversations with findings (the findings come grouped by conversation).
     conversations: u64,
@@ -86,7 +86,7 @@ struct AgentFindings {
 
 impl HtmlFindings {
     /// `retained`: the conversations whose turns the report shows.
-    pub fn new(retained: &BTreeMap<String, RetainedConversation>) -> HtmlFindings {
+    pub(crate) fn new(retained: &BTreeMap<String, RetainedConversation>) -> HtmlFindings {
         HtmlFindings {
             kept: retained.keys().cloned().collect(),
             ..HtmlFindings::default()
@@ -94,7 +94,7 @@ impl HtmlFindings {
     }
 
     /// Takes the next finding in the run's order.
-    pub fn add(&mut self, finding: &Finding) {
+    pub(crate) fn add(&mut self, finding: &Finding) {
         self.total += 1;
         if self.last_conversation.as_deref() != Some(finding.conversation_id.as_str()) {
             self.conversations += 1;
@@ -143,7 +143,7 @@ impl HtmlFindings {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -159,7 +159,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The 95% Wilson score interval of `failed` out of `n`.
-pub fn wilson(failed: u64, n: u64) -> Option<(f64, f64)> {
+pub(crate) fn wilson(failed: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
@@ -471,7 +471,7 @@ impl<W: std::io::Write> std::fmt::Write for IoPage<'_, W> {
 impl HtmlReport<'_> {
     /// Writes the page to `out` as it is made, so that a large one is never held whole; the
     /// first failed write is the error.
-    pub fn write_html_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub(crate) fn write_html_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut page = IoPage { out, error: None };
         self.write_html(&mut page);
         match page.error {

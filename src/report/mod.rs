@@ -7,14 +7,14 @@
 
 pub mod atomic;
 mod baseline;
-pub mod ci;
+pub(crate) mod ci;
 pub mod html;
-pub mod promises;
+pub(crate) mod promises;
 mod summary;
 
 pub use baseline::Baseline;
-pub use promises::{PROMISES_FILE, promises_csv};
-pub use summary::Summary;
+pub(crate) use promises::{PROMISES_FILE, promises_csv};
+pub(crate) use summary::Summary;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -31,16 +31,16 @@ use crate::scorecard::Scorecards;
 
 /// How text is made safe for the people who read the output.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Render<'a> {
+pub(crate) struct Render<'a> {
     /// Redact private data in evidence (`None`: `--no-redact`).
-    pub redactor: Option<&'a Redactor>,
+    pub(crate) redactor: Option<&'a Redactor>,
     /// Neutralize CSV cells a spreadsheet would run as a formula (off with `--raw-csv`).
-    pub csv_guard: bool,
+    pub(crate) csv_guard: bool,
 }
 
 impl Render<'_> {
     /// Evidence as people may see it.
-    pub fn evidence<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    pub(crate) fn evidence<'t>(&self, text: &'t str) -> Cow<'t, str> {
         match self.redactor {
             Some(redactor) => redactor.redact(text),
             None => Cow::Borrowed(text),
@@ -50,7 +50,7 @@ impl Render<'_> {
     /// A CSV text cell: one that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
     /// gets a leading `'`, so a spreadsheet shows it instead of running it (OWASP, CSV
     /// injection).
-    pub fn cell<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    pub(crate) fn cell<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if self.csv_guard && text.starts_with(FORMULA_STARTS) {
             Cow::Owned(format!("'{text}"))
         } else {
@@ -72,11 +72,11 @@ fn unguard(cell: &str) -> &str {
 }
 
 /// The names of the files a report folder holds.
-pub const SCORECARDS_FILE: &str = "scorecards.csv";
-pub const FINDINGS_FILE: &str = "findings.csv";
-pub const SUMMARY_FILE: &str = "summary.json";
-pub const TEAMS_FILE: &str = "teams.csv";
-pub const HTML_FILE: &str = "report.html";
+pub(crate) const SCORECARDS_FILE: &str = "scorecards.csv";
+pub(crate) const FINDINGS_FILE: &str = "findings.csv";
+pub(crate) const SUMMARY_FILE: &str = "summary.json";
+pub(crate) const TEAMS_FILE: &str = "teams.csv";
+pub(crate) const HTML_FILE: &str = "report.html";
 
 fn is_promise(rule: &crate::rules::Rule) -> bool {
     matches!(rule.kind, RuleKind::Promise { .. })
@@ -94,12 +94,12 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
 }
 
 /// `scorecards.csv`: one row per agent, sorted by agent id.
-pub fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+pub(crate) fn scorecards_csv(cards: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
     cards_csv("agent_id", cards, rules, render)
 }
 
 /// `teams.csv`: the scorecard columns per team, sorted by team (`(none)`: no team).
-pub fn teams_csv(teams: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
+pub(crate) fn teams_csv(teams: &Scorecards, rules: &RuleSet, render: &Render) -> Vec<u8> {
     cards_csv("team", teams, rules, render)
 }
 
@@ -143,7 +143,7 @@ fn cards_csv(key: &str, cards: &Scorecards, rules: &RuleSet, render: &Render) ->
 }
 
 /// The columns of `findings.csv`.
-pub const FINDINGS_COLUMNS: [&str; 9] = [
+pub(crate) const FINDINGS_COLUMNS: [&str; 9] = [
     "conversation_id",
     "agent_id",
     "rule",
@@ -168,7 +168,7 @@ const CSV_BATCHES_IN_FLIGHT: usize = 1;
 /// reading the next batch's findings (a merge of sorted runs, on its own thread) while the pool
 /// renders, and the batches are written in order as they come back. The caller must not be a
 /// thread of that pool (it waits for the pool's work).
-pub struct FindingsCsv<W: Write> {
+pub(crate) struct FindingsCsv<W: Write> {
     out: W,
     rows: Arc<RowRenderer>,
     batch: Vec<Finding>,
@@ -218,7 +218,7 @@ impl RowRenderer {
 
 impl<W: Write> FindingsCsv<W> {
     /// Writes the header.
-    pub fn new(mut out: W, rules: &RuleSet, render: &Render) -> io::Result<Self> {
+    pub(crate) fn new(mut out: W, rules: &RuleSet, render: &Render) -> io::Result<Self> {
         let mut header = csv_writer();
         header.write_record(FINDINGS_COLUMNS)?;
         out.write_all(&finish(header))?;
@@ -245,7 +245,7 @@ impl<W: Write> FindingsCsv<W> {
         })
     }
 
-    pub fn write(&mut self, finding: Finding) -> io::Result<()> {
+    pub(crate) fn write(&mut self, finding: Finding) -> io::Result<()> {
         self.batch.push(finding);
         if self.batch.len() >= CSV_BATCH {
             self.send_batch();
@@ -288,7 +288,7 @@ impl<W: Write> FindingsCsv<W> {
     }
 
     /// Writes what is left and gives the writer back.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         if !self.batch.is_empty() {
             self.send_batch();
         }
@@ -300,7 +300,7 @@ impl<W: Write> FindingsCsv<W> {
 }
 
 /// One finding per line: `file:line: rule severity: message "evidence"`.
-pub fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+pub(crate) fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
     let rule = &rules.rules[finding.rule as usize];
     let _ = writeln!(
         out,
@@ -328,7 +328,12 @@ struct FindingJson<'a> {
 }
 
 /// One finding object per line.
-pub fn finding_json_line(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
+pub(crate) fn finding_json_line(
+    finding: &Finding,
+    rules: &RuleSet,
+    render: &Render,
+    out: &mut Vec<u8>,
+) {
     let rule = &rules.rules[finding.rule as usize];
     let evidence = render.evidence(&finding.evidence);
     let object = FindingJson {
@@ -350,7 +355,7 @@ pub fn finding_json_line(finding: &Finding, rules: &RuleSet, render: &Render, ou
 
 /// The findings formats of standard output (`--format text|json|github|sarif`), written a
 /// finding at a time into a buffer the caller empties as it likes.
-pub struct FindingsStream<'a> {
+pub(crate) struct FindingsStream<'a> {
     kind: StreamKind,
     rules: &'a RuleSet,
     render: &'a Render<'a>,
@@ -365,7 +370,7 @@ enum StreamKind {
 
 /// Which findings format [`FindingsStream`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindingsFormat {
+pub(crate) enum FindingsFormat {
     Text,
     Json,
     Github,
@@ -375,7 +380,7 @@ pub enum FindingsFormat {
 impl<'a> FindingsStream<'a> {
     /// `findings` is how many will come (SARIF writes an empty list differently); `baseline`
     /// whether a `--baseline` was given (SARIF then marks each result new or unchanged).
-    pub fn new(
+    pub(crate) fn new(
         format: FindingsFormat,
         rules: &'a RuleSet,
         render: &'a Render<'a>,
@@ -398,14 +403,14 @@ impl<'a> FindingsStream<'a> {
     }
 
     /// What comes before the first finding.
-    pub fn begin(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn begin(&mut self, out: &mut Vec<u8>) {
         if let StreamKind::Sarif(log) = &mut self.kind {
             log.begin(out);
         }
     }
 
     /// One finding; `in_baseline`: whether `--baseline` holds it.
-    pub fn finding(&mut self, finding: &Finding, in_baseline: bool, out: &mut Vec<u8>) {
+    pub(crate) fn finding(&mut self, finding: &Finding, in_baseline: bool, out: &mut Vec<u8>) {
         let (rules, render) = (self.rules, self.render);
         match &mut self.kind {
             StreamKind::Text => finding_text(finding, rules, render, out),
@@ -420,7 +425,7 @@ impl<'a> FindingsStream<'a> {
     }
 
     /// What comes after the last finding.
-    pub fn end(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn end(&mut self, out: &mut Vec<u8>) {
         if let StreamKind::Sarif(log) = &mut self.kind {
             log.end(out);
         }

@@ -11,10 +11,10 @@ use crate::rules::RuleSet;
 use crate::transcript::{Source, format_rfc3339, parse_started_at};
 
 /// The file a report folder lists every promise in.
-pub const PROMISES_FILE: &str = "promises.csv";
+pub(crate) const PROMISES_FILE: &str = "promises.csv";
 
 /// The columns of `promises.csv`, in order.
-pub const COLUMNS: [&str; 13] = [
+pub(crate) const COLUMNS: [&str; 13] = [
     "conversation_id",
     "agent_id",
     "customer_id",
@@ -32,7 +32,7 @@ pub const COLUMNS: [&str; 13] = [
 
 /// Why a `promises.csv` could not be carried.
 #[derive(Debug, thiserror::Error)]
-pub enum CarryError {
+pub(crate) enum CarryError {
     #[error("{file}: {message}")]
     Unreadable { file: String, message: String },
     #[error("{file}:{line}: {message}")]
@@ -45,7 +45,7 @@ pub enum CarryError {
 
 /// Reads the still-pending promises of an earlier run's `promises.csv` for rules of `rules`
 /// (rows of other states are settled; rows of rules no longer loaded are left out).
-pub fn read_promises_csv(
+pub(crate) fn read_promises_csv(
     file: &str,
     text: &str,
     rules: &RuleSet,
@@ -126,7 +126,7 @@ pub fn read_promises_csv(
 }
 
 /// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
-pub fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
+pub(crate) fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
     let mut writer = csv_writer();
     let _ = writer.write_record(COLUMNS);
     let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();

@@ -11,24 +11,24 @@ use crate::transcript::SkipKind;
 
 /// What `summary.json` and the end-of-run summary report.
 pub struct Summary<'a> {
-    pub rules: &'a RuleSet,
-    pub stats: &'a RunStats,
-    pub scorecards: &'a Scorecards,
+    pub(crate) rules: &'a RuleSet,
+    pub(crate) stats: &'a RunStats,
+    pub(crate) scorecards: &'a Scorecards,
     /// How many findings each rule has, in rule order.
-    pub findings_per_rule: Vec<u64>,
+    pub(crate) findings_per_rule: Vec<u64>,
     /// Every promise of the run, judged.
-    pub promises: &'a [Promise],
+    pub(crate) promises: &'a [Promise],
     /// RFC 3339, when known.
-    pub as_of: Option<String>,
+    pub(crate) as_of: Option<String>,
     /// Files read, per input format.
-    pub files_by_format: BTreeMap<&'static str, u64>,
+    pub(crate) files_by_format: BTreeMap<&'static str, u64>,
     /// With `--baseline`: how many findings it holds.
-    pub baselined: Option<u64>,
+    pub(crate) baselined: Option<u64>,
 }
 
 impl Summary<'_> {
     /// How many findings in all.
-    pub fn findings(&self) -> u64 {
+    pub(crate) fn findings(&self) -> u64 {
         self.findings_per_rule.iter().sum()
     }
 
@@ -47,7 +47,7 @@ impl Summary<'_> {
         })
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         let per_rule = &self.findings_per_rule;
         let skipped: serde_json::Map<String, serde_json::Value> = SkipKind::ALL
             .iter()

@@ -19,7 +19,7 @@ use super::{Conversation, DocumentContext, ReadError, Speaker, Turn, anchor_abso
 
 /// Which of the two exports a file is, for messages and the default channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     /// Amazon Transcribe Call Analytics (always a call).
     CallAnalytics,
     /// Amazon Connect Contact Lens (voice or chat, as its `Channel` says).
@@ -101,7 +101,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 /// Parses one Call Analytics or Contact Lens file.
-pub fn parse(
+pub(crate) fn parse(
     bytes: &[u8],
     cx: &DocumentContext,
     flavor: Flavor,

@@ -114,7 +114,7 @@ const SPARE_TEXT_BYTES_MAX: usize = 1 << 20;
 /// Gives back the turns of a conversation read by [`parse_line`] once they are no longer
 /// needed, so that the next line parsed on this thread reuses their memory. Optional: without
 /// it, lines are parsed into new memory.
-pub fn recycle_turns(turns: Vec<Turn>) {
+pub(crate) fn recycle_turns(turns: Vec<Turn>) {
     let text_bytes: usize = turns.iter().map(|turn| turn.text.capacity()).sum();
     if turns.capacity() <= SPARE_TURNS_MAX && text_bytes <= SPARE_TEXT_BYTES_MAX {
         SPARE_TURNS.set(turns);

@@ -13,17 +13,17 @@
 //! exports: Transcribe Call Analytics, Contact Lens, post-call analytics, CCAI Insights) hold
 //! one conversation per file and are parsed whole: each such reader is a function
 //! `parse(bytes, &DocumentContext) -> Result<Conversation, ReadError>`, and a file that names
-//! no conversation id gets [`DocumentContext::default_id`] (its path relative to the audited
+//! no conversation id gets `DocumentContext::default_id` (its path relative to the audited
 //! folder). A document with a missing or wrong-typed field is one skip whose message names
 //! the file, the line and the field path, never a panic.
 
-pub mod amazon;
-pub mod ccai;
+pub(crate) mod amazon;
+pub(crate) mod ccai;
 pub mod csv;
 pub mod jsonl;
-pub mod pca;
+pub(crate) mod pca;
 pub mod script;
-pub mod vtt;
+pub(crate) mod vtt;
 
 use std::fmt;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub enum Speaker {
 
 impl Speaker {
     /// Parses a speaker label as the canonical formats write it (any case).
-    pub fn parse(label: &str) -> Option<Speaker> {
+    pub(crate) fn parse(label: &str) -> Option<Speaker> {
         // The labels as the canonical formats write them first: a compare of a few bytes,
         // where trimming and three case-blind compares took 114 instructions a turn.
         // Callgrind, 10 MB corpus (65,780 turns), `audit -q -j1`: 7.5 M instructions in
@@ -80,13 +80,13 @@ impl fmt::Display for Speaker {
 
 /// Whether the contact came in or went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Inbound,
     Outbound,
 }
 
 impl Direction {
-    pub fn parse(value: &str) -> Option<Direction> {
+    pub(crate) fn parse(value: &str) -> Option<Direction> {
         let value = value.trim();
         if value.eq_ignore_ascii_case("inbound") {
             Some(Direction::Inbound)
@@ -97,7 +97,7 @@ impl Direction {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
@@ -109,9 +109,9 @@ impl Direction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// The file as the user named it (or as found under a named folder); `-` for standard input.
-    pub file: Arc<str>,
+    pub(crate) file: Arc<str>,
     /// 1-based line of the conversation in that file.
-    pub line: u64,
+    pub(crate) line: u64,
 }
 
 impl fmt::Display for Source {
@@ -131,16 +131,16 @@ pub struct Turn {
     pub speaker: Speaker,
     pub text: String,
     /// Offset from the conversation's start, in milliseconds.
-    pub start_ms: Option<i64>,
-    pub end_ms: Option<i64>,
+    pub(crate) start_ms: Option<i64>,
+    pub(crate) end_ms: Option<i64>,
     /// The agent who spoke this turn when it is not the conversation's agent (a transfer).
-    pub agent_id: Option<String>,
+    pub(crate) agent_id: Option<String>,
     /// The line of the turn in its file, for formats with a line per turn (scripts, CSV).
-    pub line: Option<u64>,
+    pub(crate) line: Option<u64>,
 }
 
 impl Turn {
-    pub fn new(speaker: Speaker, text: impl Into<String>) -> Turn {
+    pub(crate) fn new(speaker: Speaker, text: impl Into<String>) -> Turn {
         Turn {
             speaker,
             text: text.into(),
@@ -155,33 +155,33 @@ impl Turn {
 /// A conversation in the canonical model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
-    pub id: String,
-    pub agent_id: Option<String>,
-    pub customer_id: Option<String>,
+    pub(crate) id: String,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) customer_id: Option<String>,
     /// The start time with the offset it was written with.
-    pub started_at: Option<jiff::Zoned>,
+    pub(crate) started_at: Option<jiff::Zoned>,
     pub channel: Option<String>,
-    pub direction: Option<Direction>,
-    pub team: Option<String>,
+    pub(crate) direction: Option<Direction>,
+    pub(crate) team: Option<String>,
     pub turns: Vec<Turn>,
-    pub source: Source,
+    pub(crate) source: Source,
     /// Inline `# callqa: ignore` directives of a script, in turn order.
-    pub suppressions: Vec<Suppression>,
+    pub(crate) suppressions: Vec<Suppression>,
 }
 
 /// A script's `# callqa: ignore [RULE, ...]` directive: the findings of those rules (of every
 /// rule when none is named) on one turn are suppressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suppression {
+pub(crate) struct Suppression {
     /// The 0-based index of the turn the directive stands above.
-    pub turn: usize,
+    pub(crate) turn: usize,
     /// The rule ids named; `None`: every rule.
-    pub rules: Option<Vec<String>>,
+    pub(crate) rules: Option<Vec<String>>,
 }
 
 impl Conversation {
     /// A conversation with an id and a source, no metadata and no turns yet.
-    pub fn new(id: impl Into<String>, source: Source) -> Conversation {
+    pub(crate) fn new(id: impl Into<String>, source: Source) -> Conversation {
         Conversation {
             id: id.into(),
             agent_id: None,
@@ -201,18 +201,18 @@ impl Conversation {
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentContext<'a> {
     /// The file as findings and messages name it.
-    pub file: &'a Arc<str>,
+    pub(crate) file: &'a Arc<str>,
     /// The id of a conversation whose file names none: the path relative to the audited
     /// folder (the file name for a file named on the command line).
-    pub default_id: &'a str,
+    pub(crate) default_id: &'a str,
     /// `--agent-speakers`: the speaker labels or voice names that are agents; when given,
     /// every other speaker of a post-call analytics file or caption file is a customer.
-    pub agent_speakers: &'a [String],
+    pub(crate) agent_speakers: &'a [String],
 }
 
 impl DocumentContext<'_> {
     /// Where the document is, at `line`.
-    pub fn source(&self, line: u64) -> Source {
+    pub(crate) fn source(&self, line: u64) -> Source {
         Source {
             file: self.file.clone(),
             line,
@@ -220,7 +220,7 @@ impl DocumentContext<'_> {
     }
 
     /// A skip of the whole document: the field is wrong or missing.
-    pub fn invalid(&self, line: u64, message: String) -> ReadError {
+    pub(crate) fn invalid(&self, line: u64, message: String) -> ReadError {
         ReadError {
             source: self.source(line),
             kind: SkipKind::Invalid,
@@ -229,14 +229,14 @@ impl DocumentContext<'_> {
     }
 
     /// Whether `label` is named by `--agent-speakers` (any case).
-    pub fn is_listed_agent(&self, label: &str) -> bool {
+    pub(crate) fn is_listed_agent(&self, label: &str) -> bool {
         self.agent_speakers
             .iter()
             .any(|name| name.trim().eq_ignore_ascii_case(label.trim()))
     }
 
     /// The document as UTF-8 text, without a byte order mark.
-    pub fn text<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b str, ReadError> {
+    pub(crate) fn text<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b str, ReadError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         std::str::from_utf8(bytes).map_err(|err| {
             let valid = &bytes[..err.valid_up_to()];
@@ -252,7 +252,11 @@ impl DocumentContext<'_> {
     /// Parses the document as JSON into `T`. A syntax error is `malformed`; a missing field
     /// or a value of the wrong type is `invalid`, with the path of the field
     /// (`Transcript[3].Content`) and its line.
-    pub fn json<T: DeserializeOwned>(&self, bytes: &[u8], what: &str) -> Result<T, ReadError> {
+    pub(crate) fn json<T: DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<T, ReadError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -292,7 +296,7 @@ impl DocumentContext<'_> {
 }
 
 /// Milliseconds from a count of seconds as exports write them (`12.345`), rounded.
-pub fn seconds_to_ms(seconds: f64) -> Option<i64> {
+pub(crate) fn seconds_to_ms(seconds: f64) -> Option<i64> {
     (0.0..1e12)
         .contains(&seconds)
         .then(|| (seconds * 1000.0).round() as i64)
@@ -300,7 +304,10 @@ pub fn seconds_to_ms(seconds: f64) -> Option<i64> {
 
 /// The earliest of absolute turn times becomes the conversation's start (in UTC), and each
 /// turn's time an offset from it in ms: the canonical form of chat exports.
-pub fn anchor_absolute_times(conversation: &mut Conversation, times: &[Option<jiff::Timestamp>]) {
+pub(crate) fn anchor_absolute_times(
+    conversation: &mut Conversation,
+    times: &[Option<jiff::Timestamp>],
+) {
     let Some(first) = times.iter().flatten().min().copied() else {
         return;
     };
@@ -314,12 +321,12 @@ pub fn anchor_absolute_times(conversation: &mut Conversation, times: &[Option<ji
 }
 
 /// The id agents are grouped under when nothing names them.
-pub const UNKNOWN_AGENT: &str = "(unknown)";
+pub(crate) const UNKNOWN_AGENT: &str = "(unknown)";
 
 impl Conversation {
     /// The agent who spoke turn `index` (an agent turn): the turn's own `agent_id`, else the
     /// conversation's, else [`UNKNOWN_AGENT`].
-    pub fn agent_of_turn(&self, index: usize) -> &str {
+    pub(crate) fn agent_of_turn(&self, index: usize) -> &str {
         self.turns[index]
             .agent_id
             .as_deref()
@@ -328,13 +335,13 @@ impl Conversation {
     }
 
     /// The conversation's own agent, for findings that no agent turn can carry.
-    pub fn default_agent(&self) -> &str {
+    pub(crate) fn default_agent(&self) -> &str {
         self.agent_id.as_deref().unwrap_or(UNKNOWN_AGENT)
     }
 
     /// Checks what every reader leaves to the audit: there are turns, and timings are not
     /// negative and do not end before they start.
-    pub fn validate(&self) -> Result<(), ReadError> {
+    pub(crate) fn validate(&self) -> Result<(), ReadError> {
         let error = |kind: SkipKind, message: String| ReadError {
             source: self.source.clone(),
             kind,
@@ -370,7 +377,7 @@ impl Conversation {
     }
 
     /// Where turn `index` is, for findings: the turn's own line when the format has one.
-    pub fn turn_source(&self, index: usize) -> Source {
+    pub(crate) fn turn_source(&self, index: usize) -> Source {
         match self.turns.get(index).and_then(|turn| turn.line) {
             Some(line) => Source {
                 file: self.source.file.clone(),
@@ -384,9 +391,9 @@ impl Conversation {
 /// Why a conversation (or a line that should have been one) could not be audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError {
-    pub source: Source,
-    pub kind: SkipKind,
-    pub message: String,
+    pub(crate) source: Source,
+    pub(crate) kind: SkipKind,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ReadError {
@@ -413,7 +420,7 @@ pub enum SkipKind {
 }
 
 impl SkipKind {
-    pub const ALL: [SkipKind; 6] = [
+    pub(crate) const ALL: [SkipKind; 6] = [
         SkipKind::Malformed,
         SkipKind::Invalid,
         SkipKind::NoTurns,
@@ -423,7 +430,7 @@ impl SkipKind {
     ];
 
     /// The key used in `summary.json` and the stderr summary.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             SkipKind::Malformed => "malformed",
             SkipKind::Invalid => "invalid",
@@ -437,7 +444,7 @@ impl SkipKind {
 
 /// Parses an RFC 3339 timestamp with its offset, keeping the offset (deadlines and day words
 /// are resolved in the conversation's own offset).
-pub fn parse_started_at(value: &str) -> Result<jiff::Zoned, String> {
+pub(crate) fn parse_started_at(value: &str) -> Result<jiff::Zoned, String> {
     let timestamp: jiff::Timestamp = value
         .trim()
         .parse()
@@ -484,7 +491,7 @@ fn rfc3339_offset(value: &str) -> Option<jiff::tz::Offset> {
 }
 
 /// Formats a zoned time back as RFC 3339 with its own offset.
-pub fn format_rfc3339(time: &jiff::Zoned) -> String {
+pub(crate) fn format_rfc3339(time: &jiff::Zoned) -> String {
     let offset = time.offset();
     if offset.seconds() == 0 {
         // jiff writes a zero offset as `+00:00`; callqa's outputs have always said `Z`.

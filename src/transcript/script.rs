@@ -170,7 +170,7 @@ fn take_timing(text: &str) -> Result<(Option<Timing>, &str), String> {
 }
 
 /// Parses `mm:ss`, `mm:ss.s` or `h:mm:ss.s` into milliseconds.
-pub fn parse_clock(clock: &str) -> Option<i64> {
+pub(crate) fn parse_clock(clock: &str) -> Option<i64> {
     let parts: Vec<&str> = clock.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
         return None;
@@ -203,7 +203,7 @@ pub fn parse_clock(clock: &str) -> Option<i64> {
 }
 
 /// Formats milliseconds as `m:ss.s` for people to read.
-pub fn format_clock(ms: i64) -> String {
+pub(crate) fn format_clock(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.abs();
     let tenths = (ms % 1000) / 100;
