@@ -113,9 +113,21 @@ pub(crate) fn check(
             format!("the {} turns of the last {seconds} s", rule.speaker)
         }
     };
+    // A merged reply is shown whole: its parts, first to last.
+    let mut first_part = at_turn;
+    while merge && continues_reply(context, first_part) {
+        match (0..first_part).rev().find(|&t| context.has_words(t)) {
+            Some(previous) => first_part = previous,
+            None => break,
+        }
+    }
+    let said: Vec<&str> = (first_part..=at_turn)
+        .filter(|&t| context.has_words(t))
+        .map(|t| turns[t].text.trim())
+        .collect();
     let evidence = format!(
         "nothing of the required phrases in {described}; said: \"{}\"",
-        shorten(&turns[at_turn].text, 100)
+        shorten(&said.join(" "), 100)
     );
     let finding = context.finding(index, agent, at_turn, evidence, None);
     outcome.fail(finding);
@@ -414,6 +426,21 @@ mod tests {
                 "literal: {script}"
             );
         }
+    }
+
+    #[test]
+    fn a_merged_reply_is_shown_whole() {
+        let rules = rule_set(CLOSING);
+        let result = audit_on(
+            &rules,
+            "customer: book it\nagent: four thirty\nagent: p m\nagent: is there anything else i can help you with",
+            "voice",
+        );
+        assert_eq!(finding_turns(&result), [3]);
+        assert_eq!(
+            result.findings[0].evidence,
+            "nothing of the required phrases in the last 1 agent turn; said: \"four thirty p m\""
+        );
     }
 
     #[test]
