@@ -1,14 +1,16 @@
 //! Running the examples every rule carries (`callqa rules test`). It sits above both the rule
 //! set and the checks: it loads the one and runs the other.
 //!
-//! A `fail` example must produce at least one finding of its rule, a `pass` example none. The
+//! A `fail` example must produce at least one finding of its rule, a `pass` example none; a
+//! `fail` example that names a `turn` (and `words`) needs its finding there. The
 //! examples run through the same [`Auditor`] as an audit, against the whole rule set, so an
 //! example also proves that its rule's phrases survive normalization and whole-word matching.
 
 use std::sync::Arc;
 
 use crate::checks::Auditor;
-use crate::rules::{Example, RuleKind, RuleSet};
+use crate::model::ConversationAudit;
+use crate::rules::{Example, Rule, RuleKind, RuleSet};
 use crate::transcript::script::parse_script_from_line;
 
 /// An example that did not behave.
@@ -21,13 +23,25 @@ pub struct ExampleFailure {
     /// `examples.pass` entry that produced some.
     pub expected_finding: bool,
     pub text: String,
-    /// The evidence of the findings it produced (for a pass example).
+    /// The evidence of the findings it produced (for a pass example, or a fail example whose
+    /// findings are all in the wrong place: then prefixed with their turn).
     pub evidence: Vec<String>,
+    /// Where a fail example's finding had to be (`turn 3 with "not our fault"`).
+    pub expected_at: Option<String>,
 }
 
 impl std::fmt::Display for ExampleFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.expected_finding {
+        if let Some(at) = &self.expected_at {
+            write!(
+                f,
+                "{}:{}: field `examples.fail`: rule `{}` found nothing on {at}; it found {}; in this example:",
+                self.file,
+                self.line,
+                self.rule_id,
+                self.evidence.join("; ")
+            )?;
+        } else if self.expected_finding {
             write!(
                 f,
                 "{}:{}: field `examples.fail`: rule `{}` found nothing in this example:",
@@ -77,7 +91,7 @@ pub fn run_examples(set: &RuleSet) -> (usize, Vec<ExampleFailure>) {
                 count += 1;
                 let file: Arc<str> = Arc::from(rule.file.as_str());
                 // Examples were parsed when the rule compiled; this cannot fail.
-                let Ok(conversation) = parse_script_from_line(
+                let Ok(mut conversation) = parse_script_from_line(
                     &example.text,
                     &file,
                     &format!("{}:{}", rule.id, example.line),
@@ -85,41 +99,80 @@ pub fn run_examples(set: &RuleSet) -> (usize, Vec<ExampleFailure>) {
                 ) else {
                     continue;
                 };
+                conversation.channel.clone_from(&example.channel);
                 let audit = auditor.audit(&conversation);
-                // A promise rule's examples test detection only: a fail example holds a
-                // promise, a pass example none (whether it is kept needs other conversations).
-                let found: Vec<(u32, &String)> = if matches!(rule.kind, RuleKind::Promise { .. }) {
-                    audit
-                        .promises
+                let found = found_by(&audit, rule, index as u32);
+                let misplaced = expected_finding
+                    && (example.turn.is_some() || example.words.is_some())
+                    && !found.is_empty()
+                    && !found
                         .iter()
-                        .map(|p| (p.rule, &p.evidence))
-                        .collect()
-                } else {
-                    audit
-                        .findings
-                        .iter()
-                        .map(|f| (f.rule, &f.evidence))
-                        .collect()
-                };
-                let evidence: Vec<String> = found
-                    .into_iter()
-                    .filter(|(rule, _)| *rule as usize == index)
-                    .map(|(_, evidence)| evidence.clone())
-                    .collect();
-                if evidence.is_empty() == expected_finding {
+                        .any(|(turn, evidence)| is_at(example, *turn, evidence));
+                if found.is_empty() == expected_finding || misplaced {
                     failures.push(ExampleFailure {
                         rule_id: rule.id.clone(),
                         file: rule.file.clone(),
                         line: example.line,
                         expected_finding,
                         text: example.text.clone(),
-                        evidence,
+                        evidence: found
+                            .iter()
+                            .map(|(turn, evidence)| {
+                                if misplaced {
+                                    format!("turn {turn}: {evidence}")
+                                } else {
+                                    evidence.clone()
+                                }
+                            })
+                            .collect(),
+                        expected_at: misplaced.then(|| placement(example)),
                     });
                 }
             }
         }
     }
     (count, failures)
+}
+
+/// The turns and evidence of the findings of rule `index` (of a promise rule, its promises:
+/// its examples test detection only, since whether a promise is kept needs other
+/// conversations).
+fn found_by(audit: &ConversationAudit, rule: &Rule, index: u32) -> Vec<(usize, String)> {
+    if matches!(rule.kind, RuleKind::Promise { .. }) {
+        audit
+            .promises
+            .iter()
+            .filter(|p| p.rule == index)
+            .map(|p| (p.turn, p.evidence.clone()))
+            .collect()
+    } else {
+        audit
+            .findings
+            .iter()
+            .filter(|f| f.rule == index)
+            .map(|f| (f.turn, f.evidence.clone()))
+            .collect()
+    }
+}
+
+/// Whether a finding on `turn` with this evidence is where the example wants it: on its
+/// `turn`, and with its `words` (case folded) in the evidence.
+fn is_at(example: &Example, turn: usize, evidence: &str) -> bool {
+    example.turn.is_none_or(|t| t == turn)
+        && example.words.as_ref().is_none_or(|words| {
+            let evidence = evidence.replace(['«', '»'], "").to_lowercase();
+            evidence.contains(&words.to_lowercase())
+        })
+}
+
+/// Where an example wants its finding, in words: `turn 3 with "not our fault"`.
+fn placement(example: &Example) -> String {
+    match (&example.turn, &example.words) {
+        (Some(turn), Some(words)) => format!("turn {turn} with \"{words}\""),
+        (Some(turn), None) => format!("turn {turn}"),
+        (None, Some(words)) => format!("any turn with \"{words}\""),
+        (None, None) => "any turn".into(),
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +209,88 @@ examples.pass = ["agent: hello", "agent: please calm down"]
         );
         assert!(!failures[1].expected_finding);
         assert_eq!(failures[1].evidence, vec!["please «calm down»"]);
+    }
+
+    #[test]
+    fn a_fail_example_may_say_where_its_finding_must_be() {
+        let rule = |fail: &str| {
+            format!(
+                "version = 1\n[[rule]]\nid = \"blame\"\nkind = \"forbid\"\nseverity = \"major\"\nmessage = \"m\"\nphrases = [\"calm down\", \"you must\"]\nexamples.fail = [{fail}]\nexamples.pass = [\"agent: hello\"]\n"
+            )
+        };
+        let script = "\"\"\"\nagent: you must be tired\nagent: calm down\n\"\"\"";
+        // (the fail example, whether it misbehaves)
+        let cases = [
+            (script.to_string(), false),
+            (format!("{{ text = {script} }}"), false),
+            (format!("{{ text = {script}, turn = 2 }}"), false),
+            (format!("{{ text = {script}, turn = 1 }}"), false),
+            (
+                format!("{{ text = {script}, turn = 2, words = \"Calm Down\" }}"),
+                false,
+            ),
+            (
+                format!("{{ text = {script}, turn = 1, words = \"calm down\" }}"),
+                true,
+            ),
+            (
+                format!("{{ text = {script}, words = \"not found\" }}"),
+                true,
+            ),
+            ("{ text = \"agent: hello\", turn = 1 }".to_string(), true),
+        ];
+        for (fail, misbehaves) in cases {
+            let set = RuleSet::load(&[RuleSource {
+                name: "t.toml".into(),
+                text: rule(&fail),
+            }])
+            .unwrap();
+            let (count, failures) = run_examples(&set);
+            assert_eq!(count, 2);
+            assert_eq!(failures.len(), usize::from(misbehaves), "{fail}");
+        }
+        let set = RuleSet::load(&[RuleSource {
+            name: "t.toml".into(),
+            text: rule(&format!(
+                "{{ text = {script}, turn = 1, words = \"calm\" }}"
+            )),
+        }])
+        .unwrap();
+        let shown = run_examples(&set).1[0].to_string();
+        assert!(
+            shown.starts_with(
+                "t.toml:8: field `examples.fail`: rule `blame` found nothing on turn 1 with \"calm\"; it found turn 1: «you must» be tired; turn 2: «calm down»"
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_placed_example_must_name_a_turn_of_its_own_and_be_a_fail_example() {
+        let base = "version = 1\n[[rule]]\nid = \"b\"\nkind = \"forbid\"\nseverity = \"major\"\nmessage = \"m\"\nphrases = [\"x\"]\n";
+        let cases = [
+            (
+                "examples.fail = [{ text = \"agent: x\", turn = 2 }]\nexamples.pass = [\"agent: y\"]",
+                "is not a turn of the example",
+            ),
+            (
+                "examples.fail = [\"agent: x\"]\nexamples.pass = [{ text = \"agent: y\", turn = 1 }]",
+                "only a `fail` example names",
+            ),
+            (
+                "examples.fail = [{ text = \"agent: x\", turns = 1 }]\nexamples.pass = [\"agent: y\"]",
+                "unknown field `turns`, expected one of `text`, `turn`, `words`, `channel`",
+            ),
+        ];
+        for (examples, message) in cases {
+            let error = RuleSet::load(&[RuleSource {
+                name: "t.toml".into(),
+                text: format!("{base}{examples}\n"),
+            }])
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(message), "{error}");
+        }
     }
 
     #[test]

@@ -541,6 +541,14 @@ pub(crate) mod test_support {
         Auditor::new(rules).audit(&conversation)
     }
 
+    /// Audits a script as a conversation of `channel`.
+    pub fn audit_on(rules: &RuleSet, script: &str, channel: &str) -> ConversationAudit {
+        let mut conversation = parse_script(script, &Arc::from("t"), "c").unwrap();
+        conversation.agent_id = Some("a-1".into());
+        conversation.channel = Some(channel.into());
+        Auditor::new(rules).audit(&conversation)
+    }
+
     /// The turns (1-based) the findings point at.
     pub fn finding_turns(audit: &ConversationAudit) -> Vec<usize> {
         audit.findings.iter().map(|f| f.turn).collect()

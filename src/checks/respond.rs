@@ -61,12 +61,25 @@ pub(crate) fn check(
             continue;
         }
         let (from, to) = context.original_range(trigger_turn, start, end);
+        // A window that runs past the end is said as what it is: the rest of the conversation.
+        let remaining = context
+            .turns_of(rule.speaker)
+            .filter(|&t| t > trigger_turn)
+            .take(within_turns)
+            .count();
+        let window = if remaining < within_turns {
+            "the rest of the conversation".to_string()
+        } else {
+            format!(
+                "the next {within_turns} {} turn{}",
+                rule.speaker,
+                if within_turns == 1 { "" } else { "s" }
+            )
+        };
         let evidence = format!(
-            "{}: \"{}\"; no response in the next {within_turns} {} turn{}",
+            "{}: \"{}\"; no response in {window}",
             trigger_speaker,
             excerpt(&turns[trigger_turn].text, from, to),
-            rule.speaker,
-            if within_turns == 1 { "" } else { "s" }
         );
         let finding = context.finding(index, agent, trigger_turn, evidence, Some((from, to)));
         outcome.fail(finding);
@@ -153,5 +166,10 @@ mod tests {
             "customer: \"you are the «worst»\"; no response in the next 1 agent turn"
         );
         assert_eq!(result.findings[0].agent_id, "a-1");
+        let unanswered = audit(&rules, "agent: hi\ncustomer: you are the worst");
+        assert_eq!(
+            unanswered.findings[0].evidence,
+            "customer: \"you are the «worst»\"; no response in the rest of the conversation"
+        );
     }
 }

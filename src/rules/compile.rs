@@ -11,8 +11,11 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::schema::{KeptBy, Phrases, RawKind, RawRule, RawSpeaker};
-use super::{Example, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Window, line_of};
+use super::schema::{KeptBy, Phrases, RawExample, RawKind, RawRule, RawSpeaker};
+use super::{
+    ChannelSettings, Example, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Structure, Window,
+    WindowSettings, line_of,
+};
 use crate::deadline::{Windows, Within};
 use crate::engine::normalize;
 use crate::transcript::Speaker;
@@ -109,7 +112,7 @@ impl<'a> RuleContext<'a> {
 
     /// Refuses the first field (in the schema's order) that only another kind has.
     fn refuse_other_kinds_fields(&self, raw: &RawRule) -> Result<(), RuleError> {
-        let fields: [(&str, Option<Range<usize>>, RawKind); 13] = [
+        let fields: [(&str, Option<Range<usize>>, RawKind); 16] = [
             (
                 "default_within",
                 raw.default_within.as_ref().map(Spanned::span),
@@ -143,6 +146,24 @@ impl<'a> RuleContext<'a> {
             (
                 "last_seconds",
                 raw.last_seconds.as_ref().map(Spanned::span),
+                RawKind::Require,
+            ),
+            (
+                "skip_courtesies",
+                raw.skip_courtesies.as_ref().map(Spanned::span),
+                RawKind::Require,
+            ),
+            (
+                "merge_parts",
+                raw.merge_parts.as_ref().map(Spanned::span),
+                RawKind::Require,
+            ),
+            (
+                "channel",
+                raw.channel
+                    .as_ref()
+                    .and_then(|c| c.values().next())
+                    .map(Spanned::span),
                 RawKind::Require,
             ),
             (
@@ -289,6 +310,7 @@ impl<'a> RuleContext<'a> {
                 .collect::<Vec<_>>()
         });
         let (fail_examples, pass_examples) = self.examples(raw)?;
+        let structure = structure(raw);
         let rule = Rule {
             id: self.id,
             kind,
@@ -302,6 +324,7 @@ impl<'a> RuleContext<'a> {
             channels,
             fail_examples,
             pass_examples,
+            structure,
             file: self.file.to_string(),
             line: self.rule_line,
         };
@@ -340,7 +363,7 @@ impl<'a> RuleContext<'a> {
     /// One list of examples; an empty one is reported at `examples_span`.
     fn example_list(
         &self,
-        list: &[Spanned<String>],
+        list: &[Spanned<RawExample>],
         examples_span: Range<usize>,
         field: &str,
     ) -> Result<Vec<Example>, RuleError> {
@@ -352,23 +375,87 @@ impl<'a> RuleContext<'a> {
             ));
         }
         list.iter()
-            .map(|example| {
-                let line = line_of(self.text, example.span().start);
-                let file_name: Arc<str> = Arc::from(self.file);
-                parse_script_from_line(example.get_ref(), &file_name, "example", line as u64)
-                    .map_err(|err| {
-                        self.at(
-                            example.span(),
-                            field,
-                            format!("example is not a script: {}", err.message),
-                        )
-                    })?;
-                Ok(Example {
-                    text: example.get_ref().clone(),
-                    line,
-                })
-            })
+            .map(|example| self.example(example, field))
             .collect()
+    }
+
+    /// One example: a script, or a table with its `text` and where its finding must be.
+    fn example(&self, example: &Spanned<RawExample>, field: &str) -> Result<Example, RuleError> {
+        let line = line_of(self.text, example.span().start);
+        let (text, turn, words, channel) = match example.get_ref() {
+            RawExample::Text(text) => (text, None, None, None),
+            RawExample::Placed(placed) => (
+                &placed.text,
+                placed.turn,
+                placed.words.as_ref(),
+                placed.channel.as_ref(),
+            ),
+        };
+        let file_name: Arc<str> = Arc::from(self.file);
+        let conversation = parse_script_from_line(text, &file_name, "example", line as u64)
+            .map_err(|err| {
+                self.at(
+                    example.span(),
+                    field,
+                    format!("example is not a script: {}", err.message),
+                )
+            })?;
+        if (turn.is_some() || words.is_some()) && field != "examples.fail" {
+            return Err(self.at(
+                example.span(),
+                field,
+                "only a `fail` example names the `turn` or `words` of its finding".into(),
+            ));
+        }
+        let turn = match turn {
+            None => None,
+            Some(n) if n >= 1 && n as usize <= conversation.turns.len() => Some(n as usize),
+            Some(n) => {
+                return Err(self.at(
+                    example.span(),
+                    field,
+                    format!(
+                        "`turn = {n}` is not a turn of the example (it has {})",
+                        conversation.turns.len()
+                    ),
+                ));
+            }
+        };
+        Ok(Example {
+            text: text.clone(),
+            line,
+            turn,
+            words: words.cloned(),
+            channel: channel.cloned(),
+        })
+    }
+}
+
+/// The window settings of a rule: `skip_courtesies` (default `true`) and `merge_parts`
+/// (default `false`), and its `[rule.channel.NAME]` tables.
+fn structure(raw: &RawRule) -> Structure {
+    let flag = |value: &Option<Spanned<bool>>| value.as_ref().map(|v| *v.get_ref());
+    let default = Structure::default();
+    Structure {
+        all: WindowSettings {
+            skip_courtesies: flag(&raw.skip_courtesies).unwrap_or(default.all.skip_courtesies),
+            merge_parts: flag(&raw.merge_parts).unwrap_or(default.all.merge_parts),
+        },
+        by_channel: raw
+            .channel
+            .iter()
+            .flatten()
+            .map(|(name, settings)| {
+                let settings = settings.get_ref();
+                (
+                    name.get_ref().trim().to_string(),
+                    ChannelSettings {
+                        skip_courtesies: flag(&settings.skip_courtesies),
+                        merge_parts: flag(&settings.merge_parts),
+                    },
+                )
+            })
+            .collect(),
     }
 }
 

@@ -176,6 +176,69 @@ pub struct Example {
     pub text: String,
     /// Line of the example in its rule file.
     pub line: usize,
+    /// The 1-based turn a `fail` example's finding must be on (any when `None`).
+    pub turn: Option<usize>,
+    /// Words the finding's evidence must hold (any when `None`).
+    pub words: Option<String>,
+    /// The conversation's channel.
+    pub channel: Option<String>,
+}
+
+/// How a rule's window walks the conversation (`require` rules): the rule's settings, and
+/// per channel those that differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Structure {
+    pub all: WindowSettings,
+    /// Per channel name (as written), its settings (`None`: the rule's).
+    pub by_channel: Vec<(String, ChannelSettings)>,
+}
+
+/// A rule's window settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowSettings {
+    /// Turns made only of `ignore` phrases (goodbyes, thanks, "anything else?") count in no
+    /// window.
+    pub skip_courtesies: bool,
+    /// Consecutive messages of the speaker that continue one reply ("1/2" … "2/2", a short
+    /// trailing fragment) count as one turn.
+    pub merge_parts: bool,
+}
+
+/// The settings of one `[rule.channel.NAME]` table; `None` keeps the rule's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelSettings {
+    pub skip_courtesies: Option<bool>,
+    pub merge_parts: Option<bool>,
+}
+
+impl Default for Structure {
+    fn default() -> Self {
+        Structure {
+            all: WindowSettings {
+                skip_courtesies: true,
+                merge_parts: false,
+            },
+            by_channel: Vec::new(),
+        }
+    }
+}
+
+impl Structure {
+    /// The settings on a conversation of this channel.
+    pub fn on(&self, channel: Option<&str>) -> WindowSettings {
+        let own = channel.and_then(|c| {
+            self.by_channel
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(c))
+        });
+        match own {
+            None => self.all,
+            Some((_, settings)) => WindowSettings {
+                skip_courtesies: settings.skip_courtesies.unwrap_or(self.all.skip_courtesies),
+                merge_parts: settings.merge_parts.unwrap_or(self.all.merge_parts),
+            },
+        }
+    }
 }
 
 /// A compiled rule.
@@ -191,6 +254,8 @@ pub struct Rule {
     pub channels: Option<Vec<String>>,
     pub fail_examples: Vec<Example>,
     pub pass_examples: Vec<Example>,
+    /// How its window walks the conversation.
+    pub structure: Structure,
     /// The rule file it came from and the line of its `[[rule]]`.
     pub file: String,
     pub line: usize,

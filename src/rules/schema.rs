@@ -105,6 +105,12 @@ pub struct RawRule {
     pub first_turns: Option<Spanned<i64>>,
     pub last_turns: Option<Spanned<i64>>,
     pub last_seconds: Option<Spanned<f64>>,
+    /// Turns made only of `ignore` phrases count in no window (default `true`).
+    pub skip_courtesies: Option<Spanned<bool>>,
+    /// Consecutive messages of the speaker that continue one reply count as one turn.
+    pub merge_parts: Option<Spanned<bool>>,
+    /// Per channel (`[rule.channel.voice]`), window settings that differ from the rule's.
+    pub channel: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawChannel>>>,
 
     // respond
     pub trigger: Option<Spanned<RawTrigger>>,
@@ -124,6 +130,14 @@ pub struct RawRule {
     pub kept_by: Option<Spanned<KeptBy>>,
 }
 
+/// The window settings of a `require` rule on one channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub skip_courtesies: Option<Spanned<bool>>,
+    pub merge_parts: Option<Spanned<bool>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTrigger {
@@ -136,7 +150,49 @@ pub struct RawTrigger {
 #[serde(deny_unknown_fields)]
 pub struct RawExamples {
     #[serde(default)]
-    pub fail: Vec<Spanned<String>>,
+    pub fail: Vec<Spanned<RawExample>>,
     #[serde(default)]
-    pub pass: Vec<Spanned<String>>,
+    pub pass: Vec<Spanned<RawExample>>,
+}
+
+/// An example: a script, or a table that also says on which channel it runs and, for a
+/// `fail` example, on which turn (and words) its finding must be.
+#[derive(Debug)]
+pub enum RawExample {
+    Text(String),
+    Placed(RawPlacedExample),
+}
+
+/// A string or a table, the table read field by field so that a mistyped key is named (an
+/// untagged enum would only say that nothing matched).
+impl<'de> Deserialize<'de> for RawExample {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawExample;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a script, or a table with `text` and `turn`, `words`, `channel`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawExample, E> {
+                Ok(RawExample::Text(text.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawExample, A::Error> {
+                RawPlacedExample::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawExample::Placed)
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlacedExample {
+    pub text: String,
+    pub turn: Option<i64>,
+    pub words: Option<String>,
+    pub channel: Option<String>,
 }
