@@ -19,7 +19,9 @@ pub use promise::fold_judged;
 
 use std::cell::RefCell;
 
-use crate::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
+use crate::engine::{
+    Hit, Normalized, ScanBuffer, Sentences, TurnText, normalize_into, normalize_text_into,
+};
 use crate::model::{AgentPart, ConversationAudit, Finding, Promise, RuleState};
 use crate::rules::{Role, Rule, RuleKind, RuleSet};
 use crate::transcript::{Conversation, Speaker};
@@ -366,6 +368,8 @@ pub struct Auditor<'r> {
     rule_hits: Vec<RuleHit>,
     turn_hits: Vec<(usize, usize)>,
     with_origins: RefCell<WithOrigins>,
+    /// The sentences of the turn whose candidate hits are being checked.
+    sentences: Sentences,
 }
 
 impl<'r> Auditor<'r> {
@@ -378,6 +382,7 @@ impl<'r> Auditor<'r> {
             rule_hits: Vec::new(),
             turn_hits: Vec::new(),
             with_origins: RefCell::default(),
+            sentences: Sentences::default(),
         }
     }
 
@@ -401,19 +406,40 @@ impl<'r> Auditor<'r> {
             &mut self.hits,
             &mut self.scan_buffer,
         );
-        for hits in &self.hits[..turns.len()] {
+        for (turn, hits) in self.hits[..turns.len()].iter().enumerate() {
             let from = self.rule_hits.len();
+            let text = TurnText {
+                original: &turns[turn].text,
+                normalized: &self.normalized[turn].text,
+            };
+            self.sentences.start_turn();
             for hit in hits {
                 for phrase_use in &self.rules.uses[hit.phrase as usize] {
+                    // A literal phrase's hit counts as it is; a pattern's is a candidate.
+                    let (start, end) = match phrase_use.check {
+                        None => (hit.start, hit.end),
+                        Some(check) => {
+                            let candidate = &self.rules.candidates[check as usize];
+                            match candidate.verify(text, hit.start, hit.end, &mut self.sentences) {
+                                Some(span) => span,
+                                None => continue,
+                            }
+                        }
+                    };
                     self.rule_hits.push(RuleHit {
                         rule: phrase_use.rule,
                         role: phrase_use.role,
-                        start: hit.start,
-                        end: hit.end,
+                        start,
+                        end,
                     });
                 }
             }
-            self.rule_hits[from..].sort_unstable();
+            let turn_hits = &mut self.rule_hits[from..];
+            turn_hits.sort_unstable();
+            if self.rules.sentence_exceptions {
+                let kept = cancel_by_sentence(turn_hits, text, &mut self.sentences);
+                self.rule_hits.truncate(from + kept);
+            }
             self.turn_hits.push((from, self.rule_hits.len()));
         }
         // The turn kept with origins was of the conversation before.
@@ -472,6 +498,37 @@ impl<'r> Auditor<'r> {
             suppressed: outcome.suppressed,
         }
     }
+}
+
+/// Cancels the hits of `hits` (one turn's, sorted) that share a sentence with an
+/// `unless_sentence` hit of their rule (or a trigger hit with a `trigger.unless_sentence`
+/// one), keeping the others in order at the front; returns how many are kept.
+fn cancel_by_sentence(hits: &mut [RuleHit], text: TurnText, sentences: &mut Sentences) -> usize {
+    let exceptions: Vec<(u32, Role, u32)> = hits
+        .iter()
+        .filter_map(|h| Some((h.rule, h.role.cancels_in_sentence()?, h.start)))
+        .collect();
+    if exceptions.is_empty() {
+        return hits.len();
+    }
+    let map = sentences.get(text.original);
+    let exceptions: Vec<(u32, Role, usize)> = exceptions
+        .into_iter()
+        .map(|(rule, role, start)| (rule, role, map.sentence_of(start as usize)))
+        .collect();
+    let mut kept = 0;
+    for index in 0..hits.len() {
+        let hit = hits[index];
+        let sentence = || map.sentence_of(hit.start as usize);
+        let cancelled = exceptions
+            .iter()
+            .any(|&(rule, role, s)| rule == hit.rule && role == hit.role && s == sentence());
+        if !cancelled {
+            hits[kept] = hit;
+            kept += 1;
+        }
+    }
+    kept
 }
 
 fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {

@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use super::pattern::{self, Lists};
 use super::schema::{KeptBy, Phrases, RawKind, RawRule, RawSpeaker};
-use super::{Example, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Window, line_of};
+use super::{
+    Example, PhraseEntry, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Window, line_of,
+};
 use crate::deadline::{Windows, Within};
-use crate::engine::normalize;
 use crate::transcript::Speaker;
 use crate::transcript::script::parse_script_from_line;
 
@@ -26,7 +28,9 @@ pub(super) struct RuleContext<'a> {
     rule_line: usize,
     id: String,
     kind: RawKind,
-    phrases: Vec<(Role, String)>,
+    /// The file's named lists (with those of the packs it includes).
+    lists: &'a Lists,
+    phrases: Vec<PhraseEntry>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -36,6 +40,7 @@ impl<'a> RuleContext<'a> {
         file: &'a str,
         text: &'a str,
         rule_line: usize,
+        lists: &'a Lists,
     ) -> Result<RuleContext<'a>, RuleError> {
         let mut rule = RuleContext {
             file,
@@ -43,6 +48,7 @@ impl<'a> RuleContext<'a> {
             rule_line,
             id: String::new(),
             kind: *raw.kind.get_ref(),
+            lists,
             phrases: Vec::new(),
         };
         let id = raw.id.get_ref().trim().to_string();
@@ -192,7 +198,8 @@ impl<'a> RuleContext<'a> {
     }
 
     /// Adds the phrases of `list` in `role`; a `required` list must be given and not be empty.
-    /// Every phrase must have words.
+    /// Every phrase must parse ([`pattern::parse`]) and have words; an exception that starts
+    /// with `{sentence}` takes the sentence-wide role of its list.
     fn add_phrases(
         &mut self,
         list: &Option<Phrases>,
@@ -211,14 +218,26 @@ impl<'a> RuleContext<'a> {
             return Err(self.at(list.span(), field, "the list is empty".into()));
         }
         for phrase in list.get_ref() {
-            if normalize(phrase.get_ref()).is_empty() {
-                return Err(self.at(
-                    phrase.span(),
-                    field,
-                    format!("phrase {:?} has no words", phrase.get_ref()),
-                ));
-            }
-            self.phrases.push((role, phrase.get_ref().clone()));
+            let error = |message| self.at(phrase.span(), field, message);
+            let (modifiers, words) = pattern::modifiers(phrase.get_ref()).map_err(error)?;
+            let variants = pattern::parse(words, Some(self.lists)).map_err(error)?;
+            let role = match (modifiers.sentence_scope, role) {
+                (false, role) => role,
+                (true, Role::Unless) => Role::UnlessSentence,
+                (true, Role::TriggerUnless) => Role::TriggerUnlessSentence,
+                (true, _) => {
+                    return Err(error(
+                        "`{sentence}` belongs on an exception (`unless`, `trigger.unless`)".into(),
+                    ));
+                }
+            };
+            self.phrases.push(PhraseEntry {
+                role,
+                written: phrase.get_ref().clone(),
+                variants,
+                cancel_negated: modifiers.cancel_negated,
+                sentence: modifiers.sentence,
+            });
         }
         Ok(())
     }
