@@ -26,6 +26,9 @@ pub enum Element {
     Stem(Box<str>),
     /// Up to this many words of the same sentence (`...`, `...N`).
     Gap(u8),
+    /// A cue (`<angry-emoji>`): a phrase of its own, found by [`super::find_cues`], never in
+    /// a candidate's tail.
+    Cue(super::Cue),
 }
 
 /// Which sentences a hit may be in.
@@ -164,6 +167,7 @@ fn match_tail(bytes: &[u8], at: usize, tail: &[Element]) -> Option<usize> {
             }
             None
         }
+        Element::Cue(_) => None,
     }
 }
 
@@ -230,6 +234,11 @@ impl SentenceMap {
     pub fn sentence_of(&self, at: usize) -> usize {
         let origin = self.normalized.origin[at.min(self.normalized.origin.len() - 1)];
         self.ends.partition_point(|&(end, _)| end <= origin)
+    }
+
+    /// The sentence of original byte `at`.
+    pub fn sentence_of_original(&self, at: usize) -> usize {
+        self.ends.partition_point(|&(end, _)| end as usize <= at)
     }
 
     /// Whether sentence `index` ends with a `?`.

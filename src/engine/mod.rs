@@ -7,6 +7,7 @@
 //! and a hit is always on whole words.
 
 mod candidate;
+mod cue;
 mod matcher;
 mod normalize;
 
@@ -14,5 +15,6 @@ pub use candidate::{
     Candidate, Element, NEGATION_WORDS, NEGATORS, SentenceCondition, SentenceMap, Sentences,
     TurnText,
 };
+pub use cue::{CUES, Cue, find_cues};
 pub use matcher::{Hit, MatcherError, OPEN, PhraseMatcher, ScanBuffer};
 pub use normalize::{Normalized, normalize, normalize_into, normalize_text_into};

@@ -17,6 +17,7 @@ use super::{
     Example, PhraseEntry, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Window, line_of,
 };
 use crate::deadline::{Windows, Within};
+use crate::engine::Element;
 use crate::transcript::Speaker;
 use crate::transcript::script::parse_script_from_line;
 
@@ -221,6 +222,12 @@ impl<'a> RuleContext<'a> {
             let error = |message| self.at(phrase.span(), field, message);
             let (modifiers, words) = pattern::modifiers(phrase.get_ref()).map_err(error)?;
             let variants = pattern::parse(words, Some(self.lists)).map_err(error)?;
+            let conditions = modifiers.cancel_negated || modifiers.sentence != Default::default();
+            if conditions && variants.iter().any(|v| matches!(v[0], Element::Cue(_))) {
+                return Err(error(
+                    "a cue takes no condition but `{sentence}` on an exception".into(),
+                ));
+            }
             let role = match (modifiers.sentence_scope, role) {
                 (false, role) => role,
                 (true, Role::Unless) => Role::UnlessSentence,

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::deadline::Windows;
-use crate::engine::{Candidate, PhraseMatcher, SentenceCondition};
+use crate::engine::{Candidate, Cue, Element, PhraseMatcher, SentenceCondition};
 use crate::transcript::Speaker;
 use pattern::{Lists, Variant};
 pub use schema::{KeptBy, Severity};
@@ -257,8 +257,10 @@ pub struct RuleSet {
     pub uses: Vec<Vec<PhraseUse>>,
     /// The checks of pattern hits, indexed by [`PhraseUse::check`].
     pub candidates: Vec<Candidate>,
-    /// Whether some rule has an `unless_sentence` list.
+    /// Whether some rule has a `{sentence}` exception.
     pub sentence_exceptions: bool,
+    /// The cues rules use, each with a use: found in the original text, not by the matcher.
+    pub cues: Vec<(Cue, PhraseUse)>,
     pub matcher: PhraseMatcher,
 }
 
@@ -303,6 +305,7 @@ impl RuleSet {
             written_phrases,
             uses,
             candidates,
+            cues,
         } = anchors;
         let sentence_exceptions = rule_phrases
             .iter()
@@ -328,6 +331,7 @@ impl RuleSet {
             uses,
             candidates,
             sentence_exceptions,
+            cues,
             matcher,
         })
     }
@@ -376,6 +380,7 @@ struct Anchors {
     written_phrases: Vec<String>,
     uses: Vec<Vec<PhraseUse>>,
     candidates: Vec<Candidate>,
+    cues: Vec<(Cue, PhraseUse)>,
 }
 
 impl Anchors {
@@ -390,6 +395,17 @@ impl Anchors {
             for entry in list {
                 let literal = pattern::is_literal(&entry.variants);
                 for variant in &entry.variants {
+                    if let [Element::Cue(cue)] = variant.as_slice() {
+                        let cue_use = PhraseUse {
+                            rule: rule_index as u32,
+                            role: entry.role,
+                            check: None,
+                        };
+                        if !anchors.cues.contains(&(*cue, cue_use)) {
+                            anchors.cues.push((*cue, cue_use));
+                        }
+                        continue;
+                    }
                     let (key, open, tail) = pattern::split_anchor(variant);
                     let candidate = Candidate {
                         open,

@@ -6,6 +6,8 @@
 //! - `[very]`: optional words (`[a|b]`: optionally one of them);
 //! - `@negative`: one of the items of the file's list `negative` (`[lists]`);
 //! - `...` / `...N`: up to 3 (N) words of the same sentence;
+//! - `<angry-emoji>`, `<??>` …: a cue class (a phrase of its own, found by the engine's
+//!   `find_cues` in the original text);
 //! - conditions in braces before the words ([`modifiers`]): `{not-negated}`, `{question}`,
 //!   `{not-question}`, and `{sentence}` on an exception.
 //!
@@ -16,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{Element, OPEN, SentenceCondition, normalize};
+use crate::engine::{CUES, Cue, Element, OPEN, SentenceCondition, normalize};
 
 /// The conditions a phrase starts with, in braces: `{not-negated}`, `{question}`,
 /// `{not-question}`, and `{sentence}` (an exception that cancels every hit of its sentence).
@@ -130,6 +132,11 @@ pub fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>, String
             || variant
                 .windows(2)
                 .any(|w| matches!((&w[0], &w[1]), (Element::Gap(_), Element::Gap(_))));
+        if variant.len() > 1 && variant.iter().any(|e| matches!(e, Element::Cue(_))) {
+            return Err(format!(
+                "phrase {phrase:?}: a cue such as `<angry-emoji>` stands alone in its phrase"
+            ));
+        }
         if gap_misplaced {
             return Err(format!(
                 "phrase {phrase:?}: a gap `...` must stand between two words"
@@ -219,7 +226,8 @@ impl Parser<'_> {
                     self.list()?
                 }
                 '.' if self.rest().starts_with("...") => vec![vec![self.gap()?]],
-                '<' | '>' => return Err(format!("`{c}` is not a word (cues are `<name>`)")),
+                '<' => vec![vec![self.cue()?]],
+                '>' => return Err("`>` is not a word (cues are `<name>`)".into()),
                 '{' | '}' => {
                     return Err(format!(
                         "`{c}`: conditions such as `{{question}}` start a phrase"
@@ -274,6 +282,26 @@ impl Parser<'_> {
                 let names: Vec<&str> = lists.lists.keys().map(String::as_str).collect();
                 Err(format!(
                     "unknown list `@{name}`: the lists are {}",
+                    names.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// `<name>`: a cue class.
+    fn cue(&mut self) -> Result<Element, String> {
+        self.bump();
+        let Some(close) = self.rest().find('>') else {
+            return Err("`<` is not closed by `>`".into());
+        };
+        let name = self.rest()[..close].trim().to_string();
+        self.at += close + 1;
+        match Cue::named(&name) {
+            Some(cue) => Ok(Element::Cue(cue)),
+            None => {
+                let names: Vec<String> = CUES.iter().map(|(n, _)| format!("<{n}>")).collect();
+                Err(format!(
+                    "unknown cue `<{name}>`: the cues are {}",
                     names.join(", ")
                 ))
             }
@@ -362,6 +390,7 @@ mod tests {
                 Element::Word(w) => w.to_string(),
                 Element::Stem(p) => format!("{p}*"),
                 Element::Gap(n) => format!("...{n}"),
+                Element::Cue(cue) => format!("{cue:?}"),
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -397,6 +426,8 @@ mod tests {
             ("sorry ...5 delay*", &["sorry ...5 delay*"]),
             ("sorry...delay", &["sorry ...3 delay"]),
             ("(sorry|sorry)", &["sorry"]),
+            ("<angry-emoji>", &["AngryEmoji"]),
+            ("(<??>|<!!>)", &["Questions", "Exclamations"]),
             (
                 "this is @negative",
                 &["this is terrible", "this is awful", "this is rip* off"],
@@ -427,6 +458,12 @@ mod tests {
             ("sorry ...", "a gap `...` must stand between two words"),
             ("a ... ... b", "a gap `...` must stand between two words"),
             ("a ...0 b", "must be 1 to 20 words"),
+            (
+                "<angry>",
+                "unknown cue `<angry>`: the cues are <angry-emoji>, <sad-emoji>",
+            ),
+            ("<??", "`<` is not closed"),
+            ("so <angry-emoji>", "stands alone in its phrase"),
             ("a ...99 b", "must be 1 to 20 words"),
             (
                 "(a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b)",
