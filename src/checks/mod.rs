@@ -388,6 +388,9 @@ pub struct Auditor<'r> {
     /// The cues of the conversation's turns: their original spans, and those of one turn.
     cue_spans: Vec<(usize, usize)>,
     turn_cues: Vec<(crate::engine::Cue, usize, usize)>,
+    /// The hits of the turn that are variants of a phrase with several: (index in
+    /// `rule_hits`, the phrase).
+    variant_hits: Vec<(usize, u32)>,
 }
 
 impl<'r> Auditor<'r> {
@@ -403,6 +406,7 @@ impl<'r> Auditor<'r> {
             sentences: Sentences::default(),
             cue_spans: Vec::new(),
             turn_cues: Vec::new(),
+            variant_hits: Vec::new(),
         }
     }
 
@@ -416,6 +420,7 @@ impl<'r> Auditor<'r> {
             normalized: &self.normalized[turn].text,
         };
         self.sentences.start_turn();
+        self.variant_hits.clear();
         for hit in &self.hits[turn] {
             for phrase_use in &self.rules.uses[hit.phrase as usize] {
                 // A literal phrase's hit counts as it is; a pattern's is a candidate.
@@ -423,10 +428,15 @@ impl<'r> Auditor<'r> {
                     None => (hit.start, hit.end),
                     Some(check) => {
                         let candidate = &self.rules.candidates[check as usize];
-                        match candidate.verify(text, hit.start, hit.end, &mut self.sentences) {
-                            Some(span) => span,
-                            None => continue,
+                        let Some(span) =
+                            candidate.verify(text, hit.start, hit.end, &mut self.sentences)
+                        else {
+                            continue;
+                        };
+                        if let Some(pattern) = candidate.pattern {
+                            self.variant_hits.push((self.rule_hits.len(), pattern));
                         }
+                        span
                     }
                 };
                 self.rule_hits.push(RuleHit {
@@ -452,6 +462,9 @@ impl<'r> Auditor<'r> {
                     });
                 }
             }
+        }
+        if self.variant_hits.len() > 1 {
+            keep_longest_variants(&mut self.rule_hits, &self.variant_hits);
         }
         let turn_hits = &mut self.rule_hits[from..];
         turn_hits.sort_unstable();
@@ -543,6 +556,34 @@ impl<'r> Auditor<'r> {
             suppressed: outcome.suppressed,
         }
     }
+}
+
+/// Of the overlapping hits of the variants of one phrase (`variants`: index in `hits`, phrase),
+/// keeps the longest (the first of equals); the others are removed from `hits`.
+fn keep_longest_variants(hits: &mut Vec<RuleHit>, variants: &[(usize, u32)]) {
+    let mut dropped: Vec<usize> = Vec::new();
+    for (i, &(a, pattern_a)) in variants.iter().enumerate() {
+        for &(b, pattern_b) in &variants[i + 1..] {
+            let (x, y) = (hits[a], hits[b]);
+            if pattern_a != pattern_b || x.rule != y.rule || !(x.start < y.end && y.start < x.end) {
+                continue;
+            }
+            let shorter = if y.end - y.start > x.end - x.start {
+                a
+            } else {
+                b
+            };
+            dropped.push(shorter);
+        }
+    }
+    if dropped.is_empty() {
+        return;
+    }
+    let mut index = 0;
+    hits.retain(|_| {
+        index += 1;
+        !dropped.contains(&(index - 1))
+    });
 }
 
 /// Cancels the hits of `hits` (one turn's, sorted) that share a sentence with an

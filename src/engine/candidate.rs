@@ -72,6 +72,9 @@ pub struct Candidate {
     /// A negator shortly before the hit, in its sentence, cancels it.
     pub cancel_negated: bool,
     pub sentence: SentenceCondition,
+    /// The phrase this is a variant of, when it has several (`[very] sorry`): of the
+    /// overlapping hits of one phrase, only the longest counts.
+    pub pattern: Option<u32>,
 }
 
 impl Candidate {

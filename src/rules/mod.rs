@@ -391,9 +391,14 @@ impl Anchors {
         let mut anchors = Anchors::default();
         let mut index: HashMap<String, u32> = HashMap::new();
         let mut candidate_index: HashMap<Candidate, u32> = HashMap::new();
+        let mut patterns = 0;
         for (rule_index, list) in rule_phrases.iter().enumerate() {
             for entry in list {
                 let literal = pattern::is_literal(&entry.variants);
+                let pattern = (entry.variants.len() > 1).then(|| {
+                    patterns += 1;
+                    patterns - 1
+                });
                 for variant in &entry.variants {
                     if let [Element::Cue(cue)] = variant.as_slice() {
                         let cue_use = PhraseUse {
@@ -412,6 +417,7 @@ impl Anchors {
                         tail,
                         cancel_negated: entry.cancel_negated,
                         sentence: entry.sentence,
+                        pattern,
                     };
                     let check = (candidate != Candidate::default()).then(|| {
                         *candidate_index.entry(candidate.clone()).or_insert_with(|| {
@@ -984,12 +990,18 @@ examples.pass = ["customer: this is fine"]
             ["this is terrible", "this is awful*", "refund*"]
         );
         assert_eq!(set.written_phrases, set.phrases);
-        // Negation puts a check on every use, the literal one too.
+        // Negation puts a check on every use.
         assert!(set.uses.iter().flatten().all(|u| u.check.is_some()));
-        // Without conditions, a literal phrase has no check; a stem has.
-        let plain = load(&LISTS.replace("{not-negated} ", "")).unwrap();
+        // Without conditions, a plain phrase has no check; a stem has, and so has each
+        // variant of a phrase with several (of overlapping hits, the longest counts).
+        let plain = load(
+            &LISTS
+                .replace("{not-negated} ", "")
+                .replace("\"refund*\"]", "\"refund*\", \"calm down\"]"),
+        )
+        .unwrap();
         let checks: Vec<bool> = plain.uses.iter().map(|u| u[0].check.is_some()).collect();
-        assert_eq!(checks, [false, true, true]);
+        assert_eq!(checks, [true, true, true, false]);
     }
 
     #[test]
