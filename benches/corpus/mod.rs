@@ -95,7 +95,10 @@ impl Pack {
                 let target = &mut by_rule[phrase_use.rule as usize];
                 let list = match phrase_use.role {
                     Role::Phrase => &mut target.phrases,
-                    Role::Unless | Role::TriggerUnless => &mut target.unless,
+                    Role::Unless
+                    | Role::TriggerUnless
+                    | Role::UnlessSentence
+                    | Role::TriggerUnlessSentence => &mut target.unless,
                     Role::Trigger => &mut target.trigger,
                     Role::Ignore => &mut target.ignore,
                 };

@@ -51,6 +51,41 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_gives_one_finding_where_its_variants_overlap() {
+        let rules =
+            rule_set("kind = \"forbid\"\nphrases = [\"[so|very] sorry [for that]\", \"sorry\"]");
+        let cases: [(&str, &[&str]); 4] = [
+            ("agent: Very sorry.", &["«Very sorry».", "Very «sorry»."]),
+            (
+                "agent: so sorry for that",
+                &["«so sorry for that»", "so «sorry» for that"],
+            ),
+            (
+                "agent: sorry, so sorry",
+                &[
+                    "«sorry», so sorry",
+                    "«sorry», so sorry",
+                    "sorry, «so sorry»",
+                    "sorry, so «sorry»",
+                ],
+            ),
+            ("agent: fine", &[]),
+        ];
+        for (script, expected) in cases {
+            let result = audit(&rules, script);
+            let mut evidence: Vec<&str> = result
+                .findings
+                .iter()
+                .map(|f| f.evidence.as_str())
+                .collect();
+            evidence.sort();
+            let mut expected = expected.to_vec();
+            expected.sort();
+            assert_eq!(evidence, expected, "{script}");
+        }
+    }
+
+    #[test]
     fn customer_rules_are_answered_by_the_nearest_agent() {
         let rules = rule_set("kind = \"forbid\"\nspeaker = \"customer\"\nphrases = [\"lawyer\"]");
         let result = audit(&rules, "agent: hello\ncustomer: I will call my lawyer");

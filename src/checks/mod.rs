@@ -19,12 +19,20 @@ pub use promise::fold_judged;
 
 use std::cell::RefCell;
 
-use crate::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
+use crate::engine::{
+    Hit, Normalized, ScanBuffer, SentenceMap, Sentences, TurnText, find_cues, normalize_into,
+    normalize_text_into,
+};
 use crate::model::{AgentPart, ConversationAudit, Finding, Promise, RuleState};
 use crate::rules::{Role, Rule, RuleKind, RuleSet};
 use crate::transcript::{Conversation, Speaker};
 
-/// A rule's hit in a turn: which rule, in which role, where in the normalized text. The
+/// In a [`RuleHit`]'s `start`, the bit that says the hit is a cue: the rest of `start` is the
+/// index of its original span in [`Context::cue_spans`] (and `end` is `start` + 1).
+const CUE_BIT: u32 = 1 << 31;
+
+/// A rule's hit in a turn: which rule, in which role, where in the normalized text (or, for
+/// a cue, which cue: [`CUE_BIT`]). The
 /// fields' order is the sort order of a turn's hits, which [`Context::all_words_covered`]
 /// relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +53,8 @@ pub(crate) struct Context<'a> {
     turn_hits: &'a [(usize, usize)],
     /// The last turn normalized again with byte origins ([`Context::original_range`]).
     with_origins: &'a RefCell<WithOrigins>,
+    /// The original spans of the cues found in the conversation's turns.
+    cue_spans: &'a [(usize, usize)],
 }
 
 /// A turn normalized with byte origins for the evidence of findings, kept by the [`Auditor`]:
@@ -125,6 +135,10 @@ impl Context<'_> {
         let mut any = false;
         let mut covered_to = 1; // first byte of the first word
         for hit in self.rule_hits(turn, rule, role) {
+            if hit.start & CUE_BIT != 0 {
+                // Cues come last, and cover no word.
+                break;
+            }
             if hit.start > covered_to {
                 return false;
             }
@@ -173,6 +187,9 @@ impl Context<'_> {
     /// no byte origins (most turns never need them): the turn is normalized again with them,
     /// into the auditor's buffer, unless it is the turn normalized last.
     pub fn original_range(&self, turn: usize, start: u32, end: u32) -> (usize, usize) {
+        if start & CUE_BIT != 0 {
+            return self.cue_spans[(start & !CUE_BIT) as usize];
+        }
         let mut with_origins = self.with_origins.borrow_mut();
         if with_origins.turn != Some(turn) {
             normalize_into(
@@ -366,6 +383,14 @@ pub struct Auditor<'r> {
     rule_hits: Vec<RuleHit>,
     turn_hits: Vec<(usize, usize)>,
     with_origins: RefCell<WithOrigins>,
+    /// The sentences of the turn whose candidate hits are being checked.
+    sentences: Sentences,
+    /// The cues of the conversation's turns: their original spans, and those of one turn.
+    cue_spans: Vec<(usize, usize)>,
+    turn_cues: Vec<(crate::engine::Cue, usize, usize)>,
+    /// The hits of the turn that are variants of a phrase with several: (index in
+    /// `rule_hits`, the phrase).
+    variant_hits: Vec<(usize, u32)>,
 }
 
 impl<'r> Auditor<'r> {
@@ -378,7 +403,76 @@ impl<'r> Auditor<'r> {
             rule_hits: Vec::new(),
             turn_hits: Vec::new(),
             with_origins: RefCell::default(),
+            sentences: Sentences::default(),
+            cue_spans: Vec::new(),
+            turn_cues: Vec::new(),
+            variant_hits: Vec::new(),
         }
+    }
+
+    /// Turns the phrase hits of `turn` (whose text is `original`) into rule hits: each use of
+    /// a literal phrase as it is, each use of a pattern when its candidate check passes, the
+    /// cues when some rule uses one; then sorted, less those a `{sentence}` exception cancels.
+    fn add_rule_hits(&mut self, original: &str, turn: usize) {
+        let from = self.rule_hits.len();
+        let text = TurnText {
+            original,
+            normalized: &self.normalized[turn].text,
+        };
+        self.sentences.start_turn();
+        self.variant_hits.clear();
+        for hit in &self.hits[turn] {
+            for phrase_use in &self.rules.uses[hit.phrase as usize] {
+                // A literal phrase's hit counts as it is; a pattern's is a candidate.
+                let (start, end) = match phrase_use.check {
+                    None => (hit.start, hit.end),
+                    Some(check) => {
+                        let candidate = &self.rules.candidates[check as usize];
+                        let Some(span) =
+                            candidate.verify(text, hit.start, hit.end, &mut self.sentences)
+                        else {
+                            continue;
+                        };
+                        if let Some(pattern) = candidate.pattern {
+                            self.variant_hits.push((self.rule_hits.len(), pattern));
+                        }
+                        span
+                    }
+                };
+                self.rule_hits.push(RuleHit {
+                    rule: phrase_use.rule,
+                    role: phrase_use.role,
+                    start,
+                    end,
+                });
+            }
+        }
+        if !self.rules.cues.is_empty() {
+            self.turn_cues.clear();
+            find_cues(text.original, &mut self.turn_cues);
+            for &(cue, from, to) in &self.turn_cues {
+                let index = self.cue_spans.len() as u32 | CUE_BIT;
+                self.cue_spans.push((from, to));
+                for (_, cue_use) in self.rules.cues.iter().filter(|(c, _)| *c == cue) {
+                    self.rule_hits.push(RuleHit {
+                        rule: cue_use.rule,
+                        role: cue_use.role,
+                        start: index,
+                        end: index + 1,
+                    });
+                }
+            }
+        }
+        if self.variant_hits.len() > 1 {
+            keep_longest_variants(&mut self.rule_hits, &self.variant_hits);
+        }
+        let turn_hits = &mut self.rule_hits[from..];
+        turn_hits.sort_unstable();
+        if self.rules.sentence_exceptions {
+            let kept = cancel_by_sentence(turn_hits, text, &mut self.sentences, &self.cue_spans);
+            self.rule_hits.truncate(from + kept);
+        }
+        self.turn_hits.push((from, self.rule_hits.len()));
     }
 
     pub fn audit(&mut self, conversation: &Conversation) -> ConversationAudit {
@@ -389,6 +483,7 @@ impl<'r> Auditor<'r> {
         }
         self.rule_hits.clear();
         self.turn_hits.clear();
+        self.cue_spans.clear();
         for (turn, normalized) in turns.iter().zip(&mut self.normalized) {
             normalize_text_into(&turn.text, normalized);
         }
@@ -401,20 +496,8 @@ impl<'r> Auditor<'r> {
             &mut self.hits,
             &mut self.scan_buffer,
         );
-        for hits in &self.hits[..turns.len()] {
-            let from = self.rule_hits.len();
-            for hit in hits {
-                for phrase_use in &self.rules.uses[hit.phrase as usize] {
-                    self.rule_hits.push(RuleHit {
-                        rule: phrase_use.rule,
-                        role: phrase_use.role,
-                        start: hit.start,
-                        end: hit.end,
-                    });
-                }
-            }
-            self.rule_hits[from..].sort_unstable();
-            self.turn_hits.push((from, self.rule_hits.len()));
+        for (index, turn) in turns.iter().enumerate() {
+            self.add_rule_hits(&turn.text, index);
         }
         // The turn kept with origins was of the conversation before.
         self.with_origins.get_mut().turn = None;
@@ -424,6 +507,7 @@ impl<'r> Auditor<'r> {
             hits: &self.rule_hits,
             turn_hits: &self.turn_hits,
             with_origins: &self.with_origins,
+            cue_spans: &self.cue_spans,
         };
         let mut outcome = Outcome {
             rule_count: self.rules.rules.len(),
@@ -472,6 +556,77 @@ impl<'r> Auditor<'r> {
             suppressed: outcome.suppressed,
         }
     }
+}
+
+/// Of the overlapping hits of the variants of one phrase (`variants`: index in `hits`, phrase),
+/// keeps the longest (the first of equals); the others are removed from `hits`.
+fn keep_longest_variants(hits: &mut Vec<RuleHit>, variants: &[(usize, u32)]) {
+    let mut dropped: Vec<usize> = Vec::new();
+    for (i, &(a, pattern_a)) in variants.iter().enumerate() {
+        for &(b, pattern_b) in &variants[i + 1..] {
+            let (x, y) = (hits[a], hits[b]);
+            if pattern_a != pattern_b || x.rule != y.rule || !(x.start < y.end && y.start < x.end) {
+                continue;
+            }
+            let shorter = if y.end - y.start > x.end - x.start {
+                a
+            } else {
+                b
+            };
+            dropped.push(shorter);
+        }
+    }
+    if dropped.is_empty() {
+        return;
+    }
+    let mut index = 0;
+    hits.retain(|_| {
+        index += 1;
+        !dropped.contains(&(index - 1))
+    });
+}
+
+/// Cancels the hits of `hits` (one turn's, sorted) that share a sentence with an
+/// `unless_sentence` hit of their rule (or a trigger hit with a `trigger.unless_sentence`
+/// one), keeping the others in order at the front; returns how many are kept.
+fn cancel_by_sentence(
+    hits: &mut [RuleHit],
+    text: TurnText,
+    sentences: &mut Sentences,
+    cue_spans: &[(usize, usize)],
+) -> usize {
+    let exceptions: Vec<(u32, Role, u32)> = hits
+        .iter()
+        .filter_map(|h| Some((h.rule, h.role.cancels_in_sentence()?, h.start)))
+        .collect();
+    if exceptions.is_empty() {
+        return hits.len();
+    }
+    let map = sentences.get(text.original);
+    let sentence_of = |map: &SentenceMap, start: u32| {
+        if start & CUE_BIT != 0 {
+            map.sentence_of_original(cue_spans[(start & !CUE_BIT) as usize].0)
+        } else {
+            map.sentence_of(start as usize)
+        }
+    };
+    let exceptions: Vec<(u32, Role, usize)> = exceptions
+        .into_iter()
+        .map(|(rule, role, start)| (rule, role, sentence_of(map, start)))
+        .collect();
+    let mut kept = 0;
+    for index in 0..hits.len() {
+        let hit = hits[index];
+        let sentence = || sentence_of(map, hit.start);
+        let cancelled = exceptions
+            .iter()
+            .any(|&(rule, role, s)| rule == hit.rule && role == hit.role && s == sentence());
+        if !cancelled {
+            hits[kept] = hit;
+            kept += 1;
+        }
+    }
+    kept
 }
 
 fn run_rule(context: &Context, index: u32, rule: &Rule, outcome: &mut Outcome) {

@@ -4,7 +4,8 @@
 //! the whole rule set: each turn is scanned once, whatever the number of rules, and every
 //! (overlapping) hit is reported with the rules and roles that use its phrase. Patterns are
 //! ` phrase ` over [`Normalized`] text (framed by spaces), so a hit is always on whole words and
-//! needs no boundary check.
+//! needs no boundary check; an open anchor (`refund*`, from a stemmed pattern) is ` refund`,
+//! starting at a word and ending inside one, and its candidate check reads the word to its end.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::noncontiguous::NFA;
@@ -56,11 +57,18 @@ pub struct PhraseMatcher {
     longest_pattern: usize,
     class_count: u32,
     /// The hits of match row `r` are `matches[match_starts[r]..match_starts[r + 1]]`:
-    /// (phrase, pattern length with its framing spaces), in the order aho-corasick's
+    /// (phrase, pattern length with its framing spaces, [`OPEN_BIT`] set for an open
+    /// pattern), in the order aho-corasick's
     /// `find_overlapping_iter` gives them.
     match_starts: Vec<u32>,
     matches: Vec<(u32, u32)>,
 }
+
+/// The mark at the end of an open anchor: a phrase that ends inside a word.
+pub const OPEN: char = '*';
+
+/// In a match's pattern length, the bit that says the pattern is open.
+const OPEN_BIT: u32 = 1 << 31;
 
 /// The number of stretches of text [`PhraseMatcher::find_each_into`] walks in lock-step.
 const LANES: usize = 3;
@@ -84,7 +92,14 @@ impl PhraseMatcher {
     /// Builds the automaton; `phrases` are already normalized, distinct and non-empty, and a
     /// hit's `phrase` is the index into this slice.
     pub fn new(phrases: &[String]) -> Result<PhraseMatcher, MatcherError> {
-        let patterns: Vec<String> = phrases.iter().map(|p| format!(" {p} ")).collect();
+        // A phrase ending in `*` is an open anchor: the prefix of a word, no boundary after.
+        let patterns: Vec<String> = phrases
+            .iter()
+            .map(|p| match p.strip_suffix(OPEN) {
+                Some(prefix) => format!(" {prefix}"),
+                None => format!(" {p} "),
+            })
+            .collect();
         // aho-corasick's trie with failure links: its `next_state` follows them, giving the
         // transitions of the DFA the table is filled from (building aho-corasick's own DFA
         // first cost 86 M instructions more, at every start). No prefilter: the table is
@@ -169,7 +184,9 @@ impl PhraseMatcher {
             if row < match_rows {
                 for index in 0..nfa.match_len(state) {
                     let pattern = nfa.match_pattern(state, index);
-                    matches.push((pattern.as_u32(), nfa.pattern_len(pattern) as u32));
+                    let open = phrases[pattern.as_usize()].ends_with(OPEN);
+                    let length = nfa.pattern_len(pattern) as u32 | if open { OPEN_BIT } else { 0 };
+                    matches.push((pattern.as_u32(), length));
                 }
                 match_starts.push(matches.len() as u32);
             }
@@ -199,10 +216,13 @@ impl PhraseMatcher {
         let matches =
             &self.matches[self.match_starts[row] as usize..self.match_starts[row + 1] as usize];
         for &(phrase, length) in matches {
+            // A closed pattern's hit leaves out its framing space at the end; an open one has none.
+            let closed = 1 - (length >> 31);
+            let length = length & !OPEN_BIT;
             hits.push(Hit {
                 phrase,
                 start: (end - length as usize) as u32 + 1,
-                end: end as u32 - 1,
+                end: end as u32 - closed,
             });
         }
     }
@@ -326,7 +346,14 @@ mod tests {
     /// The hits `find_overlapping_iter` gives with the options the matcher had before it
     /// walked its DFA by hand: the hand walks must give exactly these, in this order.
     fn reference_hits(phrases: &[String], text: &str) -> Vec<Hit> {
-        let patterns: Vec<String> = phrases.iter().map(|p| format!(" {p} ")).collect();
+        // A phrase ending in `*` is an open anchor: the prefix of a word, no boundary after.
+        let patterns: Vec<String> = phrases
+            .iter()
+            .map(|p| match p.strip_suffix(OPEN) {
+                Some(prefix) => format!(" {prefix}"),
+                None => format!(" {p} "),
+            })
+            .collect();
         let automaton = aho_corasick::AhoCorasick::builder()
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
@@ -451,6 +478,31 @@ mod tests {
         }
         matcher.find_each_into(&normalized, &mut hits, &mut buffer);
         assert_eq!(&hits[..texts.len()], expected.as_slice());
+    }
+
+    #[test]
+    fn open_anchors_end_inside_a_word() {
+        let phrases: Vec<String> = ["refund*", "refund", "full refund*"]
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let matcher = PhraseMatcher::new(&phrases).unwrap();
+        let cases: [(&str, &[(u32, &str)]); 4] = [
+            (" refunds ", &[(0, "refund")]),
+            (" refund ", &[(0, "refund"), (1, "refund")]),
+            (" a full refunding ", &[(0, "refund"), (2, "full refund")]),
+            (" prefund ", &[]),
+        ];
+        for (text, expected) in cases {
+            let mut hits = Vec::new();
+            matcher.find_into(text, &mut hits);
+            let mut found: Vec<(u32, &str)> = hits
+                .iter()
+                .map(|h| (h.phrase, &text[h.start as usize..h.end as usize]))
+                .collect();
+            found.sort();
+            assert_eq!(found, expected, "{text}");
+        }
     }
 
     #[test]

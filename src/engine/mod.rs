@@ -6,8 +6,15 @@
 //! every distinct normalized phrase, so each turn is scanned once whatever the number of rules,
 //! and a hit is always on whole words.
 
+mod candidate;
+mod cue;
 mod matcher;
 mod normalize;
 
-pub use matcher::{Hit, MatcherError, PhraseMatcher, ScanBuffer};
+pub use candidate::{
+    Candidate, Element, NEGATION_WORDS, NEGATORS, SentenceCondition, SentenceMap, Sentences,
+    TurnText,
+};
+pub use cue::{CUES, Cue, find_cues};
+pub use matcher::{Hit, MatcherError, OPEN, PhraseMatcher, ScanBuffer};
 pub use normalize::{Normalized, normalize, normalize_into, normalize_text_into};

@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use super::pattern::{self, Lists};
 use super::schema::{KeptBy, Phrases, RawExample, RawKind, RawRule, RawSpeaker};
 use super::{
-    ChannelSettings, Example, Role, Rule, RuleError, RuleKind, RuleWithPhrases, Structure, Window,
-    WindowSettings, line_of,
+    ChannelSettings, Example, PhraseEntry, Role, Rule, RuleError, RuleKind, RuleWithPhrases,
+    Structure, Window, WindowSettings, line_of,
 };
 use crate::deadline::{Windows, Within};
-use crate::engine::normalize;
+use crate::engine::Element;
 use crate::transcript::Speaker;
 use crate::transcript::script::parse_script_from_line;
 
@@ -29,7 +30,9 @@ pub(super) struct RuleContext<'a> {
     rule_line: usize,
     id: String,
     kind: RawKind,
-    phrases: Vec<(Role, String)>,
+    /// The file's named lists (with those of the packs it includes).
+    lists: &'a Lists,
+    phrases: Vec<PhraseEntry>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -39,6 +42,7 @@ impl<'a> RuleContext<'a> {
         file: &'a str,
         text: &'a str,
         rule_line: usize,
+        lists: &'a Lists,
     ) -> Result<RuleContext<'a>, RuleError> {
         let mut rule = RuleContext {
             file,
@@ -46,6 +50,7 @@ impl<'a> RuleContext<'a> {
             rule_line,
             id: String::new(),
             kind: *raw.kind.get_ref(),
+            lists,
             phrases: Vec::new(),
         };
         let id = raw.id.get_ref().trim().to_string();
@@ -213,7 +218,8 @@ impl<'a> RuleContext<'a> {
     }
 
     /// Adds the phrases of `list` in `role`; a `required` list must be given and not be empty.
-    /// Every phrase must have words.
+    /// Every phrase must parse ([`pattern::parse`]) and have words; an exception that starts
+    /// with `{sentence}` takes the sentence-wide role of its list.
     fn add_phrases(
         &mut self,
         list: &Option<Phrases>,
@@ -232,14 +238,32 @@ impl<'a> RuleContext<'a> {
             return Err(self.at(list.span(), field, "the list is empty".into()));
         }
         for phrase in list.get_ref() {
-            if normalize(phrase.get_ref()).is_empty() {
-                return Err(self.at(
-                    phrase.span(),
-                    field,
-                    format!("phrase {:?} has no words", phrase.get_ref()),
+            let error = |message| self.at(phrase.span(), field, message);
+            let (modifiers, words) = pattern::modifiers(phrase.get_ref()).map_err(error)?;
+            let variants = pattern::parse(words, Some(self.lists)).map_err(error)?;
+            let conditions = modifiers.cancel_negated || modifiers.sentence != Default::default();
+            if conditions && variants.iter().any(|v| matches!(v[0], Element::Cue(_))) {
+                return Err(error(
+                    "a cue takes no condition but `{sentence}` on an exception".into(),
                 ));
             }
-            self.phrases.push((role, phrase.get_ref().clone()));
+            let role = match (modifiers.sentence_scope, role) {
+                (false, role) => role,
+                (true, Role::Unless) => Role::UnlessSentence,
+                (true, Role::TriggerUnless) => Role::TriggerUnlessSentence,
+                (true, _) => {
+                    return Err(error(
+                        "`{sentence}` belongs on an exception (`unless`, `trigger.unless`)".into(),
+                    ));
+                }
+            };
+            self.phrases.push(PhraseEntry {
+                role,
+                written: phrase.get_ref().clone(),
+                variants,
+                cancel_negated: modifiers.cancel_negated,
+                sentence: modifiers.sentence,
+            });
         }
         Ok(())
     }

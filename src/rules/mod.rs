@@ -11,6 +11,7 @@
 
 mod compile;
 mod listing;
+mod pattern;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -21,8 +22,9 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::deadline::Windows;
-use crate::engine::{PhraseMatcher, normalize};
+use crate::engine::{Candidate, Cue, Element, PhraseMatcher, SentenceCondition};
 use crate::transcript::Speaker;
+use pattern::{Lists, Variant};
 pub use schema::{KeptBy, Severity};
 use schema::{RawFile, RawKind, RawOverride, RawRule};
 
@@ -287,6 +289,21 @@ pub enum Role {
     /// `ignore` of an `overlap` rule (backchannel words) or a `require` rule (turns of only
     /// these words, such as a goodbye, count in no window).
     Ignore,
+    /// `unless_sentence`: cancels every `phrases` hit in its sentence.
+    UnlessSentence,
+    /// `trigger.unless_sentence`: cancels every trigger hit in its sentence.
+    TriggerUnlessSentence,
+}
+
+impl Role {
+    /// The role whose hits a hit of this role cancels by sentence, if any.
+    pub fn cancels_in_sentence(self) -> Option<Role> {
+        match self {
+            Role::UnlessSentence => Some(Role::Phrase),
+            Role::TriggerUnlessSentence => Some(Role::Trigger),
+            _ => None,
+        }
+    }
 }
 
 /// One use of a distinct phrase by a rule.
@@ -294,6 +311,9 @@ pub enum Role {
 pub struct PhraseUse {
     pub rule: u32,
     pub role: Role,
+    /// The check a hit must pass for this use ([`RuleSet::candidates`]); `None` for a
+    /// literal phrase, whose hits count as they are.
+    pub check: Option<u32>,
 }
 
 /// The compiled rules of one run.
@@ -304,11 +324,19 @@ pub struct RuleSet {
     pub name: String,
     /// `sha256:` of the files' contents, in order.
     pub digest: String,
-    /// Distinct normalized phrases; a hit's `phrase` indexes this and [`RuleSet::uses`].
+    /// Distinct anchors: normalized literal phrases, and the anchors of patterns (an open
+    /// one ends in `*`); a hit's `phrase` indexes this and [`RuleSet::uses`].
     pub phrases: Vec<String>,
-    /// The phrases as the files wrote them, for `rules list --phrases`.
+    /// The phrases as the files wrote them (a pattern's anchors as they are), for
+    /// `rules list --phrases`.
     pub written_phrases: Vec<String>,
     pub uses: Vec<Vec<PhraseUse>>,
+    /// The checks of pattern hits, indexed by [`PhraseUse::check`].
+    pub candidates: Vec<Candidate>,
+    /// Whether some rule has a `{sentence}` exception.
+    pub sentence_exceptions: bool,
+    /// The cues rules use, each with a use: found in the original text, not by the matcher.
+    pub cues: Vec<(Cue, PhraseUse)>,
     pub matcher: PhraseMatcher,
 }
 
@@ -316,7 +344,7 @@ impl RuleSet {
     /// Loads and compiles the given rule files, in order.
     pub fn load(sources: &[RuleSource]) -> Result<RuleSet, RuleError> {
         let mut rules: Vec<Rule> = Vec::new();
-        let mut rule_phrases: Vec<Vec<(Role, String)>> = Vec::new();
+        let mut rule_phrases: Vec<Vec<PhraseEntry>> = Vec::new();
         let mut names = Vec::new();
         let mut hasher = Sha256::new();
         for source in sources {
@@ -324,6 +352,7 @@ impl RuleSet {
                 name,
                 rules: compiled,
                 included,
+                ..
             } = compile(source)?;
             for text in std::iter::once(source.text.as_str()).chain(included) {
                 hasher.update((text.len() as u64).to_le_bytes());
@@ -346,28 +375,18 @@ impl RuleSet {
                 rule_phrases.push(phrases);
             }
         }
-        let mut index: HashMap<String, u32> = HashMap::new();
-        let mut phrases: Vec<String> = Vec::new();
-        let mut written_phrases: Vec<String> = Vec::new();
-        let mut uses: Vec<Vec<PhraseUse>> = Vec::new();
-        for (rule_index, list) in rule_phrases.iter().enumerate() {
-            for (role, written) in list {
-                let normalized = normalize(written);
-                let id = *index.entry(normalized.clone()).or_insert_with(|| {
-                    phrases.push(normalized);
-                    written_phrases.push(written.trim().to_string());
-                    uses.push(Vec::new());
-                    (phrases.len() - 1) as u32
-                });
-                let phrase_use = PhraseUse {
-                    rule: rule_index as u32,
-                    role: *role,
-                };
-                if !uses[id as usize].contains(&phrase_use) {
-                    uses[id as usize].push(phrase_use);
-                }
-            }
-        }
+        let anchors = Anchors::of(&rule_phrases);
+        let Anchors {
+            phrases,
+            written_phrases,
+            uses,
+            candidates,
+            cues,
+        } = anchors;
+        let sentence_exceptions = rule_phrases
+            .iter()
+            .flatten()
+            .any(|entry| entry.role.cancels_in_sentence().is_some());
         let matcher = PhraseMatcher::new(&phrases).map_err(|err| RuleError {
             file: sources.first().map(|s| s.name.clone()).unwrap_or_default(),
             line: 0,
@@ -386,6 +405,9 @@ impl RuleSet {
             phrases,
             written_phrases,
             uses,
+            candidates,
+            sentence_exceptions,
+            cues,
             matcher,
         })
     }
@@ -404,14 +426,132 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// A rule and the phrases it uses.
-type RuleWithPhrases = (Rule, Vec<(Role, String)>);
+/// A phrase of a rule as compiled: its role, how it was written, its literal variants, and
+/// the conditions of its list.
+#[derive(Debug, Clone)]
+struct PhraseEntry {
+    role: Role,
+    written: String,
+    variants: Vec<Variant>,
+    cancel_negated: bool,
+    sentence: SentenceCondition,
+}
 
-/// One file compiled: its name, its rules (included ones first), the texts it included.
+/// A rule and the phrases it uses.
+type RuleWithPhrases = (Rule, Vec<PhraseEntry>);
+
+/// One file compiled: its name, its rules (included ones first), the texts it included, and
+/// its lists (with those of the packs it includes).
 struct Compiled {
     name: String,
     rules: Vec<RuleWithPhrases>,
     included: Vec<&'static str>,
+    lists: Lists,
+}
+
+/// The anchors of every phrase of a rule set, what uses them, and the checks of their hits.
+#[derive(Default)]
+struct Anchors {
+    phrases: Vec<String>,
+    written_phrases: Vec<String>,
+    uses: Vec<Vec<PhraseUse>>,
+    candidates: Vec<Candidate>,
+    cues: Vec<(Cue, PhraseUse)>,
+}
+
+impl Anchors {
+    /// Each variant of each phrase goes on the automaton by its anchor. A literal phrase in a
+    /// list without conditions has no check (its anchor is all of it); any other variant's
+    /// use carries the check of what its anchor leaves out.
+    fn of(rule_phrases: &[Vec<PhraseEntry>]) -> Anchors {
+        let mut anchors = Anchors::default();
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut candidate_index: HashMap<Candidate, u32> = HashMap::new();
+        let mut patterns = 0;
+        for (rule_index, list) in rule_phrases.iter().enumerate() {
+            for entry in list {
+                let literal = pattern::is_literal(&entry.variants);
+                let pattern = (entry.variants.len() > 1).then(|| {
+                    patterns += 1;
+                    patterns - 1
+                });
+                for variant in &entry.variants {
+                    if let [Element::Cue(cue)] = variant.as_slice() {
+                        let cue_use = PhraseUse {
+                            rule: rule_index as u32,
+                            role: entry.role,
+                            check: None,
+                        };
+                        if !anchors.cues.contains(&(*cue, cue_use)) {
+                            anchors.cues.push((*cue, cue_use));
+                        }
+                        continue;
+                    }
+                    let (key, open, tail) = pattern::split_anchor(variant);
+                    let candidate = Candidate {
+                        open,
+                        tail,
+                        cancel_negated: entry.cancel_negated,
+                        sentence: entry.sentence,
+                        pattern,
+                    };
+                    let check = (candidate != Candidate::default()).then(|| {
+                        *candidate_index.entry(candidate.clone()).or_insert_with(|| {
+                            anchors.candidates.push(candidate);
+                            (anchors.candidates.len() - 1) as u32
+                        })
+                    });
+                    let written = if literal {
+                        entry.written.trim().to_string()
+                    } else {
+                        key.clone()
+                    };
+                    let id = *index.entry(key.clone()).or_insert_with(|| {
+                        anchors.phrases.push(key);
+                        anchors.written_phrases.push(written);
+                        anchors.uses.push(Vec::new());
+                        (anchors.phrases.len() - 1) as u32
+                    });
+                    let phrase_use = PhraseUse {
+                        rule: rule_index as u32,
+                        role: entry.role,
+                        check,
+                    };
+                    if !anchors.uses[id as usize].contains(&phrase_use) {
+                        anchors.uses[id as usize].push(phrase_use);
+                    }
+                }
+            }
+        }
+        anchors
+    }
+}
+
+/// Compiles a file's `[lists]` onto the lists of the packs it includes (a list of the same
+/// name replaces the included one for the file's own rules).
+fn compile_lists(
+    raw: &schema::RawLists,
+    lists: &mut Lists,
+    at: &dyn Fn(std::ops::Range<usize>, &str, String) -> RuleError,
+) -> Result<(), RuleError> {
+    for (name, items) in raw.iter().flatten() {
+        let written: Vec<&str> = items
+            .get_ref()
+            .iter()
+            .map(|i| i.get_ref().as_str())
+            .collect();
+        let field = format!("lists.{}", name.get_ref());
+        lists
+            .define(name.get_ref(), &written)
+            .map_err(|(index, message)| {
+                let span = items
+                    .get_ref()
+                    .get(index)
+                    .map_or_else(|| items.span(), Spanned::span);
+                at(span, &field, message)
+            })?;
+    }
+    Ok(())
 }
 
 /// Compiles one file into its name and its rules, each with the phrases it uses: first the
@@ -448,6 +588,7 @@ fn compile(source: &RuleSource) -> Result<Compiled, RuleError> {
         .unwrap_or_else(|| file.to_string());
     let mut rules: Vec<RuleWithPhrases> = Vec::new();
     let mut included = Vec::new();
+    let mut lists = Lists::default();
     for pack in raw.include.iter().flat_map(|list| list.get_ref()) {
         if pack.get_ref().trim() != DEFAULT_PACK_NAME {
             return Err(at(
@@ -466,7 +607,9 @@ fn compile(source: &RuleSource) -> Result<Compiled, RuleError> {
                 "the default pack is included twice".into(),
             ));
         }
-        rules.extend(compile(&RuleSource::default_pack())?.rules);
+        let pack = compile(&RuleSource::default_pack())?;
+        rules.extend(pack.rules);
+        lists.extend(&pack.lists);
         included.push(DEFAULT_PACK);
     }
     let unknown = |id: &str, rules: &[RuleWithPhrases]| {
@@ -497,15 +640,17 @@ fn compile(source: &RuleSource) -> Result<Compiled, RuleError> {
         };
         apply_override(rule, changes.get_ref(), &field, &at)?;
     }
+    compile_lists(&raw.lists, &mut lists, &at)?;
     for spanned in raw.rule {
         let rule_line = line_of(text, spanned.span().start);
         let raw_rule = spanned.into_inner();
-        rules.push(compile_rule(raw_rule, file, text, rule_line)?);
+        rules.push(compile_rule(raw_rule, file, text, rule_line, &lists)?);
     }
     Ok(Compiled {
         name,
         rules,
         included,
+        lists,
     })
 }
 
@@ -614,8 +759,9 @@ fn compile_rule(
     file: &str,
     text: &str,
     rule_line: usize,
+    lists: &Lists,
 ) -> Result<RuleWithPhrases, RuleError> {
-    let mut rule = compile::RuleContext::new(&raw, file, text, rule_line)?;
+    let mut rule = compile::RuleContext::new(&raw, file, text, rule_line, lists)?;
     let kind = match *raw.kind.get_ref() {
         RawKind::Forbid => compile::forbid(&mut rule, &raw)?,
         RawKind::Require => compile::require(&mut rule, &raw)?,
@@ -894,6 +1040,92 @@ within_turns = 3
             assert_eq!(err.line, line, "{shown}");
             assert!(shown.starts_with("t.toml:"), "{shown}");
         }
+    }
+
+    const LISTS: &str = r#"version = 1
+
+[lists]
+negative = ["terrible", "awful*"]
+
+[[rule]]
+id = "angry"
+kind = "forbid"
+speaker = "customer"
+severity = "minor"
+message = "m"
+phrases = ["{not-negated} this is @negative", "{not-negated} refund*"]
+examples.fail = ["customer: this is awful"]
+examples.pass = ["customer: this is fine"]
+"#;
+
+    #[test]
+    fn patterns_compile_to_anchors_and_checks() {
+        let set = load(LISTS).unwrap();
+        assert_eq!(
+            set.phrases,
+            ["this is terrible", "this is awful*", "refund*"]
+        );
+        assert_eq!(set.written_phrases, set.phrases);
+        // Negation puts a check on every use.
+        assert!(set.uses.iter().flatten().all(|u| u.check.is_some()));
+        // Without conditions, a plain phrase has no check; a stem has, and so has each
+        // variant of a phrase with several (of overlapping hits, the longest counts).
+        let plain = load(
+            &LISTS
+                .replace("{not-negated} ", "")
+                .replace("\"refund*\"]", "\"refund*\", \"calm down\"]"),
+        )
+        .unwrap();
+        let checks: Vec<bool> = plain.uses.iter().map(|u| u[0].check.is_some()).collect();
+        assert_eq!(checks, [true, true, true, false]);
+    }
+
+    #[test]
+    fn pattern_errors_name_line_and_field() {
+        let cases: Vec<(String, usize, &str)> = vec![
+            (
+                LISTS.replace("@negative", "@negativ"),
+                12,
+                "field `phrases`: unknown list `@negativ`: the lists are negative",
+            ),
+            (
+                LISTS.replace("\"awful*\"", "\"aw*ful\""),
+                4,
+                "field `lists.negative`: `*` must end a word",
+            ),
+            (
+                LISTS.replace("refund*", "(refund"),
+                12,
+                "field `phrases`: `(` is not closed by `)`",
+            ),
+            (
+                LISTS.replace("{not-negated} refund", "{negated} refund"),
+                12,
+                "field `phrases`: unknown condition `{negated}`",
+            ),
+            (
+                LISTS.replace("{not-negated} refund", "{sentence} refund"),
+                12,
+                "field `phrases`: `{sentence}` belongs on an exception",
+            ),
+            (
+                format!("{LISTS}unless = [\"{{sentence}} ...\"]\n"),
+                15,
+                "field `unless`: phrase \"...\": a gap",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let err = load(&text).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(needle), "{shown} lacks {needle}");
+            assert_eq!(err.line, line, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_file_sees_the_lists_of_the_pack_it_includes() {
+        let pack = format!("{EXTENDS}\n[lists]\nmine = [\"x\"]\n");
+        assert!(load(&pack).is_ok());
     }
 
     #[test]

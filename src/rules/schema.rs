@@ -19,6 +19,8 @@ pub struct RawFile {
     /// Per included rule id, the settings to change.
     #[serde(rename = "override")]
     pub overrides: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawOverride>>>,
+    /// Named word lists (`@name` in a phrase), per name its items.
+    pub lists: RawLists,
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
 }
@@ -85,6 +87,9 @@ impl Severity {
 }
 
 pub type Phrases = Spanned<Vec<Spanned<String>>>;
+
+/// `[lists]`: per name, its items.
+pub type RawLists = Option<std::collections::BTreeMap<Spanned<String>, Phrases>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
