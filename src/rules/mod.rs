@@ -1109,6 +1109,16 @@ examples.pass = ["customer: this is fine"]
                 "field `phrases`: `{sentence}` belongs on an exception",
             ),
             (
+                LISTS.replace("{not-negated} refund*", "{not-negated} <angry-emoji>"),
+                12,
+                "field `phrases`: a cue takes no condition",
+            ),
+            (
+                LISTS.replace("\"awful*\"", "\"{question} awful\""),
+                4,
+                "field `lists.negative`: a list item cannot carry conditions",
+            ),
+            (
                 format!("{LISTS}unless = [\"{{sentence}} ...\"]\n"),
                 15,
                 "field `unless`: phrase \"...\": a gap",

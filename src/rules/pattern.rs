@@ -483,6 +483,24 @@ mod tests {
     }
 
     #[test]
+    fn included_lists_are_seen_and_replaced_by_name() {
+        let mut pack = Lists::default();
+        pack.define("negative", &["awful"]).unwrap();
+        pack.define("delay", &["wait*"]).unwrap();
+        let mut file = Lists::default();
+        file.extend(&pack);
+        file.define("negative", &["bad"]).unwrap();
+        let shown = |phrase: &str| -> Vec<String> {
+            parse(phrase, Some(&file))
+                .unwrap()
+                .iter()
+                .map(|v| show(v))
+                .collect()
+        };
+        assert_eq!(shown("@negative ... @delay"), ["bad ...3 wait*"]);
+    }
+
+    #[test]
     fn conditions_start_a_phrase() {
         let negated = Modifiers {
             cancel_negated: true,
