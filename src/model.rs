@@ -105,7 +105,7 @@ impl PromiseState {
         }
     }
 
-    pub(crate) fn parse(text: &str) -> Option<PromiseState> {
+    pub fn parse(text: &str) -> Option<PromiseState> {
         Some(match text {
             "kept" => PromiseState::Kept,
             "broken" => PromiseState::Broken,

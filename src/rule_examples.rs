@@ -16,18 +16,18 @@ use crate::transcript::script::parse_script_from_line;
 /// An example that did not behave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExampleFailure {
-    pub rule_id: String,
-    pub file: String,
-    pub line: usize,
+    pub(crate) rule_id: String,
+    pub(crate) file: String,
+    pub(crate) line: usize,
     /// `true` for an `examples.fail` entry that produced no finding; `false` for an
     /// `examples.pass` entry that produced some.
-    pub expected_finding: bool,
-    pub text: String,
+    pub(crate) expected_finding: bool,
+    pub(crate) text: String,
     /// The evidence of the findings it produced (for a pass example, or a fail example whose
     /// findings are all in the wrong place: then prefixed with their turn).
-    pub evidence: Vec<String>,
+    pub(crate) evidence: Vec<String>,
     /// Where a fail example's finding had to be (`turn 3 with "not our fault"`).
-    pub expected_at: Option<String>,
+    pub(crate) expected_at: Option<String>,
 }
 
 impl std::fmt::Display for ExampleFailure {

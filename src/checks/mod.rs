@@ -46,7 +46,7 @@ struct RuleHit {
 /// What the checks of one conversation look at: the conversation, each turn's normalized
 /// text, and each turn's rule hits.
 pub(crate) struct Context<'a> {
-    pub conversation: &'a Conversation,
+    pub(crate) conversation: &'a Conversation,
     normalized: &'a [Normalized],
     hits: &'a [RuleHit],
     /// `hits[turn_hits[t].0..turn_hits[t].1]` are turn t's hits, sorted.
@@ -67,29 +67,29 @@ struct WithOrigins {
 }
 
 impl Context<'_> {
-    pub fn turn_count(&self) -> usize {
+    pub(crate) fn turn_count(&self) -> usize {
         self.conversation.turns.len()
     }
 
-    pub fn conversation_turns(&self) -> &[crate::transcript::Turn] {
+    pub(crate) fn conversation_turns(&self) -> &[crate::transcript::Turn] {
         &self.conversation.turns
     }
 
-    pub fn speaker(&self, turn: usize) -> Speaker {
+    pub(crate) fn speaker(&self, turn: usize) -> Speaker {
         self.conversation.turns[turn].speaker
     }
 
-    pub fn normalized(&self, turn: usize) -> &Normalized {
+    pub(crate) fn normalized(&self, turn: usize) -> &Normalized {
         &self.normalized[turn]
     }
 
     /// Whether the turn has any words (an empty or `[noise]`-only turn has none).
-    pub fn has_words(&self, turn: usize) -> bool {
+    pub(crate) fn has_words(&self, turn: usize) -> bool {
         self.normalized[turn].has_words()
     }
 
     /// Turns of `speaker` that have words, in order (or from the end, with `rev`/`next_back`).
-    pub fn turns_of(&self, speaker: Speaker) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    pub(crate) fn turns_of(&self, speaker: Speaker) -> impl DoubleEndedIterator<Item = usize> + '_ {
         (0..self.turn_count()).filter(move |&t| self.speaker(t) == speaker && self.has_words(t))
     }
 
@@ -101,7 +101,7 @@ impl Context<'_> {
     }
 
     /// The hits of `role` in `turn` for `rule` that no hit of `cancel` overlaps, in order.
-    pub fn effective_hits(
+    pub(crate) fn effective_hits(
         &self,
         turn: usize,
         rule: u32,
@@ -118,7 +118,7 @@ impl Context<'_> {
     }
 
     /// Whether `turn` holds an effective hit.
-    pub fn has_hit(&self, turn: usize, rule: u32, role: Role, cancel: Role) -> bool {
+    pub(crate) fn has_hit(&self, turn: usize, rule: u32, role: Role, cancel: Role) -> bool {
         self.effective_hits(turn, rule, role, cancel)
             .next()
             .is_some()
@@ -130,7 +130,7 @@ impl Context<'_> {
     /// come in order of their start and are walked where they lie: no copy to sort. (This is
     /// asked of most turns, by `overlap` and `require`; callgrind, 10 MB corpus, `audit -q
     /// -j1`: 10.8 M instructions with a sorted copy, 2.3 M without.)
-    pub fn all_words_covered(&self, turn: usize, rule: u32, role: Role) -> bool {
+    pub(crate) fn all_words_covered(&self, turn: usize, rule: u32, role: Role) -> bool {
         let text_len = self.normalized[turn].text.len() as u32;
         let mut any = false;
         let mut covered_to = 1; // first byte of the first word
@@ -149,13 +149,13 @@ impl Context<'_> {
     }
 
     /// The agent who spoke an agent turn.
-    pub fn agent_of(&self, turn: usize) -> &str {
+    pub(crate) fn agent_of(&self, turn: usize) -> &str {
         self.conversation.agent_of_turn(turn)
     }
 
     /// The agent answerable for something at `turn`: the agent of the latest agent turn up to
     /// it, else of the first agent turn after it, else the conversation's agent.
-    pub fn agent_near(&self, turn: usize) -> &str {
+    pub(crate) fn agent_near(&self, turn: usize) -> &str {
         let before = (0..=turn.min(self.turn_count().saturating_sub(1)))
             .rev()
             .find(|&t| self.speaker(t) == Speaker::Agent && self.has_words(t));
@@ -170,7 +170,7 @@ impl Context<'_> {
     }
 
     /// Whether every turn with words has a start and an end time.
-    pub fn is_timed(&self) -> bool {
+    pub(crate) fn is_timed(&self) -> bool {
         let mut any = false;
         for (t, turn) in self.conversation.turns.iter().enumerate() {
             if self.has_words(t) {
@@ -186,7 +186,7 @@ impl Context<'_> {
     /// The original byte range of `turn`'s normalized range `start..end`. The auditor keeps
     /// no byte origins (most turns never need them): the turn is normalized again with them,
     /// into the auditor's buffer, unless it is the turn normalized last.
-    pub fn original_range(&self, turn: usize, start: u32, end: u32) -> (usize, usize) {
+    pub(crate) fn original_range(&self, turn: usize, start: u32, end: u32) -> (usize, usize) {
         if start & CUE_BIT != 0 {
             return self.cue_spans[(start & !CUE_BIT) as usize];
         }
@@ -204,13 +204,13 @@ impl Context<'_> {
     }
 
     /// The evidence for a hit: the speaker's words around it, the match in «».
-    pub fn excerpt(&self, turn: usize, start: u32, end: u32) -> (String, (usize, usize)) {
+    pub(crate) fn excerpt(&self, turn: usize, start: u32, end: u32) -> (String, (usize, usize)) {
         let (from, to) = self.original_range(turn, start, end);
         let text = &self.conversation.turns[turn].text;
         (excerpt(text, from, to), (from, to))
     }
 
-    pub fn finding(
+    pub(crate) fn finding(
         &self,
         rule: u32,
         agent: &str,
@@ -236,7 +236,7 @@ const CONTEXT_CHARS: usize = 40;
 
 /// `text[from..to]` marked with «», with up to 40 characters each side, cut at
 /// a word edge and marked `…` where cut; line breaks become spaces.
-pub fn excerpt(text: &str, from: usize, to: usize) -> String {
+pub(crate) fn excerpt(text: &str, from: usize, to: usize) -> String {
     let before = &text[..from];
     let after = &text[to..];
     let mut left_start = before
@@ -276,7 +276,7 @@ pub fn excerpt(text: &str, from: usize, to: usize) -> String {
 }
 
 /// A turn's text shortened to about `max` characters for "what was said" evidence.
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     let text = text.trim();
     let cut = text.char_indices().nth(max).map(|(i, _)| i);
     let shown = match cut {
@@ -334,7 +334,7 @@ impl Outcome {
     }
 
     /// The rule could fire on this agent here.
-    pub fn applicable(&mut self, agent: &str, rule: u32) {
+    pub(crate) fn applicable(&mut self, agent: &str, rule: u32) {
         let state = &mut self.part(agent).states[rule as usize];
         if *state == RuleState::NotApplicable {
             *state = RuleState::Passed;
@@ -342,7 +342,7 @@ impl Outcome {
     }
 
     /// The rule could fire on every agent who spoke.
-    pub fn applicable_to_speakers(&mut self, rule: u32) {
+    pub(crate) fn applicable_to_speakers(&mut self, rule: u32) {
         for part in &mut self.agents[..self.speakers] {
             let state = &mut part.states[rule as usize];
             if *state == RuleState::NotApplicable {
@@ -352,7 +352,7 @@ impl Outcome {
     }
 
     /// Whether a directive suppresses `rule`'s findings on `turn` (0-based).
-    pub fn is_suppressed(&self, turn: usize, rule: u32) -> bool {
+    pub(crate) fn is_suppressed(&self, turn: usize, rule: u32) -> bool {
         self.suppressions
             .iter()
             .any(|(t, rules)| *t == turn && rules.as_ref().is_none_or(|r| r.contains(&rule)))
@@ -360,7 +360,7 @@ impl Outcome {
 
     /// The rule fired on this agent: record the finding, unless a directive suppresses it
     /// (the rule then counts as applied and passed, and the finding as suppressed).
-    pub fn fail(&mut self, finding: Finding) {
+    pub(crate) fn fail(&mut self, finding: Finding) {
         if self.is_suppressed(finding.turn - 1, finding.rule) {
             self.applicable(&finding.agent_id, finding.rule);
             self.suppressed += 1;

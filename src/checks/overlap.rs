@@ -13,9 +13,9 @@ use crate::transcript::Speaker;
 use crate::transcript::script::format_clock;
 
 pub(crate) struct Settings {
-    pub min_overlap_ms: i64,
-    pub max_gap_ms: i64,
-    pub min_words: usize,
+    pub(crate) min_overlap_ms: i64,
+    pub(crate) max_gap_ms: i64,
+    pub(crate) min_words: usize,
 }
 
 const CUT_OFF_MARKERS: [&str; 5] = ["--", "—", "–", "...", "…"];

@@ -13,9 +13,9 @@ use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
 pub(crate) struct Settings {
-    pub trigger_speaker: Speaker,
-    pub within_turns: usize,
-    pub count_earlier: bool,
+    pub(crate) trigger_speaker: Speaker,
+    pub(crate) within_turns: usize,
+    pub(crate) count_earlier: bool,
 }
 
 pub(crate) fn check(

@@ -57,24 +57,24 @@ pub const NEGATION_WORDS: usize = 3;
 #[derive(Debug, Clone, Copy)]
 pub struct TurnText<'a> {
     /// As the speaker wrote it.
-    pub original: &'a str,
+    pub(crate) original: &'a str,
     /// Its [`Normalized::text`].
-    pub normalized: &'a str,
+    pub(crate) normalized: &'a str,
 }
 
 /// What a candidate hit of an anchor must also satisfy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Candidate {
     /// The anchor ends inside a word (a stem): the hit extends to that word's end.
-    pub open: bool,
+    pub(crate) open: bool,
     /// What must follow the anchor.
-    pub tail: Vec<Element>,
+    pub(crate) tail: Vec<Element>,
     /// A negator shortly before the hit, in its sentence, cancels it.
-    pub cancel_negated: bool,
-    pub sentence: SentenceCondition,
+    pub(crate) cancel_negated: bool,
+    pub(crate) sentence: SentenceCondition,
     /// The phrase this is a variant of, when it has several (`[very] sorry`): of the
     /// overlapping hits of one phrase, only the longest counts.
-    pub pattern: Option<u32>,
+    pub(crate) pattern: Option<u32>,
 }
 
 impl Candidate {
@@ -87,7 +87,7 @@ impl Candidate {
 
     /// The span of the match the anchor hit at `start..end` begins, or `None` when the rest
     /// of the pattern or a condition fails. `text` is the turn's normalized text.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         turn: TurnText,
         start: u32,
@@ -207,7 +207,7 @@ pub struct SentenceMap {
 
 impl SentenceMap {
     /// Reads the sentences of `original`.
-    pub fn read(&mut self, original: &str) {
+    pub(crate) fn read(&mut self, original: &str) {
         normalize_into(original, &mut self.normalized);
         self.ends.clear();
         let bytes = original.as_bytes();
@@ -234,18 +234,18 @@ impl SentenceMap {
     }
 
     /// The sentence of normalized byte `at`.
-    pub fn sentence_of(&self, at: usize) -> usize {
+    pub(crate) fn sentence_of(&self, at: usize) -> usize {
         let origin = self.normalized.origin[at.min(self.normalized.origin.len() - 1)];
         self.ends.partition_point(|&(end, _)| end <= origin)
     }
 
     /// The sentence of original byte `at`.
-    pub fn sentence_of_original(&self, at: usize) -> usize {
+    pub(crate) fn sentence_of_original(&self, at: usize) -> usize {
         self.ends.partition_point(|&(end, _)| end as usize <= at)
     }
 
     /// Whether sentence `index` ends with a `?`.
-    pub fn is_question(&self, index: usize) -> bool {
+    pub(crate) fn is_question(&self, index: usize) -> bool {
         self.ends.get(index).is_some_and(|&(_, question)| question)
     }
 }
@@ -259,12 +259,12 @@ pub struct Sentences {
 
 impl Sentences {
     /// Starts a new turn.
-    pub fn start_turn(&mut self) {
+    pub(crate) fn start_turn(&mut self) {
         self.ready = false;
     }
 
     /// The sentences of the turn, whose original text is `original`.
-    pub fn get(&mut self, original: &str) -> &SentenceMap {
+    pub(crate) fn get(&mut self, original: &str) -> &SentenceMap {
         if !self.ready {
             self.map.read(original);
             self.ready = true;

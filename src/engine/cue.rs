@@ -58,7 +58,7 @@ const SAD_EMOTICONS: &[&str] = &[">:(", ":-(", ":'(", ":-[", ":-/", ":(", "=(", 
 
 impl Cue {
     /// The class named `name` (without its `<>`).
-    pub fn named(name: &str) -> Option<Cue> {
+    pub(crate) fn named(name: &str) -> Option<Cue> {
         CUES.iter().find(|(n, _)| *n == name).map(|&(_, cue)| cue)
     }
 }

@@ -91,7 +91,7 @@ pub struct ScanBuffer {
 impl PhraseMatcher {
     /// Builds the automaton; `phrases` are already normalized, distinct and non-empty, and a
     /// hit's `phrase` is the index into this slice.
-    pub fn new(phrases: &[String]) -> Result<PhraseMatcher, MatcherError> {
+    pub(crate) fn new(phrases: &[String]) -> Result<PhraseMatcher, MatcherError> {
         // A phrase ending in `*` is an open anchor: the prefix of a word, no boundary after.
         let patterns: Vec<String> = phrases
             .iter()

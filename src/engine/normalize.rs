@@ -43,7 +43,7 @@ pub struct Normalized {
 
 impl Normalized {
     /// Whether any word is left after normalization.
-    pub fn has_words(&self) -> bool {
+    pub(crate) fn has_words(&self) -> bool {
         self.text.len() > 1
     }
 
@@ -60,7 +60,7 @@ impl Normalized {
     /// Whether the text has fewer than `count` words: [`Self::word_count`] `< count`, reading
     /// only as far as the first `count` words (the interruption check asks it of every timed
     /// turn, most of them long).
-    pub fn has_fewer_words_than(&self, count: usize) -> bool {
+    pub(crate) fn has_fewer_words_than(&self, count: usize) -> bool {
         let spaces = self
             .text
             .bytes()
@@ -71,7 +71,7 @@ impl Normalized {
     }
 
     /// The original byte range of normalized range `start..end` (both on word edges).
-    pub fn original_range(&self, start: usize, end: usize) -> (usize, usize) {
+    pub(crate) fn original_range(&self, start: usize, end: usize) -> (usize, usize) {
         let from = self.origin[start] as usize;
         // The byte before `end` is the last byte of the last word; the original range ends
         // where the next normalized byte (a space) came from.
@@ -139,7 +139,7 @@ pub fn normalize_into(source: &str, out: &mut Normalized) {
 
 /// Normalizes `source` into `out.text` only, leaving `out.origin` empty: the same text as
 /// [`normalize_into`] without the cost of the origins, for the many turns whose hits never
-/// need to be shown. [`Normalized::original_range`] must not be called on the result.
+/// need to be shown. `Normalized::original_range` must not be called on the result.
 pub fn normalize_text_into(source: &str, out: &mut Normalized) {
     normalize_impl::<false>(source, &mut out.text, &mut out.origin);
     out.origin.clear();

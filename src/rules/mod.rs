@@ -1,6 +1,6 @@
 //! Rule files: loading, validation and the compiled rule set.
 //!
-//! Loading is in two stages, as in ast-grep: [`schema`] mirrors the TOML file (serde, with the
+//! Loading is in two stages, as in ast-grep: `schema` mirrors the TOML file (serde, with the
 //! span of every field and unknown keys refused), then `compile` checks each rule against its
 //! kind and builds a [`Rule`] that is valid by construction: `compile.rs` holds the checks every
 //! kind shares and one function per kind, and `compile_rule` picks the kind's. A [`RuleSet`] is the rules of every
@@ -12,7 +12,7 @@
 mod compile;
 mod listing;
 mod pattern;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,9 +29,9 @@ pub use schema::{KeptBy, Severity};
 use schema::{RawFile, RawKind, RawOverride, RawRule};
 
 /// The default pack, built into the binary.
-pub const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
+pub(crate) const DEFAULT_PACK: &str = include_str!("../../rules/default.toml");
 /// How the built-in pack is named in messages and in `--rules`.
-pub const DEFAULT_PACK_NAME: &str = "default";
+pub(crate) const DEFAULT_PACK_NAME: &str = "default";
 
 /// The TOML of the built-in pack `name` (`callqa rules print`).
 pub fn built_in_pack(name: &str) -> Result<&'static str, String> {
@@ -47,10 +47,10 @@ pub fn built_in_pack(name: &str) -> Result<&'static str, String> {
 /// A rule file error: where, which field, what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
-    pub file: String,
-    pub line: usize,
-    pub field: Option<String>,
-    pub message: String,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for RuleError {
@@ -161,7 +161,7 @@ pub enum RuleKind {
 }
 
 impl RuleKind {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             RuleKind::Forbid => "forbid",
             RuleKind::Require { .. } => "require",
@@ -174,43 +174,43 @@ impl RuleKind {
 
 /// One example conversation a rule carries, in the plain-text script form.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub text: String,
+pub(crate) struct Example {
+    pub(crate) text: String,
     /// Line of the example in its rule file.
-    pub line: usize,
+    pub(crate) line: usize,
     /// The 1-based turn a `fail` example's finding must be on (any when `None`).
-    pub turn: Option<usize>,
+    pub(crate) turn: Option<usize>,
     /// Words the finding's evidence must hold (any when `None`).
-    pub words: Option<String>,
+    pub(crate) words: Option<String>,
     /// The conversation's channel.
-    pub channel: Option<String>,
+    pub(crate) channel: Option<String>,
 }
 
 /// How a rule's window walks the conversation (`require` rules): the rule's settings, and
 /// per channel those that differ.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Structure {
-    pub all: WindowSettings,
+pub(crate) struct Structure {
+    pub(crate) all: WindowSettings,
     /// Per channel name (as written), its settings (`None`: the rule's).
-    pub by_channel: Vec<(String, ChannelSettings)>,
+    pub(crate) by_channel: Vec<(String, ChannelSettings)>,
 }
 
 /// A rule's window settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowSettings {
+pub(crate) struct WindowSettings {
     /// Turns made only of `ignore` phrases (goodbyes, thanks, "anything else?") count in no
     /// window.
-    pub skip_courtesies: bool,
+    pub(crate) skip_courtesies: bool,
     /// Consecutive messages of the speaker that continue one reply ("1/2" … "2/2", a short
     /// trailing fragment) count as one turn.
-    pub merge_parts: bool,
+    pub(crate) merge_parts: bool,
 }
 
 /// The settings of one `[rule.channel.NAME]` table; `None` keeps the rule's.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ChannelSettings {
-    pub skip_courtesies: Option<bool>,
-    pub merge_parts: Option<bool>,
+pub(crate) struct ChannelSettings {
+    pub(crate) skip_courtesies: Option<bool>,
+    pub(crate) merge_parts: Option<bool>,
 }
 
 impl Default for Structure {
@@ -227,7 +227,7 @@ impl Default for Structure {
 
 impl Structure {
     /// The settings on a conversation of this channel.
-    pub fn on(&self, channel: Option<&str>) -> WindowSettings {
+    pub(crate) fn on(&self, channel: Option<&str>) -> WindowSettings {
         let own = channel.and_then(|c| {
             self.by_channel
                 .iter()
@@ -246,21 +246,21 @@ impl Structure {
 /// A compiled rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    pub id: String,
+    pub(crate) id: String,
     pub kind: RuleKind,
     pub speaker: Speaker,
-    pub severity: Severity,
-    pub weight: u32,
-    pub message: String,
+    pub(crate) severity: Severity,
+    pub(crate) weight: u32,
+    pub(crate) message: String,
     /// Only conversations of these channels (any when `None`).
-    pub channels: Option<Vec<String>>,
-    pub fail_examples: Vec<Example>,
-    pub pass_examples: Vec<Example>,
+    pub(crate) channels: Option<Vec<String>>,
+    pub(crate) fail_examples: Vec<Example>,
+    pub(crate) pass_examples: Vec<Example>,
     /// How its window walks the conversation.
-    pub structure: Structure,
+    pub(crate) structure: Structure,
     /// The rule file it came from and the line of its `[[rule]]`.
-    pub file: String,
-    pub line: usize,
+    pub(crate) file: String,
+    pub(crate) line: usize,
 }
 
 impl Rule {
@@ -297,7 +297,7 @@ pub enum Role {
 
 impl Role {
     /// The role whose hits a hit of this role cancels by sentence, if any.
-    pub fn cancels_in_sentence(self) -> Option<Role> {
+    pub(crate) fn cancels_in_sentence(self) -> Option<Role> {
         match self {
             Role::UnlessSentence => Some(Role::Phrase),
             Role::TriggerUnlessSentence => Some(Role::Trigger),
@@ -313,7 +313,7 @@ pub struct PhraseUse {
     pub role: Role,
     /// The check a hit must pass for this use ([`RuleSet::candidates`]); `None` for a
     /// literal phrase, whose hits count as they are.
-    pub check: Option<u32>,
+    pub(crate) check: Option<u32>,
 }
 
 /// The compiled rules of one run.
@@ -321,9 +321,9 @@ pub struct PhraseUse {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// The names of the files, joined with `+`.
-    pub name: String,
+    pub(crate) name: String,
     /// `sha256:` of the files' contents, in order.
-    pub digest: String,
+    pub(crate) digest: String,
     /// Distinct anchors: normalized literal phrases, and the anchors of patterns (an open
     /// one ends in `*`); a hit's `phrase` indexes this and [`RuleSet::uses`].
     pub phrases: Vec<String>,
@@ -332,11 +332,11 @@ pub struct RuleSet {
     pub written_phrases: Vec<String>,
     pub uses: Vec<Vec<PhraseUse>>,
     /// The checks of pattern hits, indexed by [`PhraseUse::check`].
-    pub candidates: Vec<Candidate>,
+    pub(crate) candidates: Vec<Candidate>,
     /// Whether some rule has a `{sentence}` exception.
-    pub sentence_exceptions: bool,
+    pub(crate) sentence_exceptions: bool,
     /// The cues rules use, each with a use: found in the original text, not by the matcher.
-    pub cues: Vec<(Cue, PhraseUse)>,
+    pub(crate) cues: Vec<(Cue, PhraseUse)>,
     pub matcher: PhraseMatcher,
 }
 

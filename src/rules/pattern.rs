@@ -23,14 +23,14 @@ use crate::engine::{CUES, Cue, Element, OPEN, SentenceCondition, normalize};
 /// The conditions a phrase starts with, in braces: `{not-negated}`, `{question}`,
 /// `{not-question}`, and `{sentence}` (an exception that cancels every hit of its sentence).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Modifiers {
-    pub cancel_negated: bool,
-    pub sentence: SentenceCondition,
-    pub sentence_scope: bool,
+pub(crate) struct Modifiers {
+    pub(crate) cancel_negated: bool,
+    pub(crate) sentence: SentenceCondition,
+    pub(crate) sentence_scope: bool,
 }
 
 /// The modifiers `phrase` starts with, and the rest of it.
-pub fn modifiers(phrase: &str) -> Result<(Modifiers, &str), String> {
+pub(crate) fn modifiers(phrase: &str) -> Result<(Modifiers, &str), String> {
     let mut modifiers = Modifiers::default();
     let mut rest = phrase.trim_start();
     while let Some(after) = rest.strip_prefix('{') {
@@ -55,25 +55,25 @@ pub fn modifiers(phrase: &str) -> Result<(Modifiers, &str), String> {
 }
 
 /// The most literal variants one phrase may expand to.
-pub const MAX_VARIANTS: usize = 256;
+pub(crate) const MAX_VARIANTS: usize = 256;
 /// The words a bare `...` skips at most.
-pub const DEFAULT_GAP: u8 = 3;
+pub(crate) const DEFAULT_GAP: u8 = 3;
 /// The widest gap `...N` may ask for.
-pub const MAX_GAP: u8 = 20;
+pub(crate) const MAX_GAP: u8 = 20;
 
 /// One literal variant of a phrase.
-pub type Variant = Vec<Element>;
+pub(crate) type Variant = Vec<Element>;
 
 /// The named word lists of a file (`[lists]`): per name, the variants of its items.
 #[derive(Debug, Clone, Default)]
-pub struct Lists {
+pub(crate) struct Lists {
     lists: BTreeMap<String, Vec<Variant>>,
 }
 
 impl Lists {
     /// Adds (or replaces) list `name` of the written `items`; an error names the item at fault
     /// by its index.
-    pub fn define(&mut self, name: &str, items: &[&str]) -> Result<(), (usize, String)> {
+    pub(crate) fn define(&mut self, name: &str, items: &[&str]) -> Result<(), (usize, String)> {
         if name.is_empty()
             || !name
                 .bytes()
@@ -106,7 +106,7 @@ impl Lists {
     }
 
     /// Adds the lists of `other`, replacing those of the same name.
-    pub fn extend(&mut self, other: &Lists) {
+    pub(crate) fn extend(&mut self, other: &Lists) {
         for (name, variants) in &other.lists {
             self.lists.insert(name.clone(), variants.clone());
         }
@@ -115,7 +115,7 @@ impl Lists {
 
 /// The literal variants of `phrase`, in order, without repeats. `lists` are the lists it may
 /// name (`None`: a list item, which may not name a list).
-pub fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>, String> {
+pub(crate) fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>, String> {
     let mut parser = Parser {
         text: phrase,
         at: 0,
@@ -150,13 +150,13 @@ pub fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>, String
 }
 
 /// Whether `phrase` is one plain run of words, with no construct of the language.
-pub fn is_literal(variants: &[Variant]) -> bool {
+pub(crate) fn is_literal(variants: &[Variant]) -> bool {
     variants.len() == 1 && variants[0].iter().all(|e| matches!(e, Element::Word(_)))
 }
 
 /// A variant's anchor (its leading words, then the prefix of a stem that follows them, marked
 /// open with a trailing [`OPEN`]), and the elements after the anchor.
-pub fn split_anchor(variant: &[Element]) -> (String, bool, Vec<Element>) {
+pub(crate) fn split_anchor(variant: &[Element]) -> (String, bool, Vec<Element>) {
     let mut anchor: Vec<&str> = Vec::new();
     let mut rest = variant;
     while let Some((Element::Word(word), tail)) = rest.split_first() {

@@ -9,37 +9,37 @@ use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawFile {
-    pub version: Spanned<i64>,
-    pub name: Option<Spanned<String>>,
+pub(crate) struct RawFile {
+    pub(crate) version: Spanned<i64>,
+    pub(crate) name: Option<Spanned<String>>,
     /// Packs whose rules come first (`"default"`: the built-in pack).
-    pub include: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) include: Option<Spanned<Vec<Spanned<String>>>>,
     /// Ids of included rules to leave out.
-    pub disable: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) disable: Option<Spanned<Vec<Spanned<String>>>>,
     /// Per included rule id, the settings to change.
     #[serde(rename = "override")]
-    pub overrides: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawOverride>>>,
+    pub(crate) overrides: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawOverride>>>,
     /// Named word lists (`@name` in a phrase), per name its items.
-    pub lists: RawLists,
+    pub(crate) lists: RawLists,
     #[serde(default)]
-    pub rule: Vec<Spanned<RawRule>>,
+    pub(crate) rule: Vec<Spanned<RawRule>>,
 }
 
 /// What a file may change in a rule it includes: its weight, its severity, its window.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawOverride {
-    pub weight: Option<Spanned<i64>>,
-    pub severity: Option<Spanned<Severity>>,
-    pub first_turns: Option<Spanned<i64>>,
-    pub last_turns: Option<Spanned<i64>>,
-    pub last_seconds: Option<Spanned<f64>>,
-    pub within_turns: Option<Spanned<i64>>,
+pub(crate) struct RawOverride {
+    pub(crate) weight: Option<Spanned<i64>>,
+    pub(crate) severity: Option<Spanned<Severity>>,
+    pub(crate) first_turns: Option<Spanned<i64>>,
+    pub(crate) last_turns: Option<Spanned<i64>>,
+    pub(crate) last_seconds: Option<Spanned<f64>>,
+    pub(crate) within_turns: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum RawKind {
+pub(crate) enum RawKind {
     Forbid,
     Require,
     Respond,
@@ -59,7 +59,7 @@ pub enum KeptBy {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum RawSpeaker {
+pub(crate) enum RawSpeaker {
     Agent,
     Customer,
     System,
@@ -77,7 +77,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Minor => "minor",
             Severity::Major => "major",
@@ -86,84 +86,84 @@ impl Severity {
     }
 }
 
-pub type Phrases = Spanned<Vec<Spanned<String>>>;
+pub(crate) type Phrases = Spanned<Vec<Spanned<String>>>;
 
 /// `[lists]`: per name, its items.
-pub type RawLists = Option<std::collections::BTreeMap<Spanned<String>, Phrases>>;
+pub(crate) type RawLists = Option<std::collections::BTreeMap<Spanned<String>, Phrases>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRule {
-    pub id: Spanned<String>,
-    pub kind: Spanned<RawKind>,
-    pub speaker: Option<Spanned<RawSpeaker>>,
-    pub severity: Spanned<Severity>,
-    pub weight: Option<Spanned<i64>>,
-    pub message: Spanned<String>,
-    pub channels: Option<Spanned<Vec<Spanned<String>>>>,
-    pub examples: Option<Spanned<RawExamples>>,
+pub(crate) struct RawRule {
+    pub(crate) id: Spanned<String>,
+    pub(crate) kind: Spanned<RawKind>,
+    pub(crate) speaker: Option<Spanned<RawSpeaker>>,
+    pub(crate) severity: Spanned<Severity>,
+    pub(crate) weight: Option<Spanned<i64>>,
+    pub(crate) message: Spanned<String>,
+    pub(crate) channels: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) examples: Option<Spanned<RawExamples>>,
 
-    pub phrases: Option<Phrases>,
-    pub unless: Option<Phrases>,
+    pub(crate) phrases: Option<Phrases>,
+    pub(crate) unless: Option<Phrases>,
 
     // require
-    pub first_turns: Option<Spanned<i64>>,
-    pub last_turns: Option<Spanned<i64>>,
-    pub last_seconds: Option<Spanned<f64>>,
+    pub(crate) first_turns: Option<Spanned<i64>>,
+    pub(crate) last_turns: Option<Spanned<i64>>,
+    pub(crate) last_seconds: Option<Spanned<f64>>,
     /// Turns made only of `ignore` phrases count in no window (default `true`).
-    pub skip_courtesies: Option<Spanned<bool>>,
+    pub(crate) skip_courtesies: Option<Spanned<bool>>,
     /// Consecutive messages of the speaker that continue one reply count as one turn.
-    pub merge_parts: Option<Spanned<bool>>,
+    pub(crate) merge_parts: Option<Spanned<bool>>,
     /// Per channel (`[rule.channel.voice]`), window settings that differ from the rule's.
-    pub channel: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawChannel>>>,
+    pub(crate) channel: Option<std::collections::BTreeMap<Spanned<String>, Spanned<RawChannel>>>,
 
     // respond
-    pub trigger: Option<Spanned<RawTrigger>>,
-    pub within_turns: Option<Spanned<i64>>,
-    pub count_earlier: Option<Spanned<bool>>,
+    pub(crate) trigger: Option<Spanned<RawTrigger>>,
+    pub(crate) within_turns: Option<Spanned<i64>>,
+    pub(crate) count_earlier: Option<Spanned<bool>>,
 
     // overlap
-    pub min_overlap_ms: Option<Spanned<i64>>,
-    pub max_gap_ms: Option<Spanned<i64>>,
-    pub ignore: Option<Phrases>,
-    pub min_words: Option<Spanned<i64>>,
+    pub(crate) min_overlap_ms: Option<Spanned<i64>>,
+    pub(crate) max_gap_ms: Option<Spanned<i64>>,
+    pub(crate) ignore: Option<Phrases>,
+    pub(crate) min_words: Option<Spanned<i64>>,
 
     // promise
-    pub default_within: Option<Spanned<String>>,
-    pub shortly: Option<Spanned<String>>,
-    pub asap: Option<Spanned<String>>,
-    pub kept_by: Option<Spanned<KeptBy>>,
+    pub(crate) default_within: Option<Spanned<String>>,
+    pub(crate) shortly: Option<Spanned<String>>,
+    pub(crate) asap: Option<Spanned<String>>,
+    pub(crate) kept_by: Option<Spanned<KeptBy>>,
 }
 
 /// The window settings of a `require` rule on one channel.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawChannel {
-    pub skip_courtesies: Option<Spanned<bool>>,
-    pub merge_parts: Option<Spanned<bool>>,
+pub(crate) struct RawChannel {
+    pub(crate) skip_courtesies: Option<Spanned<bool>>,
+    pub(crate) merge_parts: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTrigger {
-    pub speaker: Option<Spanned<RawSpeaker>>,
-    pub phrases: Option<Phrases>,
-    pub unless: Option<Phrases>,
+pub(crate) struct RawTrigger {
+    pub(crate) speaker: Option<Spanned<RawSpeaker>>,
+    pub(crate) phrases: Option<Phrases>,
+    pub(crate) unless: Option<Phrases>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawExamples {
+pub(crate) struct RawExamples {
     #[serde(default)]
-    pub fail: Vec<Spanned<RawExample>>,
+    pub(crate) fail: Vec<Spanned<RawExample>>,
     #[serde(default)]
-    pub pass: Vec<Spanned<RawExample>>,
+    pub(crate) pass: Vec<Spanned<RawExample>>,
 }
 
 /// An example: a script, or a table that also says on which channel it runs and, for a
 /// `fail` example, on which turn (and words) its finding must be.
 #[derive(Debug)]
-pub enum RawExample {
+pub(crate) enum RawExample {
     Text(String),
     Placed(RawPlacedExample),
 }
@@ -195,9 +195,9 @@ impl<'de> Deserialize<'de> for RawExample {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPlacedExample {
-    pub text: String,
-    pub turn: Option<i64>,
-    pub words: Option<String>,
-    pub channel: Option<String>,
+pub(crate) struct RawPlacedExample {
+    pub(crate) text: String,
+    pub(crate) turn: Option<i64>,
+    pub(crate) words: Option<String>,
+    pub(crate) channel: Option<String>,
 }
