@@ -88,18 +88,24 @@ pub struct ScanBuffer {
     lane_matches: [Vec<(usize, u32)>; LANES],
 }
 
+/// The patterns the automaton is built from: each phrase between spaces, so that it matches
+/// whole words; a phrase ending in `*` is an open anchor (the prefix of a word), with no space
+/// after it.
+fn framed(phrases: &[String]) -> Vec<String> {
+    phrases
+        .iter()
+        .map(|p| match p.strip_suffix(OPEN) {
+            Some(prefix) => format!(" {prefix}"),
+            None => format!(" {p} "),
+        })
+        .collect()
+}
+
 impl PhraseMatcher {
     /// Builds the automaton; `phrases` are already normalized, distinct and non-empty, and a
     /// hit's `phrase` is the index into this slice.
     pub(crate) fn new(phrases: &[String]) -> Result<PhraseMatcher, MatcherError> {
-        // A phrase ending in `*` is an open anchor: the prefix of a word, no boundary after.
-        let patterns: Vec<String> = phrases
-            .iter()
-            .map(|p| match p.strip_suffix(OPEN) {
-                Some(prefix) => format!(" {prefix}"),
-                None => format!(" {p} "),
-            })
-            .collect();
+        let patterns = framed(phrases);
         // aho-corasick's trie with failure links: its `next_state` follows them, giving the
         // transitions of the DFA the table is filled from (building aho-corasick's own DFA
         // first cost 86 M instructions more, at every start). No prefilter: the table is
@@ -346,14 +352,7 @@ mod tests {
     /// The hits `find_overlapping_iter` gives with the options the matcher had before it
     /// walked its DFA by hand: the hand walks must give exactly these, in this order.
     fn reference_hits(phrases: &[String], text: &str) -> Vec<Hit> {
-        // A phrase ending in `*` is an open anchor: the prefix of a word, no boundary after.
-        let patterns: Vec<String> = phrases
-            .iter()
-            .map(|p| match p.strip_suffix(OPEN) {
-                Some(prefix) => format!(" {prefix}"),
-                None => format!(" {p} "),
-            })
-            .collect();
+        let patterns = framed(phrases);
         let automaton = aho_corasick::AhoCorasick::builder()
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
