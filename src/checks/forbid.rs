@@ -55,19 +55,11 @@ mod tests {
         let rules =
             rule_set("kind = \"forbid\"\nphrases = [\"[so|very] sorry [for that]\", \"sorry\"]");
         let cases: [(&str, &[&str]); 4] = [
-            ("agent: Very sorry.", &["«Very sorry».", "Very «sorry»."]),
-            (
-                "agent: so sorry for that",
-                &["«so sorry for that»", "so «sorry» for that"],
-            ),
+            ("agent: Very sorry.", &["«Very sorry»."]),
+            ("agent: so sorry for that", &["«so sorry for that»"]),
             (
                 "agent: sorry, so sorry",
-                &[
-                    "«sorry», so sorry",
-                    "«sorry», so sorry",
-                    "sorry, «so sorry»",
-                    "sorry, so «sorry»",
-                ],
+                &["«sorry», so sorry", "sorry, «so sorry»"],
             ),
             ("agent: fine", &[]),
         ];
@@ -81,6 +73,43 @@ mod tests {
             evidence.sort();
             let mut expected = expected.to_vec();
             expected.sort();
+            assert_eq!(evidence, expected, "{script}");
+        }
+    }
+
+    /// Phrases of one rule that overlap in a turn ("not our fault" inside "is not our
+    /// fault") are one place: one finding, whose evidence spans them all.
+    #[test]
+    fn overlapping_phrases_of_a_rule_give_one_finding_per_place() {
+        let rules = rule_set(
+            "kind = \"forbid\"\nphrases = [\"not our fault\", \"is not our fault\", \"our fault entirely\", \"fault\"]",
+        );
+        let cases: [(&str, &[&str]); 4] = [
+            (
+                "agent: That is not our fault.",
+                &["That «is not our fault»."],
+            ),
+            (
+                "agent: it is not our fault entirely",
+                &["it «is not our fault entirely»"],
+            ),
+            (
+                "agent: not our fault, fault, is not our fault",
+                &[
+                    "«not our fault», fault, is not our fault",
+                    "not our fault, «fault», is not our fault",
+                    "not our fault, fault, «is not our fault»",
+                ],
+            ),
+            ("agent: faultless", &[]),
+        ];
+        for (script, expected) in cases {
+            let result = audit(&rules, script);
+            let evidence: Vec<&str> = result
+                .findings
+                .iter()
+                .map(|f| f.evidence.as_str())
+                .collect();
             assert_eq!(evidence, expected, "{script}");
         }
     }

@@ -100,7 +100,9 @@ impl Context<'_> {
             .filter(move |h| h.rule == rule && h.role == role)
     }
 
-    /// The hits of `role` in `turn` for `rule` that no hit of `cancel` overlaps, in order.
+    /// The places in `turn` where a hit of `role` for `rule` stands that no hit of `cancel`
+    /// overlaps, in order: hits that overlap one another ("not our fault" inside "is not our
+    /// fault") are one place, spanning them all, so that one place is one finding.
     pub(crate) fn effective_hits(
         &self,
         turn: usize,
@@ -108,13 +110,15 @@ impl Context<'_> {
         role: Role,
         cancel: Role,
     ) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.rule_hits(turn, rule, role)
+        let hits = self
+            .rule_hits(turn, rule, role)
             .filter(move |hit| {
                 !self
                     .rule_hits(turn, rule, cancel)
                     .any(|c| c.start < hit.end && hit.start < c.end)
             })
-            .map(|hit| (hit.start, hit.end))
+            .map(|hit| (hit.start, hit.end));
+        places(hits)
     }
 
     /// Whether `turn` holds an effective hit.
@@ -556,6 +560,23 @@ impl<'r> Auditor<'r> {
             suppressed: outcome.suppressed,
         }
     }
+}
+
+/// Joins the spans of `hits` (sorted by start) that overlap into one: the places they cover,
+/// in order. Spans that only touch (`sorry, sorry`) stay apart.
+fn places(hits: impl Iterator<Item = (u32, u32)>) -> impl Iterator<Item = (u32, u32)> {
+    let mut hits = hits.peekable();
+    std::iter::from_fn(move || {
+        let (start, mut end) = hits.next()?;
+        while let Some(&(next_start, next_end)) = hits.peek() {
+            if next_start >= end {
+                break;
+            }
+            end = end.max(next_end);
+            hits.next();
+        }
+        Some((start, end))
+    })
 }
 
 /// Of the overlapping hits of the variants of one phrase (`variants`: index in `hits`, phrase),
