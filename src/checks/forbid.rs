@@ -50,6 +50,15 @@ mod tests {
         }
     }
 
+    /// The evidence of the findings of `script`, in order.
+    fn evidence(rules: &crate::rules::RuleSet, script: &str) -> Vec<String> {
+        audit(rules, script)
+            .findings
+            .into_iter()
+            .map(|f| f.evidence)
+            .collect()
+    }
+
     #[test]
     fn a_pattern_gives_one_finding_where_its_variants_overlap() {
         let rules =
@@ -64,16 +73,7 @@ mod tests {
             ("agent: fine", &[]),
         ];
         for (script, expected) in cases {
-            let result = audit(&rules, script);
-            let mut evidence: Vec<&str> = result
-                .findings
-                .iter()
-                .map(|f| f.evidence.as_str())
-                .collect();
-            evidence.sort();
-            let mut expected = expected.to_vec();
-            expected.sort();
-            assert_eq!(evidence, expected, "{script}");
+            assert_eq!(evidence(&rules, script), expected, "{script}");
         }
     }
 
@@ -104,13 +104,29 @@ mod tests {
             ("agent: faultless", &[]),
         ];
         for (script, expected) in cases {
-            let result = audit(&rules, script);
-            let evidence: Vec<&str> = result
-                .findings
-                .iter()
-                .map(|f| f.evidence.as_str())
-                .collect();
-            assert_eq!(evidence, expected, "{script}");
+            assert_eq!(evidence(&rules, script), expected, "{script}");
+        }
+    }
+
+    /// Matching is caseless in full and blind to how an accent is encoded.
+    #[test]
+    fn phrases_match_their_case_variants_and_canonical_equivalents() {
+        let rules = rule_set("kind = \"forbid\"\nphrases = [\"straße\", \"οδός\", \"café\"]");
+        let cases: [(&str, &[&str]); 5] = [
+            (
+                "agent: HAUPTSTRASSE, no: STRASSE 5",
+                &["HAUPTSTRASSE, no: «STRASSE» 5"],
+            ),
+            ("agent: ΟΔΌΣ Αθηνάς", &["«ΟΔΌΣ» Αθηνάς"]),
+            (
+                "agent: the cafe\u{301} is closed",
+                &["the «cafe\u{301}» is closed"],
+            ),
+            ("agent: THE CAFÉ", &["THE «CAFÉ»"]),
+            ("agent: the cafe is closed", &[]),
+        ];
+        for (script, expected) in cases {
+            assert_eq!(evidence(&rules, script), expected, "{script}");
         }
     }
 

@@ -1,7 +1,9 @@
 //! Text normalization: the one form phrases and transcript text are compared in.
 //!
-//! Phrases and transcript text go through the same [`normalize_into`]: case folded,
-//! apostrophes (straight or curly) deleted so "I’M SORRY!", "i'm sorry" and "im sorry" are one
+//! Phrases and transcript text go through the same [`normalize_into`]: case folded (full
+//! Unicode case folding, so "STRASSE" and "straße" are one word, and so are "ΟΔΌΣ" and
+//! "οδός") and canonically composed (a decomposed "cafe" + U+0301 is "café"), apostrophes
+//! (straight or curly) deleted so "I’M SORRY!", "i'm sorry" and "im sorry" are one
 //! phrase, every other punctuation mark or symbol a space, runs of space collapsed, letters and
 //! digits of any script kept. The normalized text is framed by one space on each side, so a
 //! pattern ` phrase ` can only hit whole words; [`Normalized::original_range`] maps a hit back
@@ -9,25 +11,39 @@
 
 use std::sync::OnceLock;
 
+use caseless::Caseless;
+use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
 /// True for the characters that are deleted, not turned into a space.
 fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '\u{FF07}')
 }
 
-/// Combining marks are part of the letter before them (a decomposed "é", Indic vowel signs).
-fn is_combining_mark(c: char) -> bool {
-    matches!(c,
-        '\u{0300}'..='\u{036F}'
-        | '\u{0483}'..='\u{0489}'
-        | '\u{0591}'..='\u{05C7}'
-        | '\u{0610}'..='\u{061A}'
-        | '\u{064B}'..='\u{065F}'
-        | '\u{0900}'..='\u{0903}'
-        | '\u{093A}'..='\u{094F}'
-        | '\u{1AB0}'..='\u{1AFF}'
-        | '\u{1DC0}'..='\u{1DFF}'
-        | '\u{20D0}'..='\u{20FF}'
-        | '\u{FE20}'..='\u{FE2F}')
+/// Whether `c` may join the character before it under canonical composition: a combining
+/// mark, or a character such as a Hangul vowel that composes with the one before it (not
+/// `NFC_Quick_Check=Yes` with combining class 0).
+fn joins_previous(c: char) -> bool {
+    canonical_combining_class(c) != 0 || is_nfc_quick(std::iter::once(c)) != IsNormalized::Yes
+}
+
+/// The one form of a run of characters that compose with one another (a letter and the
+/// marks after it): canonically decomposed, fully case folded, then canonically composed;
+/// each character of it is given to `push`.
+fn fold_segment(chars: impl Iterator<Item = char>, push: impl FnMut(char)) {
+    chars.nfd().default_case_fold().nfc().for_each(push);
+}
+
+/// Where the segment that starts at `source[from..]` with a character already taken ends:
+/// after the letters and marks that join the character before them.
+fn segment_end(source: &str, mut from: usize) -> usize {
+    for c in source[from..].chars() {
+        if c.is_ascii() || !joins_previous(c) || !(c.is_alphanumeric() || is_combining_mark(c)) {
+            break;
+        }
+        from += c.len_utf8();
+    }
+    from
 }
 
 /// A normalized text and, for each of its bytes, the byte offset in the original text it came
@@ -85,27 +101,41 @@ impl Normalized {
 struct CharInfo {
     /// A letter or digit ([`char::is_alphanumeric`]).
     word: bool,
-    /// Its lower case is the character itself (lower-case letters, letters without case,
-    /// most marks), so that it can be copied as it is.
-    lower_is_itself: bool,
+    /// It is its own folded and composed form and joins no character before it (lower-case
+    /// letters, letters without case, most marks), so that it can be copied as it is.
+    kept: bool,
+}
+
+impl CharInfo {
+    /// What the tables of the Unicode crates say of `c`.
+    fn of(c: char) -> CharInfo {
+        let mut folded = [None; 2];
+        let mut count = 0;
+        fold_segment(std::iter::once(c), |f| {
+            if count < 2 {
+                folded[count] = Some(f);
+            }
+            count += 1;
+        });
+        CharInfo {
+            word: c.is_alphanumeric(),
+            kept: count == 1 && folded[0] == Some(c) && !joins_previous(c),
+        }
+    }
 }
 
 /// [`CharInfo`] for the Basic Multilingual Plane, as bits, a page of 256 characters at a time
-/// (`word` in the first four words, `lower_is_itself` in the last four), filled on first use:
-/// the standard library's lookups cost hundreds of instructions a character for scripts such
-/// as Devanagari or CJK.
+/// (`word` in the first four words, `kept` in the last four), filled on first use:
+/// the lookups cost hundreds of instructions a character for scripts such as Devanagari or
+/// CJK.
 static BMP_CHARS: [OnceLock<[u64; 8]>; 256] = [const { OnceLock::new() }; 256];
 
-/// What normalization needs to know of `c` (the same answers as [`char::is_alphanumeric`] and
-/// [`char::to_lowercase`]).
+/// What normalization needs to know of `c` (the answers of [`CharInfo::of`]).
 fn char_info(c: char) -> CharInfo {
     let code = c as u32;
     if code > 0xFFFF {
-        // Rare (emoji, historic scripts): asked of the standard library each time.
-        return CharInfo {
-            word: c.is_alphanumeric(),
-            lower_is_itself: false,
-        };
+        // Rare (emoji, historic scripts): asked of the tables each time.
+        return CharInfo::of(c);
     }
     let page = BMP_CHARS[(code >> 8) as usize].get_or_init(|| {
         let mut bits = [0u64; 8];
@@ -114,11 +144,11 @@ fn char_info(c: char) -> CharInfo {
                 continue;
             };
             let bit = 1 << (low % 64);
-            if c.is_alphanumeric() {
+            let info = CharInfo::of(c);
+            if info.word {
                 bits[(low / 64) as usize] |= bit;
             }
-            let mut lower = c.to_lowercase();
-            if lower.next() == Some(c) && lower.next().is_none() {
+            if info.kept {
                 bits[4 + (low / 64) as usize] |= bit;
             }
         }
@@ -128,7 +158,7 @@ fn char_info(c: char) -> CharInfo {
     let bit = |word: usize| (page[word + (low / 64) as usize] >> (low % 64)) & 1 == 1;
     CharInfo {
         word: bit(0),
-        lower_is_itself: bit(4),
+        kept: bit(4),
     }
 }
 
@@ -300,30 +330,29 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
                 .chars()
                 .next()
                 .expect("a non-ASCII byte at a character boundary starts a character");
-            let next = at + c.len_utf8();
+            let mut next = at + c.len_utf8();
             if is_apostrophe(c) {
                 flush(text, origin, run, at);
             } else {
                 let info = char_info(c);
                 if info.word || (!space && is_combining_mark(c)) {
-                    space = false;
-                    if info.lower_is_itself && !ORIGIN {
+                    if info.kept && !ORIGIN {
                         // Part of the run.
+                        space = false;
                         at = next;
                         continue;
                     }
                     flush(text, origin, run, at);
-                    let mut push = |c: char| {
+                    if info.kept {
                         text.push(c);
                         if ORIGIN {
                             origin.extend(std::iter::repeat_n(offset, c.len_utf8()));
                         }
-                    };
-                    if info.lower_is_itself {
-                        push(c);
                     } else {
-                        c.to_lowercase().for_each(push);
+                        next = segment_end(source, next);
+                        fold_segment_into(&source[at..next], offset, space, text, origin, ORIGIN);
                     }
+                    space = false;
                 } else {
                     flush(text, origin, run, at);
                     if !space {
@@ -344,6 +373,37 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
         origin.push(len as u32);
     }
     text.make_ascii_lowercase();
+}
+
+/// Writes the folded and composed form of `segment` (a character that is not kept as it is
+/// and those after it that join it; `offset` is where it starts in the original) at the end
+/// of `text`. When its first character joins the one before it (a mark after "e"), that
+/// character, the last of `text` unless `space`, is taken back and composed with it. With
+/// `with_origin`, every byte written has the origin of the first character.
+fn fold_segment_into(
+    segment: &str,
+    mut offset: u32,
+    space: bool,
+    text: &mut String,
+    origin: &mut Vec<u32>,
+    with_origin: bool,
+) {
+    let first = segment.chars().next();
+    let before = if !space && first.is_some_and(joins_previous) {
+        text.pop()
+    } else {
+        None
+    };
+    if with_origin && let Some(before) = before {
+        offset = origin[origin.len() - before.len_utf8()];
+        origin.truncate(origin.len() - before.len_utf8());
+    }
+    fold_segment(before.into_iter().chain(segment.chars()), |c| {
+        text.push(c);
+        if with_origin {
+            origin.extend(std::iter::repeat_n(offset, c.len_utf8()));
+        }
+    });
 }
 
 /// The byte length of a non-speech mark at the start of `text`: `[word]` or `<word>` with only
@@ -391,6 +451,7 @@ mod tests {
             ),
             ("follow-up", "follow up"),
             ("Ünïcödé STRASSE", "ünïcödé strasse"),
+            ("Straße", "strasse"),
             ("[noise]", ""),
             ("<unk>", ""),
             ("okay [noise] bye<unk>", "okay bye"),
@@ -399,7 +460,7 @@ mod tests {
             ("...", ""),
             ("", ""),
             ("2-3 business days", "2 3 business days"),
-            ("e\u{0301}tude", "e\u{0301}tude"),
+            ("e\u{0301}tude", "étude"),
             ("ok 👍 thanks", "ok thanks"),
             ("नमस्ते जी", "नमस्ते जी"),
         ];
@@ -450,13 +511,16 @@ mod tests {
             } else if is_apostrophe(c) {
                 // deleted
             } else if c.is_alphanumeric() || (is_combining_mark(c) && !last_was_space) {
-                for lower in c.to_lowercase() {
-                    let before = out.text.len();
-                    out.text.push(lower);
-                    for _ in before..out.text.len() {
-                        out.origin.push(offset);
-                    }
-                }
+                let end = segment_end(source, index + c.len_utf8());
+                fold_segment_into(
+                    &source[index..end],
+                    offset,
+                    last_was_space,
+                    &mut out.text,
+                    &mut out.origin,
+                    true,
+                );
+                skip_to = end;
                 last_was_space = false;
             } else if !last_was_space {
                 out.text.push(' ');
@@ -530,16 +594,52 @@ mod tests {
     }
 
     #[test]
-    fn char_info_agrees_with_the_standard_library() {
+    fn char_info_agrees_with_the_unicode_tables() {
         for c in ('\u{80}'..='\u{FFFF}').chain(['\u{1F44D}', '\u{10000}', '\u{1D400}', '\u{20000}'])
         {
             let info = char_info(c);
+            assert_eq!(info, CharInfo::of(c), "U+{:04X}", c as u32);
             assert_eq!(info.word, c.is_alphanumeric(), "U+{:04X}", c as u32);
-            let lower: Vec<char> = c.to_lowercase().collect();
-            if info.lower_is_itself {
-                assert_eq!(lower, [c], "U+{:04X}", c as u32);
-            } else if (c as u32) <= 0xFFFF {
-                assert_ne!(lower, [c], "U+{:04X}", c as u32);
+            let folded: String = std::iter::once(c).nfd().default_case_fold().nfc().collect();
+            if info.kept {
+                assert_eq!(folded, c.to_string(), "U+{:04X}", c as u32);
+            }
+        }
+        for (c, kept) in [
+            ('é', true),
+            ('É', false),
+            ('ß', false),
+            ('ς', false),
+            ('\u{301}', false),
+        ] {
+            assert_eq!(char_info(c).kept, kept, "{c}");
+        }
+    }
+
+    /// Full case folding and canonical composition: each group of spellings is one word,
+    /// the first its normalized form.
+    #[test]
+    fn case_variants_and_canonical_equivalents_are_one_word() {
+        let groups: &[&[&str]] = &[
+            &["strasse", "STRASSE", "straße", "STRAẞE", "Strasse"],
+            &["οδόσ", "ΟΔΌΣ", "οδός", "Οδός", "ο\u{3b4}ο\u{301}ς"],
+            &["café", "cafe\u{301}", "CAFE\u{301}", "Café", "CAFÉ"],
+            &["file", "\u{FB01}le", "FILE"],
+            &["ångström", "\u{212B}ngstr\u{f6}m", "A\u{30A}NGSTRO\u{308}M"],
+            &["한국", "\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}"],
+            &[
+                "ạ\u{301}",
+                "a\u{301}\u{323}",
+                "a\u{323}\u{301}",
+                "A\u{323}\u{301}",
+            ],
+            &["がっこう", "か\u{3099}っこう"],
+        ];
+        for group in groups {
+            for spelling in *group {
+                assert_eq!(normalize(spelling), group[0], "{spelling:?}");
+                assert_agrees_with_the_reference(spelling);
+                assert_agrees_with_the_reference(&format!("Hello {spelling}, again"));
             }
         }
     }
@@ -628,9 +728,11 @@ mod tests {
             ("it' s", " it s "),
             ("it 's", " it s "),
             ("ÀÉÎÕÜ àéîõü", " àéîõü àéîõü "),
-            ("STRAßE ΣΑΣ", " straße σασ "),
+            ("STRAßE ΣΑΣ", " strasse σασ "),
+            ("abcdefgE\u{301}x", " abcdefgéx "),
+            ("abcdefghE\u{301}", " abcdefghé "),
             ("İstanbul", " i\u{307}stanbul "),
-            ("e\u{301}tude \u{301}x", " e\u{301}tude x "),
+            ("e\u{301}tude \u{301}x", " étude x "),
             ("我的订单 #151420 还没有到。", " 我的订单 151420 还没有到 "),
             ("नमस्ते जी", " नमस्ते जी "),
             ("ok 👍 thanks 🙏", " ok thanks "),
@@ -697,6 +799,17 @@ mod tests {
         "ς",
         "ΣΑΣ",
         "Straße",
+        "STRASSE",
+        "ΟΔΌΣ",
+        "οδός",
+        "cafe\u{301}",
+        "café",
+        "\u{FB01}",
+        "\u{212B}",
+        "\u{1112}\u{1161}",
+        "\u{11AB}",
+        "か\u{3099}",
+        "\u{323}",
         "Ǆ",
         "ǅ",
         "Ⅻ",
@@ -744,6 +857,18 @@ mod tests {
         #[test]
         fn normalization_agrees_with_the_reference_on_any_text(text in ".{0,64}") {
             assert_agrees_with_the_reference(&text);
+        }
+
+        /// Canonically equivalent texts normalize alike, and normalizing is idempotent.
+        #[test]
+        fn canonical_equivalents_normalize_alike(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..24),
+        ) {
+            let text = pieces.concat();
+            let once = normalize(&text);
+            assert_eq!(normalize(&text.nfd().collect::<String>()), once, "{text:?}");
+            assert_eq!(normalize(&text.nfc().collect::<String>()), once, "{text:?}");
+            assert_eq!(normalize(&once), once, "{text:?}");
         }
     }
 

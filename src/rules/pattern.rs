@@ -347,6 +347,13 @@ impl Parser<'_> {
             }
         }
         let normalized = normalize(chunk);
+        if let Some(c) = normalized.chars().find(|&c| is_unspaced_script(c)) {
+            return Err(format!(
+                "{chunk:?} is in a script written without spaces between words ({c:?}): \
+                 phrases match whole words, between spaces or punctuation, so it would match \
+                 only where it stands alone; callqa does not match such scripts yet"
+            ));
+        }
         let mut words: Variant = normalized
             .split(' ')
             .filter(|w| !w.is_empty())
@@ -360,6 +367,23 @@ impl Parser<'_> {
         }
         Ok(words)
     }
+}
+
+/// Whether `c` is of a script written without spaces between words (Chinese, Japanese kana,
+/// Thai, Lao, Khmer, Myanmar), where a phrase would have to match inside a run of text.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}' // Thai, Lao
+        | '\u{1000}'..='\u{109F}' // Myanmar
+        | '\u{1780}'..='\u{17FF}' // Khmer
+        | '\u{3040}'..='\u{30FF}' // Hiragana, Katakana
+        | '\u{3100}'..='\u{312F}' // Bopomofo
+        | '\u{31F0}'..='\u{31FF}' // Katakana extensions
+        | '\u{3400}'..='\u{4DBF}' // CJK extension A
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{F900}'..='\u{FAFF}' // CJK compatibility ideographs
+        | '\u{FF66}'..='\u{FF9F}' // half-width Katakana
+        | '\u{20000}'..='\u{3FFFF}') // CJK extensions B and later
 }
 
 /// Every variant of `left` followed by every variant of `right`.
@@ -465,6 +489,9 @@ mod tests {
             ("<??", "`<` is not closed"),
             ("so <angry-emoji>", "stands alone in its phrase"),
             ("a ...99 b", "must be 1 to 20 words"),
+            ("订单", "written without spaces between words"),
+            ("my 注文 please", "written without spaces between words"),
+            ("ขอโทษ", "written without spaces between words"),
             (
                 "(a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b)",
                 "more than 256 variants",
