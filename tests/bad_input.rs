@@ -254,10 +254,27 @@ fn links_that_loop_or_lead_nowhere() {
 }
 
 #[test]
+fn scripts_with_named_labels_a_supervisor_and_continuation_lines_read_fine() {
+    let run = audit(&[&fixture("script-labels.txt")], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.counts(), (1, 1, 0));
+}
+
+#[test]
+fn a_script_line_that_cannot_be_read_is_named() {
+    let run = audit(&[&fixture("script-orphan.txt")], &[]);
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    run.assert_stderr_has(&[
+        "fixtures/bad/script-orphan.txt:1: \"Call with Jane, 20 November\" comes before the first turn",
+        "1 conversation read from 1 file: 0 audited, 1 skipped (invalid 1)",
+    ]);
+}
+
+#[test]
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (31, 19, 12));
+    assert_eq!(run.counts(), (33, 20, 13));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

@@ -83,17 +83,6 @@ struct RawItem {
     item_type: Option<String>,
 }
 
-/// Maps an Amazon participant role to a speaker. A supervisor or a bot is not the agent
-/// being scored.
-fn speaker_of_role(role: &str) -> Option<Speaker> {
-    match role.trim().to_ascii_uppercase().as_str() {
-        "AGENT" => Some(Speaker::Agent),
-        "CUSTOMER" => Some(Speaker::Customer),
-        "SYSTEM" | "CUSTOM_BOT" | "SUPERVISOR" => Some(Speaker::System),
-        _ => None,
-    }
-}
-
 fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
@@ -153,7 +142,7 @@ pub(crate) fn parse(
                 ));
             }
         };
-        let speaker = speaker_of_role(role).ok_or_else(|| {
+        let speaker = Speaker::of_role(role).ok_or_else(|| {
             cx.invalid(
                 1,
                 format!(

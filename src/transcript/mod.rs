@@ -63,6 +63,29 @@ impl Speaker {
         }
     }
 
+    /// The speaker a role word of an export names, in any case: `agent`; `customer` or
+    /// `caller`; `system`, `ivr`, `bot`, `custom_bot` or `supervisor`. A supervisor who
+    /// speaks (a barge-in, a whisper) is not the agent being scored, so is `system`, as are
+    /// machines. The one table of the readers that take roles from labels (Amazon's
+    /// participant roles, WebVTT voices, script labels).
+    pub(crate) fn of_role(word: &str) -> Option<Speaker> {
+        const ROLES: [(&str, Speaker); 8] = [
+            ("agent", Speaker::Agent),
+            ("customer", Speaker::Customer),
+            ("caller", Speaker::Customer),
+            ("system", Speaker::System),
+            ("supervisor", Speaker::System),
+            ("ivr", Speaker::System),
+            ("bot", Speaker::System),
+            ("custom_bot", Speaker::System),
+        ];
+        let word = word.trim();
+        ROLES
+            .iter()
+            .find(|(role, _)| word.eq_ignore_ascii_case(role))
+            .map(|&(_, speaker)| speaker)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Speaker::Agent => "agent",
@@ -562,6 +585,16 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(Speaker::parse(input), expected, "{input}");
+        }
+        let roles = [
+            ("SUPERVISOR", Some(Speaker::System)),
+            ("Custom_Bot", Some(Speaker::System)),
+            ("caller", Some(Speaker::Customer)),
+            ("Agent", Some(Speaker::Agent)),
+            ("manager", None),
+        ];
+        for (input, expected) in roles {
+            assert_eq!(Speaker::of_role(input), expected, "{input}");
         }
     }
 }

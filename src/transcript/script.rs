@@ -8,7 +8,9 @@
 //!     an indented line continues the turn above
 //! ```
 //!
-//! Speakers are `agent`, `customer` or `system` in any case; timings `[mm:ss.s-mm:ss.s]` (or
+//! Speakers are role words in any case (`agent`; `customer` or `caller`; `system`, `supervisor`,
+//! `ivr` or `bot`, each of them `system`), alone or before a name (`Agent Sam:`); a line
+//! without a label continues the turn above, as an indented one does. Timings `[mm:ss.s-mm:ss.s]` (or
 //! `[h:mm:ss.s-…]`) may stand before the speaker or right after the colon. Rule examples are
 //! written in this form, and agent scripts kept in a repository are audited in it, so every
 //! turn remembers its own line for findings.
@@ -74,7 +76,22 @@ pub fn parse_script_from_line(
                 None => return Err(error("an indented line continues no turn".into())),
             }
         }
-        let turn = parse_turn_line(trimmed).map_err(error)?;
+        let Some(turn) = parse_turn_line(trimmed).map_err(error)? else {
+            // A line without a speaker's label continues the turn above.
+            match turns.last_mut() {
+                Some(turn) => {
+                    turn.text.push(' ');
+                    turn.text.push_str(trimmed);
+                    continue;
+                }
+                None => {
+                    return Err(error(format!(
+                        "{trimmed:?} comes before the first turn: expected `speaker: text` \
+                         (or a `#` comment)"
+                    )));
+                }
+            }
+        };
         for rules in pending.drain(..) {
             suppressions.push(Suppression {
                 turn: turns.len(),
@@ -114,15 +131,37 @@ fn ignore_directive(comment: &str) -> Option<Option<Vec<String>>> {
     Some(if ids.is_empty() { None } else { Some(ids) })
 }
 
-/// Parses `[timing] speaker: [timing] text`.
-fn parse_turn_line(line: &str) -> Result<Turn, String> {
+/// Parses `[timing] speaker: [timing] text`, where the speaker's label is a role word
+/// ([`Speaker::of_role`]), alone or followed by a name (`Agent Sam:`, `Customer (Jane):`).
+/// `None` for a line with no such label, which continues the turn above; an error for a
+/// timing without a label, or a single unknown word before a colon (`agnet:`), which is
+/// more likely a mistyped label than words of the turn above.
+fn parse_turn_line(line: &str) -> Result<Option<Turn>, String> {
+    /// The most words a label with a name has (`Agent Mary Ann Smith`).
+    const LABEL_WORDS: usize = 5;
     let (timing_before, rest) = take_timing(line)?;
-    let Some(colon) = rest.find(':') else {
-        return Err(format!("expected `speaker: text`, found {line:?}"));
+    let label = rest.find(':').map(|colon| (colon, rest[..colon].trim()));
+    let speaker = label.and_then(|(colon, label)| {
+        let mut words = label.split_whitespace();
+        let role = Speaker::of_role(words.next()?)?;
+        (words.count() < LABEL_WORDS).then_some((colon, role))
+    });
+    let Some((colon, speaker)) = speaker else {
+        return match label {
+            Some((_, label))
+                if !label.is_empty() && label.chars().all(|c| c.is_alphabetic() || c == '_') =>
+            {
+                Err(format!(
+                    "unknown speaker {label:?} (expected agent, customer, caller, system, \
+                     supervisor, ivr or bot, alone or before a name)"
+                ))
+            }
+            _ if timing_before.is_some() => Err(format!(
+                "expected `speaker: text` after the timing, found {line:?}"
+            )),
+            _ => Ok(None),
+        };
     };
-    let label = rest[..colon].trim();
-    let speaker = Speaker::parse(label)
-        .ok_or_else(|| format!("unknown speaker {label:?} (expected agent, customer or system)"))?;
     let (timing_after, text) = take_timing(rest[colon + 1..].trim_start())?;
     if timing_before.is_some() && timing_after.is_some() {
         return Err("a turn has two timings".into());
@@ -133,7 +172,7 @@ fn parse_turn_line(line: &str) -> Result<Turn, String> {
         turn.start_ms = Some(start);
         turn.end_ms = Some(end);
     }
-    Ok(turn)
+    Ok(Some(turn))
 }
 
 /// Takes a leading `[start-end]` timing off `text`, if there is one.
@@ -265,10 +304,45 @@ mod tests {
         assert_eq!(conversation.source.line, 2);
     }
 
+    /// Named role labels, a supervisor, and lines without a label that continue the turn
+    /// above, as exported scripts write them.
+    #[test]
+    fn named_labels_supervisors_and_continuation_lines() {
+        let text = "Agent Sam: Thanks for calling, this is Sam.\nCustomer: my order never came and\nit is the third time I'm calling.\nSupervisor: This call may be monitored.\nAGENT SAM: [00:04.1-00:06.0] I'm so sorry: let me check.\nCustomer (Jane Doe): ok\nCaller: thanks\n[00:07.0-00:08.0] IVR: goodbye\nNote the time: 5 pm\n";
+        let conversation = parse_script(text, &file(), "ex").unwrap();
+        let turns: Vec<(Speaker, &str, Option<u64>)> = conversation
+            .turns
+            .iter()
+            .map(|t| (t.speaker, t.text.as_str(), t.line))
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                (Speaker::Agent, "Thanks for calling, this is Sam.", Some(1)),
+                (
+                    Speaker::Customer,
+                    "my order never came and it is the third time I'm calling.",
+                    Some(2)
+                ),
+                (Speaker::System, "This call may be monitored.", Some(4)),
+                (Speaker::Agent, "I'm so sorry: let me check.", Some(5)),
+                (Speaker::Customer, "ok", Some(6)),
+                (Speaker::Customer, "thanks", Some(7)),
+                (Speaker::System, "goodbye Note the time: 5 pm", Some(8)),
+            ]
+        );
+        assert_eq!(conversation.turns[3].start_ms, Some(4100));
+    }
+
     #[test]
     fn errors_name_the_line() {
         let cases = [
-            ("agent: hi\nnobody said this", 2, "expected `speaker: text`"),
+            (
+                "nobody said this\nagent: hi",
+                1,
+                "comes before the first turn",
+            ),
+            ("agent: hi\nagnet: sorry", 2, "unknown speaker \"agnet\""),
             ("robot: beep", 1, "unknown speaker"),
             ("\n[00:03-00:01] agent: hi", 2, "ends before it starts"),
             ("  orphan", 1, "continues no turn"),

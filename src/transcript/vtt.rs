@@ -120,13 +120,11 @@ fn speaker_of_voice(cx: &DocumentContext, name: &str) -> Option<Speaker> {
         .next()
         .unwrap_or_default()
         .trim_end_matches([':', ',']);
-    match first_word.to_ascii_lowercase().as_str() {
-        "agent" => Some(Speaker::Agent),
-        "customer" | "caller" => Some(Speaker::Customer),
-        "system" | "ivr" | "bot" => Some(Speaker::System),
+    match Speaker::of_role(first_word) {
+        Some(speaker) => Some(speaker),
         // With --agent-speakers, whoever it does not name is a customer.
-        _ if !cx.agent_speakers.is_empty() => Some(Speaker::Customer),
-        _ => None,
+        None if !cx.agent_speakers.is_empty() => Some(Speaker::Customer),
+        None => None,
     }
 }
 
