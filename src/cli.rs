@@ -179,7 +179,8 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Write scorecards.csv, findings.csv, summary.json and promises.csv into this folder
+    /// Write the report into this folder: scorecards.csv, findings.csv, summary.json,
+    /// promises.csv, teams.csv and report.html
     #[arg(
         short = 'o',
         long = "output",

@@ -100,7 +100,11 @@ fn render_turns(
             _ => String::new(),
         };
         let who = if turn.speaker == Speaker::Agent {
-            format!("agent ({})", conversation.agent_of_turn(index))
+            // `(unknown)` is in parentheses already.
+            match conversation.agent_of_turn(index) {
+                agent if agent.starts_with('(') => format!("agent {agent}"),
+                agent => format!("agent ({agent})"),
+            }
         } else {
             turn.speaker.to_string()
         };
@@ -256,6 +260,13 @@ mod tests {
              \x20     «calm down»\n\
              scores\n  a-1: 0.00 (failed: r; passed: -; not applicable: -)\n"
         );
+        conversation.agent_id = None;
+        let unknown = render(&conversation, &result, &rules, false, None);
+        assert!(
+            unknown.contains("2 [0:01.0-0:02.5] agent (unknown): calm down\n"),
+            "{unknown}"
+        );
+        conversation.agent_id = Some("a-1".into());
         let colored = render(&conversation, &result, &rules, true, None);
         assert!(colored.contains("\x1b[1;4mcalm down\x1b[0m"));
         conversation.turns[0].text = "mail me: jo@example.com".into();

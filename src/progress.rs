@@ -36,7 +36,7 @@ impl Progress {
     pub fn update(&self, bytes_read: u64, conversations: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(bytes_read);
-            bar.set_message(format!("{conversations} conversations"));
+            bar.set_message(crate::wording::counted(conversations, "conversation"));
         }
     }
 

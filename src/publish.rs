@@ -20,6 +20,7 @@ use crate::report::html::{HtmlFindings, HtmlReport};
 use crate::report::{self, Baseline, FindingsCsv, FindingsFormat, Render, Summary, atomic};
 use crate::rules::{RuleSet, Severity};
 use crate::transcript::format_rfc3339;
+use crate::wording::plural;
 
 /// What standard output carries (`--format`); its doc lines are the values' help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,10 +124,6 @@ impl std::fmt::Display for GateFailure {
             }
         }
     }
-}
-
-fn plural(count: u64) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }
 
 /// What a published run leaves for the caller: the gates it failed, in the order

@@ -12,6 +12,7 @@ use crate::checks::Auditor;
 use crate::model::ConversationAudit;
 use crate::rules::{Example, Rule, RuleKind, RuleSet};
 use crate::transcript::script::parse_script_from_line;
+use crate::wording::counted;
 
 /// An example that did not behave.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +73,11 @@ pub fn summary_line(set: &RuleSet, examples: usize, failures: usize) -> String {
     } else {
         format!("{failures} misbehaved")
     };
-    let rules = set.rules.len();
     format!(
-        "{}: {rules} rules, {examples} examples, {outcome}",
-        set.name
+        "{}: {}, {}, {outcome}",
+        set.name,
+        counted(set.rules.len() as u64, "rule"),
+        counted(examples as u64, "example"),
     )
 }
 

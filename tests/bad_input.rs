@@ -125,18 +125,21 @@ fn byte_order_mark_and_crlf_read_fine() {
     assert_eq!(run.summary()["findings"], 0);
 }
 
+/// A file with no bytes holds no conversation, whatever its format: not an unreadable file.
 #[test]
 fn an_empty_file_is_nothing_to_audit() {
-    let run = audit(&[&fixture("empty.jsonl")], &[]);
-    assert_eq!(run.code(), 3);
-    assert!(
-        run.summary.is_none(),
-        "no report for a run that read nothing"
-    );
-    run.assert_stderr_has(&[
-        "no conversation could be read",
-        "0 conversations read from 1 file",
-    ]);
+    for name in ["empty.jsonl", "empty.csv"] {
+        let run = audit(&[&fixture(name)], &[]);
+        assert_eq!(run.code(), 3);
+        assert!(
+            run.summary.is_none(),
+            "no report for a run that read nothing"
+        );
+        run.assert_stderr_has(&[
+            "no conversation could be read",
+            "0 conversations read from 1 file: 0 audited, 0 skipped\n",
+        ]);
+    }
 }
 
 #[test]

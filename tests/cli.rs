@@ -10,15 +10,18 @@ use std::path::Path;
 
 use common::{assert_expected, callqa, callqa_with_stdin, code, root, stderr, stdout};
 
+/// Every file a report folder holds.
+const REPORT_FILES: [&str; 6] = [
+    "scorecards.csv",
+    "findings.csv",
+    "summary.json",
+    "promises.csv",
+    "teams.csv",
+    "report.html",
+];
+
 fn assert_report_dir(name: &str, dir: &Path) {
-    for file in [
-        "scorecards.csv",
-        "findings.csv",
-        "summary.json",
-        "promises.csv",
-        "teams.csv",
-        "report.html",
-    ] {
+    for file in REPORT_FILES {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         assert_expected(&format!("{name}/{file}"), &bytes);
     }
@@ -478,6 +481,48 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
         "completions",
     ] {
         assert!(page.contains(needle), "the man page lacks {needle}");
+    }
+}
+
+/// One agent, one team, one conversation: no "1 agents" anywhere a person reads.
+#[test]
+fn counts_of_one_are_singular() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("report");
+    let output = callqa(&[
+        "audit",
+        "tests/cmd/explain-long-call.in/call.txt",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("1 conversation read from 1 file: 1 audited"),
+        "{err}"
+    );
+    assert!(err.contains("callqa: 1 agent, 2 findings ("), "{err}");
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for total in [
+        "<b>1</b><span>conversation read</span>",
+        "<b>1</b><span>agent</span>",
+        "<b>1</b><span>team</span>",
+        "<b>2</b><span>findings</span>",
+    ] {
+        assert!(page.contains(total), "report.html lacks {total}");
+    }
+}
+
+#[test]
+fn the_help_of_o_names_every_file_it_writes() {
+    let help = stdout(&callqa(&["audit", "--help"]));
+    let line = help
+        .split("-o, --output <DIR>")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("audit --help documents -o");
+    for file in REPORT_FILES {
+        assert!(line.contains(file), "-o's help lacks {file}: {line}");
     }
 }
 

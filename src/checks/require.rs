@@ -19,6 +19,7 @@
 use super::{Context, Outcome, shorten};
 use crate::rules::{Role, Rule, Window};
 use crate::transcript::Speaker;
+use crate::wording::plural;
 
 pub(crate) fn check(
     context: &Context,
@@ -106,8 +107,10 @@ pub(crate) fn check(
         turn
     };
     let described = match window {
-        Window::FirstTurns(n) => format!("the first {n} {} turn{}", rule.speaker, plural(n)),
-        Window::LastTurns(n) => format!("the last {n} {} turn{}", rule.speaker, plural(n)),
+        Window::FirstTurns(n) => {
+            format!("the first {n} {} turn{}", rule.speaker, plural(n as u64))
+        }
+        Window::LastTurns(n) => format!("the last {n} {} turn{}", rule.speaker, plural(n as u64)),
         Window::LastMillis(ms) => {
             let seconds = ms as f64 / 1000.0;
             format!("the {} turns of the last {seconds} s", rule.speaker)
@@ -227,10 +230,6 @@ fn scan(context: &Context, index: u32, window: impl Iterator<Item = usize>) -> W
         last_in_window = last_in_window.max(Some(turn));
     }
     WindowScan::Unsaid { last_in_window }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]

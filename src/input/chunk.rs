@@ -123,7 +123,7 @@ pub(crate) fn read_chunks(
             emit(chunk)
         };
         let name = file.display.clone();
-        let reader = match open(file, options) {
+        let mut reader = match open(file, options) {
             Ok(reader) => reader,
             Err(err) => {
                 let error = ReadError {
@@ -140,6 +140,11 @@ pub(crate) fn read_chunks(
                 continue;
             }
         };
+        // A file with no bytes (once decompressed) holds no conversation, whatever its
+        // format: nothing to read and nothing wrong with it, as an empty JSON Lines file.
+        if reader.fill_buf().is_ok_and(|bytes| bytes.is_empty()) {
+            continue;
+        }
         let go_on = match file.format.reader() {
             Reader::Lines => read_jsonl(reader, &name, options, &mut next),
             Reader::Stream(stream) => read_stream(reader, &name, stream, options, &mut next),

@@ -62,7 +62,8 @@ impl Discovery {
         if shown < problems.len() {
             let more = problems.len() - shown;
             lines.push(format!(
-                "… and {more} more problems (all of them with --verbose)"
+                "… and {more} more problem{} (all of them with --verbose)",
+                crate::wording::plural(more as u64)
             ));
         }
         lines

@@ -23,6 +23,7 @@ use super::Render;
 use crate::model::{Finding, RetainedConversation, RetainedTurn, RunStats};
 use crate::rules::{RuleKind, RuleSet};
 use crate::scorecard::{AgentCard, RuleCount, Scorecards};
+use crate::wording::{counted, plural};
 
 /// How many conversations' turns the report keeps (the first ones with findings).
 pub const KEEP_CONVERSATIONS: usize = 2_000;
@@ -295,8 +296,9 @@ fn score_chart(cards: &Scorecards) -> String {
         };
         let _ = write!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6fb0\"><title>score {label}: {count} agents</title></rect>",
-            bar - 4.0
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6fb0\"><title>score {label}: {}</title></rect>",
+            bar - 4.0,
+            counted(*count, "agent")
         );
         if *count > 0 {
             let _ = write!(
@@ -533,21 +535,34 @@ impl HtmlReport<'_> {
     /// The run's totals, closing the header.
     fn write_totals(&self, page: &mut impl std::fmt::Write) {
         let stats = self.stats;
+        // A label's first word is a noun counted by the value ("1 team", "2 teams") or a
+        // word that has no plural ("audited").
+        let nouns = ["conversation", "agent", "team", "finding"];
         let mut totals: Vec<(&str, u64)> = vec![
-            ("conversations read", stats.read),
+            ("conversation read", stats.read),
             ("audited", stats.audited),
             ("skipped", stats.skipped_total()),
-            ("agents", self.scorecards.agents.len() as u64),
-            ("teams", self.teams.agents.len() as u64),
-            ("findings", self.findings.total),
+            ("agent", self.scorecards.agents.len() as u64),
+            ("team", self.teams.agents.len() as u64),
+            ("finding", self.findings.total),
         ];
         totals.extend(self.extra_totals.iter().copied());
         let _ = page.write_str("<div class=\"totals\" id=\"totals\">");
         for (label, value) in &totals {
+            let (first, rest) = label.split_once(' ').unwrap_or((label, ""));
+            let label = if nouns.contains(&first) {
+                format!(
+                    "{first}{}{}{rest}",
+                    plural(*value),
+                    if rest.is_empty() { "" } else { " " }
+                )
+            } else {
+                label.to_string()
+            };
             let _ = write!(
                 page,
                 "<div><b>{value}</b><span>{}</span></div>",
-                escape(label)
+                escape(&label)
             );
         }
         let _ = page.write_str("</div></header>\n<main>\n");
@@ -601,7 +616,7 @@ impl HtmlReport<'_> {
                 anchors[agent.as_str()],
                 escape(agent),
                 of_agent.count,
-                if of_agent.count == 1 { "" } else { "s" },
+                plural(of_agent.count),
                 if (shown as u64) < of_agent.count {
                     format!(" (first {shown} shown; all in findings.csv)")
                 } else {
@@ -627,7 +642,10 @@ impl HtmlReport<'_> {
                     findings.total
                 )
             } else {
-                format!("All {} findings are listed.", findings.total)
+                match findings.total {
+                    1 => "The one finding is listed.".to_string(),
+                    total => format!("All {total} findings are listed."),
+                }
             }
         );
     }

@@ -8,6 +8,7 @@ use crate::model::{Promise, PromiseState, RunStats};
 use crate::rules::RuleSet;
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
+use crate::wording::counted;
 
 /// What `summary.json` and the end-of-run summary report.
 pub struct Summary<'a> {
@@ -145,8 +146,8 @@ impl Summary<'_> {
         }
         if let Some(baselined) = self.baselined {
             lines.push(format!(
-                "baseline: {baselined} of {} findings are in it, {} new",
-                self.findings(),
+                "baseline: {baselined} of {} are in it, {} new",
+                counted(self.findings(), "finding"),
                 self.findings() - baselined
             ));
         }
@@ -186,15 +187,14 @@ impl Summary<'_> {
             skipped = format!(" ({})", reasons.join(", "));
         }
         let unreadable = if stats.unreadable_files > 0 {
-            format!("; {} unreadable file(s)", stats.unreadable_files)
+            format!("; {}", counted(stats.unreadable_files, "unreadable file"))
         } else {
             String::new()
         };
         format!(
-            "{} conversation{} read from {files} file{}: {} audited, {} skipped{skipped}{unreadable}",
-            stats.read,
-            if stats.read == 1 { "" } else { "s" },
-            if files == 1 { "" } else { "s" },
+            "{} read from {}: {} audited, {} skipped{skipped}{unreadable}",
+            counted(stats.read, "conversation"),
+            counted(files, "file"),
             stats.audited,
             stats.skipped_total(),
         )
@@ -217,9 +217,9 @@ impl Summary<'_> {
             String::new()
         };
         format!(
-            "{} agents, {} findings ({}){suppressed}",
-            self.scorecards.agents.len(),
-            self.findings(),
+            "{}, {} ({}){suppressed}",
+            counted(self.scorecards.agents.len() as u64, "agent"),
+            counted(self.findings(), "finding"),
             per_rule.join(", "),
         )
     }

@@ -55,7 +55,12 @@ pub struct RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.line)?;
+        // Line 0: about the whole file (it is missing, or could not be read).
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}: ", self.file, self.line)?;
+        }
         if let Some(field) = &self.field {
             write!(f, "field `{field}`: ")?;
         }
@@ -91,7 +96,10 @@ impl RuleSource {
             file: path.display().to_string(),
             line: 0,
             field: None,
-            message: format!("cannot read rule file: {err}"),
+            message: match err.kind() {
+                std::io::ErrorKind::NotFound => "no such rule file".into(),
+                _ => format!("cannot read rule file: {err}"),
+            },
         };
         if arg.is_dir() {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(arg)

@@ -241,17 +241,22 @@ pub(crate) fn parse_clock(clock: &str) -> Option<i64> {
     Some((minutes * 60 + secs) * 1000 + frac_ms)
 }
 
-/// Formats milliseconds as `m:ss.s` for people to read.
+/// Formats milliseconds as `m:ss.s`, or `h:mm:ss.s` from an hour on, for people to read.
 pub(crate) fn format_clock(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
-    let ms = ms.abs();
+    let ms = ms.unsigned_abs();
     let tenths = (ms % 1000) / 100;
     let total_seconds = ms / 1000;
-    format!(
-        "{sign}{}:{:02}.{tenths}",
-        total_seconds / 60,
-        total_seconds % 60
-    )
+    let (hours, minutes, seconds) = (
+        total_seconds / 3600,
+        total_seconds / 60 % 60,
+        total_seconds % 60,
+    );
+    if hours > 0 {
+        format!("{sign}{hours}:{minutes:02}:{seconds:02}.{tenths}")
+    } else {
+        format!("{sign}{minutes}:{seconds:02}.{tenths}")
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +281,12 @@ mod tests {
             assert_eq!(parse_clock(input), expected, "{input}");
         }
         assert_eq!(format_clock(62_340), "1:02.3");
+        // Past an hour, hours: parse_clock reads it back.
+        assert_eq!(format_clock(3_599_900), "59:59.9");
+        assert_eq!(format_clock(3_600_000), "1:00:00.0");
+        assert_eq!(format_clock(434_268_000), "120:37:48.0");
+        assert_eq!(format_clock(-3_723_400), "-1:02:03.4");
+        assert_eq!(parse_clock("120:37:48.0"), Some(434_268_000));
     }
 
     #[test]
