@@ -43,8 +43,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), for `man -l -` or a man directory
-    Man,
+    /// Print a manual page (roff), for `man -l -`: callqa's, or a subcommand's with every
+    /// option (`callqa man audit`, `callqa man rules test`); or write them all with --dir
+    Man {
+        /// The subcommand whose page to print (none: callqa's own page)
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Vec<String>,
+        /// Write every page (callqa.1, callqa-audit.1, …) into this folder instead
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

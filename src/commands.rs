@@ -90,12 +90,8 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             write_stdout(&out)?;
             Ok(Exit::Success)
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .map_err(|err| Failure::Output(format!("cannot render the manual page: {err}")))?;
-            write_stdout(&out)?;
+        Command::Man { subcommand, dir } => {
+            manual_pages(&subcommand, dir.as_deref())?;
             Ok(Exit::Success)
         }
     }
@@ -304,6 +300,42 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
 }
 
 /// Writes to standard output; a closed pipe (`| head`) ends the output quietly.
+/// `callqa man [SUBCOMMAND]...`: the page of callqa or of one subcommand, every option of
+/// it included, on standard output; with `--dir`, every page written into that folder (the
+/// pages callqa's own page refers to).
+fn manual_pages(path: &[String], dir: Option<&std::path::Path>) -> Result<(), Failure> {
+    let mut command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    // Building names the subcommands' pages as the main page refers to them (callqa-audit).
+    command.build();
+    if let Some(dir) = dir {
+        return clap_mangen::generate_to(command, dir).map_err(|err| {
+            Failure::Output(format!(
+                "cannot write the manual pages into {}: {err}",
+                dir.display()
+            ))
+        });
+    }
+    let mut page = &command;
+    for name in path {
+        page = page.find_subcommand(name).ok_or_else(|| {
+            let names: Vec<&str> = page
+                .get_subcommands()
+                .map(clap::Command::get_name)
+                .collect();
+            Failure::Usage(format!(
+                "man: {} has no subcommand `{name}` (it has: {})",
+                page.get_display_name().unwrap_or(page.get_name()),
+                names.join(", ")
+            ))
+        })?;
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page.clone())
+        .render(&mut out)
+        .map_err(|err| Failure::Output(format!("cannot render the manual page: {err}")))?;
+    write_stdout(&out)
+}
+
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     let written = stdout.write_all(bytes).and_then(|()| stdout.flush());

@@ -482,6 +482,43 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
     ] {
         assert!(page.contains(needle), "the man page lacks {needle}");
     }
+    // A page per subcommand, with every option: `callqa man audit`, `callqa man rules test`.
+    let audit = stdout(&callqa(&["man", "audit"]));
+    for needle in [
+        ".TH callqa-audit 1",
+        "\\-\\-fail\\-under",
+        "\\-\\-output",
+        "\\-\\-input\\-format",
+        "\\-\\-strict",
+        "\\-\\-baseline",
+    ] {
+        assert!(audit.contains(needle), "callqa man audit lacks {needle}");
+    }
+    let rules_test = stdout(&callqa(&["man", "rules", "test"]));
+    assert!(
+        rules_test.contains(".TH callqa-rules-test 1"),
+        "{rules_test}"
+    );
+    let unknown = callqa(&["man", "audits"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(
+        stderr(&unknown).contains("no subcommand `audits`"),
+        "{}",
+        stderr(&unknown)
+    );
+    // Every page the main page refers to can be written.
+    let dir = tempfile::tempdir().unwrap();
+    let written = callqa(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&written), 0, "{}", stderr(&written));
+    for page in [
+        "callqa.1",
+        "callqa-audit.1",
+        "callqa-rules.1",
+        "callqa-rules-test.1",
+        "callqa-man.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "--dir wrote no {page}");
+    }
 }
 
 /// One agent, one team, one conversation: no "1 agents" anywhere a person reads.
