@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{assert_expected, callqa, callqa_with_stdin, code, root, stderr, stdout};
 
@@ -19,6 +19,24 @@ const REPORT_FILES: [&str; 6] = [
     "teams.csv",
     "report.html",
 ];
+
+/// Runs `callqa audit ARGS... -o REPORT` into a fresh folder: the output, the folder (removed
+/// when dropped) and the report folder in it.
+fn audit_into_report(args: &[&str]) -> (std::process::Output, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let mut all = vec!["audit"];
+    all.extend(args);
+    all.extend(["-o", report.to_str().unwrap()]);
+    (callqa(&all), dir, report)
+}
+
+/// Asserts that `text` (`what`, for the message) holds every one of `needles`.
+fn assert_has(text: &str, what: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{what} lacks {needle}");
+    }
+}
 
 fn assert_report_dir(name: &str, dir: &Path) {
     for file in REPORT_FILES {
@@ -89,14 +107,7 @@ fn thread_count_changes_no_byte() {
         assert_eq!(code(&output), 0, "{}", stderr(&output));
         reports.push(report);
     }
-    for file in [
-        "scorecards.csv",
-        "findings.csv",
-        "summary.json",
-        "promises.csv",
-        "teams.csv",
-        "report.html",
-    ] {
+    for file in REPORT_FILES {
         let first = std::fs::read(reports[0].join(file)).unwrap();
         assert!(first.len() > 100);
         for other in &reports[1..] {
@@ -474,26 +485,30 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
         "{}",
         &page[..80.min(page.len())]
     );
-    for needle in [
-        ".TH callqa 1",
-        ".SH SUBCOMMANDS",
-        "callqa\\-audit",
-        "completions",
-    ] {
-        assert!(page.contains(needle), "the man page lacks {needle}");
-    }
+    assert_has(
+        &page,
+        "the man page",
+        &[
+            ".TH callqa 1",
+            ".SH SUBCOMMANDS",
+            "callqa\\-audit",
+            "completions",
+        ],
+    );
     // A page per subcommand, with every option: `callqa man audit`, `callqa man rules test`.
     let audit = stdout(&callqa(&["man", "audit"]));
-    for needle in [
-        ".TH callqa-audit 1",
-        "\\-\\-fail\\-under",
-        "\\-\\-output",
-        "\\-\\-input\\-format",
-        "\\-\\-strict",
-        "\\-\\-baseline",
-    ] {
-        assert!(audit.contains(needle), "callqa man audit lacks {needle}");
-    }
+    assert_has(
+        &audit,
+        "callqa man audit",
+        &[
+            ".TH callqa-audit 1",
+            "\\-\\-fail\\-under",
+            "\\-\\-output",
+            "\\-\\-input\\-format",
+            "\\-\\-strict",
+            "\\-\\-baseline",
+        ],
+    );
     let rules_test = stdout(&callqa(&["man", "rules", "test"]));
     assert!(
         rules_test.contains(".TH callqa-rules-test 1"),
@@ -524,14 +539,7 @@ fn completions_and_the_man_page_are_generated_from_the_flags() {
 /// One agent, one team, one conversation: no "1 agents" anywhere a person reads.
 #[test]
 fn counts_of_one_are_singular() {
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().join("report");
-    let output = callqa(&[
-        "audit",
-        "tests/cmd/explain-long-call.in/call.txt",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
+    let (output, _out, dir) = audit_into_report(&["tests/cmd/explain-long-call.in/call.txt"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let err = stderr(&output);
     assert!(
@@ -540,14 +548,16 @@ fn counts_of_one_are_singular() {
     );
     assert!(err.contains("callqa: 1 agent, 2 findings ("), "{err}");
     let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    for total in [
-        "<b>1</b><span>conversation read</span>",
-        "<b>1</b><span>agent</span>",
-        "<b>1</b><span>team</span>",
-        "<b>2</b><span>findings</span>",
-    ] {
-        assert!(page.contains(total), "report.html lacks {total}");
-    }
+    assert_has(
+        &page,
+        "report.html",
+        &[
+            "<b>1</b><span>conversation read</span>",
+            "<b>1</b><span>agent</span>",
+            "<b>1</b><span>team</span>",
+            "<b>2</b><span>findings</span>",
+        ],
+    );
 }
 
 #[test]
@@ -646,17 +656,12 @@ fn a_team_extends_the_default_pack_instead_of_copying_it() {
 /// ignore`: every rule's); they are counted, and the gate does not see them.
 #[test]
 fn inline_suppressions_in_scripts() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("r");
-    let output = callqa(&[
-        "audit",
+    let (output, dir, report) = audit_into_report(&[
         "fixtures/scripts/suppressed",
         "--fail-on",
         "minor",
         "--format",
         "text",
-        "-o",
-        report.to_str().unwrap(),
     ]);
     assert_eq!(code(&output), 0, "{}", stdout(&output));
     assert!(output.stdout.is_empty(), "{}", stdout(&output));
