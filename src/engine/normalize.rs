@@ -375,6 +375,37 @@ fn normalize_impl<const ORIGIN: bool>(source: &str, text: &mut String, origin: &
     text.make_ascii_lowercase();
 }
 
+/// The folded and composed form of each character of the Basic Multilingual Plane alone
+/// (less the apostrophes folding writes, "ŉ" being "ʼn"), a page of 256 at a time, filled on
+/// first use: most characters that are not kept as they are (capitals: "Σ", "É") stand alone,
+/// and decomposing, folding and composing each anew cost a whole audit of capitalized Greek
+/// three times the time it took before full folding.
+static BMP_FOLDED: [OnceLock<Box<[Box<str>]>>; 256] = [const { OnceLock::new() }; 256];
+
+/// [`BMP_FOLDED`]'s entry for `c`, or `None` beyond the Basic Multilingual Plane.
+fn folded_alone(c: char) -> Option<&'static str> {
+    let code = c as u32;
+    if code > 0xFFFF {
+        return None;
+    }
+    let page = BMP_FOLDED[(code >> 8) as usize].get_or_init(|| {
+        (0..256u32)
+            .map(|low| {
+                let mut folded = String::new();
+                if let Some(c) = char::from_u32((code & !0xFF) | low) {
+                    fold_segment(std::iter::once(c), |f| {
+                        if !is_apostrophe(f) {
+                            folded.push(f);
+                        }
+                    });
+                }
+                folded.into_boxed_str()
+            })
+            .collect()
+    });
+    Some(&page[(code & 0xFF) as usize])
+}
+
 /// Writes the folded and composed form of `segment` (a character that is not kept as it is
 /// and those after it that join it; `offset` is where it starts in the original) at the end
 /// of `text`. When its first character joins the one before it (a mark after "e"), the end
@@ -389,6 +420,19 @@ fn fold_segment_into(
     origin: &mut Vec<u32>,
     with_origin: bool,
 ) {
+    // A character alone, joining none before it: its form from the table.
+    let mut chars = segment.chars();
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && !joins_previous(c)
+        && let Some(folded) = folded_alone(c)
+        && (!text.ends_with(' ') || folded.starts_with(char::is_alphanumeric))
+    {
+        text.push_str(folded);
+        if with_origin {
+            origin.extend(std::iter::repeat_n(offset, folded.len()));
+        }
+        return;
+    }
     let mut before: Vec<char> = Vec::new();
     if !space && segment.chars().next().is_some_and(joins_previous) {
         // Back to the last character that starts a composition (combining class 0), or to
