@@ -55,7 +55,7 @@ pub(crate) fn modifiers(phrase: &str) -> Result<(Modifiers, &str), String> {
 }
 
 /// The most literal variants one phrase may expand to.
-pub(crate) const MAX_VARIANTS: usize = 256;
+pub(crate) const MAX_VARIANTS: usize = 4096;
 /// The words a bare `...` skips at most.
 pub(crate) const DEFAULT_GAP: u8 = 3;
 /// The widest gap `...N` may ask for.
@@ -466,8 +466,8 @@ mod tests {
             ("so <angry-emoji>", "stands alone in its phrase"),
             ("a ...99 b", "must be 1 to 20 words"),
             (
-                "(a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b)",
-                "more than 256 variants",
+                "(a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b|c|d) (a|b)",
+                "more than 4096 variants",
             ),
         ];
         for (phrase, needle) in cases {
