@@ -56,7 +56,7 @@ impl Baseline {
     /// conversation is new.
     pub(crate) fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
         let key = (
-            finding.conversation_id.clone(),
+            crate::visible::strip(&finding.conversation_id).into_owned(),
             rules.rules[finding.rule as usize].id.clone(),
             render.evidence(&finding.evidence).into_owned(),
         );
