@@ -150,6 +150,19 @@ fn negative_and_reversed_timings() {
     ]);
 }
 
+/// A turn whose offset overflows when added to `started_at`, or that lasts over 24 hours,
+/// is invalid; a thread whose turns are days apart is fine (issue 20).
+#[test]
+fn timings_past_any_date_or_a_day_long() {
+    let run = audit(&[&fixture("huge-timings.jsonl")], &[]);
+    assert_eq!(run.counts(), (3, 1, 2));
+    assert_eq!(run.skipped("invalid"), 2);
+    run.assert_stderr_has(&[
+        "fixtures/bad/huge-timings.jsonl:1: invalid conversation: conversation \"h-overflow\", turn 2: start_ms 9223372036854775000 added to started_at is past any date",
+        "fixtures/bad/huge-timings.jsonl:2: invalid conversation: conversation \"h-long-turn\", turn 1: the turn lasts 90000000 ms (end_ms 90000000 - start_ms 0), over a day",
+    ]);
+}
+
 #[test]
 fn ragged_csv_rows() {
     let run = audit(&[&fixture("ragged.csv")], &[]);
@@ -257,7 +270,7 @@ fn links_that_loop_or_lead_nowhere() {
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (31, 19, 12));
+    assert_eq!(run.counts(), (34, 20, 14));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

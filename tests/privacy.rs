@@ -259,3 +259,24 @@ fn hidden_characters_reach_no_output() {
     assert_nothing_hidden(&output.stdout, "a file name in stdout");
     assert_nothing_hidden(&output.stderr, "a file name in stderr");
 }
+
+/// callqa's own markup in evidence is never redacted: turns 10^14 ms into a conversation put
+/// ten-digit minutes in the interruption's times, which the phone pattern used to eat
+/// ("until [phone]:55.8", issue 20). Only turn text is redacted.
+#[test]
+fn callqa_own_times_are_never_redacted() {
+    let output = callqa(&[
+        "audit",
+        "fixtures/privacy/markup.jsonl",
+        "-q",
+        "--format",
+        "text",
+    ]);
+    let text = stdout(&output);
+    let overlap = text
+        .lines()
+        .find(|line| line.contains("interruption"))
+        .expect("the turns overlap");
+    assert!(overlap.contains(":55.8 (13.8 s over)"), "{overlap}");
+    assert!(!overlap.contains("[phone]"), "{overlap}");
+}
