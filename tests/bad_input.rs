@@ -173,6 +173,18 @@ fn ragged_csv_rows() {
     ]);
 }
 
+/// A CSV file with CRLF line ends: each message names the line its row starts on, after a
+/// quoted field that spans two lines too (issue 20: they were one too low).
+#[test]
+fn crlf_csv_lines_are_counted_right() {
+    let run = audit(&[&fixture("crlf.csv")], &[]);
+    assert_eq!(run.counts(), (4, 2, 2));
+    run.assert_stderr_has(&[
+        "fixtures/bad/crlf.csv:5: conversation \"c2\": the row has 2 fields, the header 3 columns",
+        "fixtures/bad/crlf.csv:6: conversation \"c3\": the row has 4 fields, the header 3 columns",
+    ]);
+}
+
 #[test]
 fn csv_without_the_required_columns() {
     let run = audit(
@@ -270,7 +282,7 @@ fn links_that_loop_or_lead_nowhere() {
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (34, 20, 14));
+    assert_eq!(run.counts(), (38, 22, 16));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

@@ -19,7 +19,7 @@ impl Baseline {
     pub(crate) fn read(file: &str, text: &str) -> Result<Baseline, String> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(false)
-            .from_reader(text.as_bytes());
+            .from_reader(crate::transcript::CrlfAsLf::new(text.as_bytes()));
         let headers = reader
             .headers()
             .map_err(|err| format!("{file}: {err}"))?

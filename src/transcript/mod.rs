@@ -19,12 +19,14 @@
 
 pub(crate) mod amazon;
 pub(crate) mod ccai;
+mod crlf;
 pub mod csv;
 pub mod jsonl;
 pub(crate) mod pca;
 pub mod script;
 pub(crate) mod vtt;
 
+pub(crate) use crlf::CrlfAsLf;
 use std::fmt;
 use std::sync::Arc;
 
