@@ -174,6 +174,13 @@ pub struct InputArgs {
     pub no_redact: bool,
 }
 
+impl InputArgs {
+    /// What redacts the turns evidence is cut from: none with `--no-redact`.
+    pub fn redactor(&self) -> Option<callqa::redact::Redactor> {
+        (!self.no_redact).then(callqa::redact::Redactor::new)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]

@@ -31,3 +31,4 @@ pub mod rule_examples;
 pub mod rules;
 pub mod scorecard;
 pub mod transcript;
+pub mod visible;

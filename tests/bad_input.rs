@@ -150,6 +150,19 @@ fn negative_and_reversed_timings() {
     ]);
 }
 
+/// A turn whose offset overflows when added to `started_at`, or that lasts over 24 hours,
+/// is invalid; a thread whose turns are days apart is fine (issue 20).
+#[test]
+fn timings_past_any_date_or_a_day_long() {
+    let run = audit(&[&fixture("huge-timings.jsonl")], &[]);
+    assert_eq!(run.counts(), (3, 1, 2));
+    assert_eq!(run.skipped("invalid"), 2);
+    run.assert_stderr_has(&[
+        "fixtures/bad/huge-timings.jsonl:1: invalid conversation: conversation \"h-overflow\", turn 2: start_ms 9223372036854775000 added to started_at is past any date",
+        "fixtures/bad/huge-timings.jsonl:2: invalid conversation: conversation \"h-long-turn\", turn 1: the turn lasts 90000000 ms (end_ms 90000000 - start_ms 0), over a day",
+    ]);
+}
+
 #[test]
 fn ragged_csv_rows() {
     let run = audit(&[&fixture("ragged.csv")], &[]);
@@ -157,6 +170,18 @@ fn ragged_csv_rows() {
     run.assert_stderr_has(&[
         "fixtures/bad/ragged.csv:3: conversation \"r1\": the row has 2 fields, the header 4 columns",
         "fixtures/bad/ragged.csv:5: conversation \"r3\": the row has 6 fields, the header 4 columns",
+    ]);
+}
+
+/// A CSV file with CRLF line ends: each message names the line its row starts on, after a
+/// quoted field that spans two lines too (issue 20: they were one too low).
+#[test]
+fn crlf_csv_lines_are_counted_right() {
+    let run = audit(&[&fixture("crlf.csv")], &[]);
+    assert_eq!(run.counts(), (4, 2, 2));
+    run.assert_stderr_has(&[
+        "fixtures/bad/crlf.csv:5: conversation \"c2\": the row has 2 fields, the header 3 columns",
+        "fixtures/bad/crlf.csv:6: conversation \"c3\": the row has 4 fields, the header 3 columns",
     ]);
 }
 
@@ -257,7 +282,7 @@ fn links_that_loop_or_lead_nowhere() {
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (31, 19, 12));
+    assert_eq!(run.counts(), (38, 22, 16));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

@@ -24,6 +24,7 @@ use crate::engine::{
     normalize_text_into,
 };
 use crate::model::{AgentPart, ConversationAudit, Finding, Promise, RuleState};
+use crate::redact::{Redacted, Redactor};
 use crate::rules::{Role, Rule, RuleKind, RuleSet};
 use crate::transcript::{Conversation, Speaker};
 
@@ -55,6 +56,19 @@ pub(crate) struct Context<'a> {
     with_origins: &'a RefCell<WithOrigins>,
     /// The original spans of the cues found in the conversation's turns.
     cue_spans: &'a [(usize, usize)],
+    /// Redacts turns before evidence is cut from them (`None`: `--no-redact`).
+    redactor: Option<&'a Redactor>,
+    /// The last turn redacted for evidence ([`Context::shown`]).
+    shown: &'a RefCell<Shown>,
+}
+
+/// The turn last redacted for evidence, kept by the [`Auditor`]: a turn with many hits is
+/// redacted once.
+#[derive(Default)]
+struct Shown {
+    turn: Option<usize>,
+    /// `None`: nothing in the turn was redacted.
+    redacted: Option<Redacted<'static>>,
 }
 
 /// A turn normalized with byte origins for the evidence of findings, kept by the [`Auditor`]:
@@ -203,11 +217,46 @@ impl Context<'_> {
             .original_range(start as usize, end as usize)
     }
 
-    /// The evidence for a hit: the speaker's words around it, the match in «».
+    /// The evidence for a hit: the speaker's words around it, the match in «», and the
+    /// match's original byte range.
     pub(crate) fn excerpt(&self, turn: usize, start: u32, end: u32) -> (String, (usize, usize)) {
         let (from, to) = self.original_range(turn, start, end);
-        let text = &self.conversation.turns[turn].text;
-        (excerpt(text, from, to), (from, to))
+        (self.excerpt_of(turn, from, to), (from, to))
+    }
+
+    /// The original byte range `from..to` of `turn` with some context, as evidence shows it:
+    /// cut from the turn redacted whole, so no cut splits private data.
+    pub(crate) fn excerpt_of(&self, turn: usize, from: usize, to: usize) -> String {
+        self.shown(turn, |shown| {
+            let (from, to) = match shown {
+                Some(redacted) => redacted.range(from, to),
+                None => (from, to),
+            };
+            let text = shown.map_or(self.conversation.turns[turn].text.as_str(), |r| &r.text);
+            excerpt(text, from, to)
+        })
+    }
+
+    /// `turn`'s text as evidence shows it (redacted unless the run keeps private data).
+    pub(crate) fn shown_text<T>(&self, turn: usize, show: impl FnOnce(&str) -> T) -> T {
+        self.shown(turn, |shown| {
+            show(shown.map_or(self.conversation.turns[turn].text.as_str(), |r| &r.text))
+        })
+    }
+
+    /// Calls `show` with `turn` redacted (`None`: nothing to redact, or no redaction).
+    fn shown<T>(&self, turn: usize, show: impl FnOnce(Option<&Redacted<'static>>) -> T) -> T {
+        let Some(redactor) = self.redactor else {
+            return show(None);
+        };
+        let mut shown = self.shown.borrow_mut();
+        if shown.turn != Some(turn) {
+            shown.redacted = redactor
+                .redacted(&self.conversation.turns[turn].text)
+                .changed();
+            shown.turn = Some(turn);
+        }
+        show(shown.redacted.as_ref())
     }
 
     pub(crate) fn finding(
@@ -391,9 +440,18 @@ pub struct Auditor<'r> {
     /// The hits of the turn that are variants of a phrase with several: (index in
     /// `rule_hits`, the phrase).
     variant_hits: Vec<(usize, u32)>,
+    /// Redacts the turns evidence is cut from (`None`: evidence keeps private data).
+    redactor: Option<Redactor>,
+    shown: RefCell<Shown>,
 }
 
 impl<'r> Auditor<'r> {
+    /// Evidence is cut from turns redacted by `redactor` (by default it is not redacted).
+    pub fn redacting(mut self, redactor: Option<Redactor>) -> Auditor<'r> {
+        self.redactor = redactor;
+        self
+    }
+
     pub fn new(rules: &'r RuleSet) -> Auditor<'r> {
         Auditor {
             rules,
@@ -407,6 +465,8 @@ impl<'r> Auditor<'r> {
             cue_spans: Vec::new(),
             turn_cues: Vec::new(),
             variant_hits: Vec::new(),
+            redactor: None,
+            shown: RefCell::default(),
         }
     }
 
@@ -501,6 +561,7 @@ impl<'r> Auditor<'r> {
         }
         // The turn kept with origins was of the conversation before.
         self.with_origins.get_mut().turn = None;
+        self.shown.get_mut().turn = None;
         let context = Context {
             conversation,
             normalized: &self.normalized[..turns.len()],
@@ -508,6 +569,8 @@ impl<'r> Auditor<'r> {
             turn_hits: &self.turn_hits,
             with_origins: &self.with_origins,
             cue_spans: &self.cue_spans,
+            redactor: self.redactor.as_ref(),
+            shown: &self.shown,
         };
         let mut outcome = Outcome {
             rule_count: self.rules.rules.len(),
@@ -696,6 +759,15 @@ pub(crate) mod test_support {
         Auditor::new(rules).audit(&conversation)
     }
 
+    /// Audits a script as [`audit`] does, its evidence redacted.
+    pub fn audit_redacted(rules: &RuleSet, script: &str) -> ConversationAudit {
+        let mut conversation = parse_script(script, &Arc::from("t"), "c").unwrap();
+        conversation.agent_id = Some("a-1".into());
+        Auditor::new(rules)
+            .redacting(Some(Redactor::new()))
+            .audit(&conversation)
+    }
+
     /// Audits a script as a conversation of `channel`.
     pub fn audit_on(rules: &RuleSet, script: &str, channel: &str) -> ConversationAudit {
         let mut conversation = parse_script(script, &Arc::from("t"), "c").unwrap();
@@ -713,6 +785,61 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Private data on either side of a match, at every distance from it (so that the edge
+    /// of the excerpt cuts it at every place), never shows in part: the turn is redacted
+    /// whole before the excerpt is cut (issue 20). Words or a bare `/` between, so that the
+    /// edge also falls where no space is.
+    #[test]
+    fn excerpt_edges_never_cut_private_data() {
+        let rules = test_support::rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let redacting = Auditor::new(&rules).redacting(Some(Redactor::new()));
+        let mut auditor = redacting;
+        let private = [
+            ("4539 1488 0343 6467", "[card]"),
+            ("+1 415 555 0199", "[phone]"),
+            ("jo.doe@example.com", "[email]"),
+            ("123-45-6789", "[national-id]"),
+            ("AB 12 34 56 C", "[national-id]"),
+        ];
+        for (data, label) in private {
+            for gap in 0..60 {
+                for glue in [" ", "/"] {
+                    let filler = "w".repeat(gap);
+                    let texts = [
+                        format!("{data}{glue}{filler}{glue}calm down"),
+                        format!("calm down{glue}{filler}{glue}{data}"),
+                        format!("x {data} {filler} calm down {filler} {data} y"),
+                    ];
+                    for text in texts {
+                        let script = format!("agent: {text}");
+                        let conversation = crate::transcript::script::parse_script(
+                            &script,
+                            &std::sync::Arc::from("t"),
+                            "c",
+                        )
+                        .unwrap();
+                        let audit = auditor.audit(&conversation);
+                        let evidence = &audit.findings[0].evidence;
+                        let rest = evidence.replace(label, "");
+                        assert!(
+                            !rest.contains(|c: char| c.is_ascii_digit() || c == '@')
+                                && !rest.contains("jo.")
+                                && !rest.contains("AB "),
+                            "{text:?} gives {evidence:?}"
+                        );
+                        assert!(evidence.contains("«calm down»"), "{evidence}");
+                    }
+                }
+            }
+        }
+        // Without a redactor, the evidence is the text as it was said.
+        let audit = test_support::audit(&rules, "agent: call 555 123 4567 now, calm down");
+        assert_eq!(
+            audit.findings[0].evidence,
+            "call 555 123 4567 now, «calm down»"
+        );
+    }
 
     #[test]
     fn excerpts_mark_the_match_with_some_context() {

@@ -8,7 +8,7 @@
 //! A trigger is answerable by the agent of the first agent turn after it, or of the last agent
 //! turn when none follows; the rule is applicable to that agent.
 
-use super::{Context, Outcome, excerpt};
+use super::{Context, Outcome};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
@@ -30,7 +30,6 @@ pub(crate) fn check(
         within_turns,
         count_earlier,
     } = settings;
-    let turns = context.conversation_turns();
     let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
     // Answerable when no agent turn follows a trigger: the last agent turn's agent.
     let last_agent_turn = context.turns_of(Speaker::Agent).next_back();
@@ -79,7 +78,7 @@ pub(crate) fn check(
         let evidence = format!(
             "{}: \"{}\"; no response in {window}",
             trigger_speaker,
-            excerpt(&turns[trigger_turn].text, from, to),
+            context.excerpt_of(trigger_turn, from, to),
         );
         let finding = context.finding(index, agent, trigger_turn, evidence, Some((from, to)));
         outcome.fail(finding);

@@ -11,6 +11,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use super::crlf::CrlfAsLf;
 use super::{
     Conversation, Direction, ReadError, SkipKind, Source, Speaker, Turn, parse_started_at,
 };
@@ -75,7 +76,7 @@ struct Pending {
 
 /// Streams the conversations of one CSV file.
 pub struct CsvReader<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<CrlfAsLf<R>>,
     file: Arc<str>,
     columns: Option<Columns>,
     pending: Option<Pending>,
@@ -89,7 +90,7 @@ impl<R: Read> CsvReader<R> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(input);
+            .from_reader(CrlfAsLf::new(input));
         let header = reader.headers().map_err(|err| ReadError {
             source: Source {
                 file: file.clone(),
