@@ -79,7 +79,11 @@ pub struct CsvReader<R: Read> {
     file: Arc<str>,
     columns: Option<Columns>,
     pending: Option<Pending>,
+    /// The row as read, and as text: a field that is not UTF-8 is decoded lossily, so that
+    /// the row still names its conversation, and `not_utf8` holds its index.
+    raw: csv::ByteRecord,
     record: csv::StringRecord,
+    not_utf8: Option<usize>,
     finished: bool,
 }
 
@@ -111,7 +115,9 @@ impl<R: Read> CsvReader<R> {
             file,
             columns: Some(columns),
             pending: None,
+            raw: csv::ByteRecord::new(),
             record: csv::StringRecord::new(),
+            not_utf8: None,
             finished: false,
         })
     }
@@ -120,6 +126,23 @@ impl<R: Read> CsvReader<R> {
         match pending.error {
             Some(error) => Err(error),
             None => Ok(pending.conversation),
+        }
+    }
+
+    /// Decodes the row read into `raw` as text into `record`. A row with a field that is not
+    /// UTF-8 is still grouped by its (lossily decoded) id, so that it costs its own
+    /// conversation and no other (a row-level UTF-8 error of the CSV parser says no id).
+    fn decode(&mut self) {
+        self.record.clear();
+        self.not_utf8 = None;
+        for (index, field) in self.raw.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(text) => self.record.push_field(text),
+                Err(_) => {
+                    self.not_utf8.get_or_insert(index);
+                    self.record.push_field(&String::from_utf8_lossy(field));
+                }
+            }
         }
     }
 
@@ -162,6 +185,9 @@ impl<R: Read> CsvReader<R> {
             id: &id,
         };
         let result = (|| -> Result<(), ReadError> {
+            if let Some(index) = self.not_utf8 {
+                return Err(row.malformed(format!("field {} is not UTF-8", index + 1)));
+            }
             if id.is_empty() {
                 return Err(row.invalid("`conversation_id` is empty".into()));
             }
@@ -236,9 +262,17 @@ struct RowError<'a> {
 
 impl RowError<'_> {
     fn invalid(&self, message: String) -> ReadError {
+        self.error(SkipKind::Invalid, message)
+    }
+
+    fn malformed(&self, message: String) -> ReadError {
+        self.error(SkipKind::Malformed, message)
+    }
+
+    fn error(&self, kind: SkipKind, message: String) -> ReadError {
         ReadError {
             source: self.source.clone(),
-            kind: SkipKind::Invalid,
+            kind,
             message: if self.id.is_empty() {
                 message
             } else {
@@ -263,9 +297,10 @@ impl<R: Read> Iterator for CsvReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.finished {
-            match self.reader.read_record(&mut self.record) {
+            match self.reader.read_byte_record(&mut self.raw) {
                 Ok(true) => {
-                    let line = self.record.position().map_or(0, |p| p.line());
+                    let line = self.raw.position().map_or(0, |p| p.line());
+                    self.decode();
                     if let Some(done) = self.take_record(line) {
                         return Some(done);
                     }
