@@ -722,3 +722,30 @@ fn the_example_workflow_runs_the_gate() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     assert!(readme.contains("## callqa in CI") && readme.contains("examples/github-workflow.yml"));
 }
+
+/// Compressed input is known by its magic bytes, not only by a `.gz` name: on standard input
+/// and in a file named as plain JSON Lines (issue 20, item 11).
+#[test]
+fn gzip_is_known_by_its_bytes() {
+    let calls = std::fs::read(root().join("fixtures/demo/calls.jsonl")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &calls).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let plain = callqa_with_stdin(&["audit", "-q", "--format", "text"], &calls);
+    let zipped = callqa_with_stdin(&["audit", "-q", "--format", "text"], &compressed);
+    assert_eq!(code(&zipped), 0, "{}", stderr(&zipped));
+    assert_eq!(stdout(&zipped), stdout(&plain));
+    let dir = tempfile::tempdir().unwrap();
+    let misnamed = dir.path().join("calls.jsonl");
+    std::fs::write(&misnamed, &compressed).unwrap();
+    let from_file = callqa(&["audit", "-q", "--format", "csv", misnamed.to_str().unwrap()]);
+    let expected = callqa(&[
+        "audit",
+        "-q",
+        "--format",
+        "csv",
+        "fixtures/demo/calls.jsonl",
+    ]);
+    assert_eq!(code(&from_file), 0, "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_file), stdout(&expected));
+}
