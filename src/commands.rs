@@ -230,6 +230,11 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
             message!("{line}");
         }
     }
+    // A path named on the command line that cannot be read (reported above, by name) is a
+    // usage error once the rest is audited and reported, as in ripgrep.
+    if sources.discovery.named_unreadable > 0 {
+        exit = exit.max(Exit::Usage);
+    }
     Ok(exit)
 }
 

@@ -749,3 +749,27 @@ fn gzip_is_known_by_its_bytes() {
     assert_eq!(code(&from_file), 0, "{}", stderr(&from_file));
     assert_eq!(stdout(&from_file), stdout(&expected));
 }
+
+/// A path that does not exist, named beside good ones, is reported by name, the rest is
+/// audited and the report written, and the run exits 2, as ripgrep does (issue 20, item 12).
+#[test]
+fn a_missing_path_beside_good_ones_exits_2_after_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("out");
+    let output = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "fixtures/nothere.jsonl",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("fixtures/nothere.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["conversations"]["audited"].as_u64().unwrap() > 0);
+}

@@ -20,6 +20,9 @@ use crate::transcript::{ReadError, SkipKind, Source};
 pub struct Discovery {
     pub files: Vec<InputFile>,
     pub errors: Vec<ReadError>,
+    /// How many of `errors` are paths named on the command line that cannot be read (a typo
+    /// in a CI job): the run goes on, and then exits 2, as ripgrep does.
+    pub named_unreadable: usize,
     /// Files in folders whose name says no format callqa reads.
     pub(crate) ignored: Vec<PathBuf>,
 }
@@ -95,7 +98,10 @@ pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
                     .files
                     .push(input_file(path, name, forced, Some(meta.len())));
             }
-            Err(err) => discovery.errors.push(path_error(path, &err)),
+            Err(err) => {
+                discovery.errors.push(path_error(path, &err));
+                discovery.named_unreadable += 1;
+            }
         }
     }
     discovery.files.sort_by(|a, b| a.display.cmp(&b.display));
@@ -392,7 +398,9 @@ mod tests {
             ]
         );
         assert_eq!(found.ignored.len(), 1);
-        let missing = discover(&[root.join("nope")], None);
+        let missing = discover(&[root.join("nope"), root.join("b")], None);
         assert_eq!(missing.errors.len(), 1);
+        assert_eq!(missing.named_unreadable, 1);
+        assert_eq!(missing.files.len(), 2);
     }
 }
