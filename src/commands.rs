@@ -169,6 +169,10 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
     let threads = args.threads().map_err(Failure::Usage)?;
+    // A target that cannot take the report is refused before anything is read.
+    if let Some(output) = &args.output {
+        report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;
+    }
     let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);

@@ -750,6 +750,28 @@ fn gzip_is_known_by_its_bytes() {
     assert_eq!(stdout(&from_file), stdout(&expected));
 }
 
+/// `-o` naming a file is refused before anything is read, and the file is left as it was,
+/// with nothing beside it (issue 20, item 6).
+#[test]
+fn an_existing_file_given_to_o_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.csv");
+    std::fs::write(&file, "mine").unwrap();
+    let output = callqa(&["audit", "fixtures/demo", "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("report.csv") && stderr(&output).contains("not a folder"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.csv"], "leftovers beside the file");
+}
+
 /// A path that does not exist, named beside good ones, is reported by name, the rest is
 /// audited and the report written, and the run exits 2, as ripgrep does (issue 20, item 12).
 #[test]
