@@ -168,7 +168,10 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
-    let threads = args.threads().map_err(Failure::Usage)?;
+    let (threads, warning) = args.threads().map_err(Failure::Usage)?;
+    if let Some(warning) = warning {
+        message!("{warning}");
+    }
     // A target that cannot take the report is refused before anything is read.
     if let Some(output) = &args.output {
         report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;

@@ -795,3 +795,35 @@ fn a_missing_path_beside_good_ones_exits_2_after_the_report() {
         serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
     assert!(summary["conversations"]["audited"].as_u64().unwrap() > 0);
 }
+
+/// `-j` past 4 × the cores (or 256) is clamped with a warning; the output is the same as
+/// ever (issue 20, item 13).
+#[test]
+fn a_thread_count_past_the_machine_is_clamped_with_a_warning() {
+    let many = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "-q",
+        "-j",
+        "100000",
+        "--format",
+        "text",
+    ]);
+    let one = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "-q",
+        "-j",
+        "1",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(code(&many), 0, "{}", stderr(&many));
+    assert!(
+        stderr(&many).contains("-j 100000 is more than") && stderr(&many).contains("using"),
+        "{}",
+        stderr(&many)
+    );
+    assert_eq!(stdout(&many), stdout(&one));
+    assert!(!stderr(&one).contains("-j"), "{}", stderr(&one));
+}
