@@ -8,6 +8,12 @@
 //! overlap), to the agent of the first agent turn after the trigger or of the last agent turn
 //! when none follows (respond), or to the agent of the last agent turn (require on a closing
 //! window). Each agent is scored on their own part of the conversation.
+//!
+//! Every check is linear (or n log n) in the turns and hits of a conversation: a turn's hits
+//! of one rule and role are a sorted slice found by binary search, each speaker's turns are
+//! listed once, and nothing compares every hit or turn with every other. [`Auditor::work`]
+//! counts the steps, which the tests hold linear instead of timing (40,000 turns once took 23
+//! times as long as 4,000, and 200,000 hits in one turn 50 times as long as 20,000).
 
 mod forbid;
 mod overlap;
