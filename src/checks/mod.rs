@@ -908,6 +908,23 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_cancelled_audit_stops_between_turns() {
+        let rules = test_support::rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
+        let conversation = crate::transcript::script::parse_script(
+            "agent: calm down\nagent: calm down\n",
+            &std::sync::Arc::from("t"),
+            "c",
+        )
+        .unwrap();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut auditor = Auditor::new(&rules).cancelled_by(cancel.clone());
+        assert_eq!(auditor.audit(&conversation).findings.len(), 2);
+        cancel.store(true, Ordering::Relaxed);
+        assert_eq!(auditor.audit(&conversation), ConversationAudit::default());
+        assert_eq!(auditor.work(), 0, "no check ran");
+    }
+
     /// The work of auditing one conversation, and its findings.
     fn work_and_findings(rules: &RuleSet, script: &str) -> (u64, usize) {
         let mut conversation =
@@ -923,48 +940,48 @@ mod tests {
     /// (counted in steps, not timed): no check compares every turn or hit with every other.
     #[test]
     fn work_grows_linearly_with_turns_and_hits() {
-        // (rule, the script of n turns or hits, how many of them are findings: 1 in `per`)
-        let alternating = "customer: this is ridiculous\nagent: mm-hmm\n";
+        /// What grows: pairs of turns (`n` turns, one finding a pair), or the hits of one
+        /// agent turn (`n` hits, one finding each).
+        enum Grows {
+            TurnPairs(&'static str),
+            HitsInOneTurn(&'static str),
+        }
+        let script = |grows: &Grows, n: usize| match grows {
+            Grows::TurnPairs(pair) => (pair.repeat(n / 2), n / 2),
+            Grows::HitsInOneTurn(hit) => (format!("customer: hi\nagent: {}", hit.repeat(n)), n),
+        };
+        let complaint = Grows::TurnPairs("customer: this is ridiculous\nagent: mm-hmm\n");
         let cases = [
             // a complaint in every other turn, never answered, with the longest window
             (
                 "kind = \"respond\"\nwithin_turns = 1000000\ncount_earlier = true\nphrases = [\"sorry\"]\ntrigger.phrases = [\"ridiculous\"]\ntrigger.unless = [\"not ridiculous\"]",
-                alternating,
-                2,
+                &complaint,
             ),
             // every hit of one turn, with an exception to compare each with
             (
                 "kind = \"forbid\"\nphrases = [\"you people\"]\nunless = [\"you people are great\"]",
-                "you people. ",
-                1,
+                &Grows::HitsInOneTurn("you people. "),
             ),
             // the overlapping variants of a pattern, one kept per place
             (
                 "kind = \"forbid\"\nphrases = [\"[so|very] sorry [for that]\"]",
-                "so sorry for that. ",
-                1,
+                &Grows::HitsInOneTurn("so sorry for that. "),
             ),
             // the customer's words, answered by the nearest agent
             (
                 "kind = \"forbid\"\nspeaker = \"customer\"\nphrases = [\"ridiculous\"]",
-                alternating,
-                2,
+                &complaint,
             ),
         ];
-        let script = |unit: &str, per: usize, n: usize| {
-            if per == 2 {
-                unit.repeat(n / 2)
-            } else {
-                format!("customer: hi\nagent: {}", unit.repeat(n))
-            }
-        };
-        for (body, unit, per) in cases {
+        for (body, grows) in cases {
             let rules = test_support::rule_set(body);
-            let (small, small_findings) = work_and_findings(&rules, &script(unit, per, 2_000));
-            let (large, large_findings) = work_and_findings(&rules, &script(unit, per, 20_000));
+            let (small_script, small_expected) = script(grows, 2_000);
+            let (large_script, large_expected) = script(grows, 20_000);
+            let (small, small_findings) = work_and_findings(&rules, &small_script);
+            let (large, large_findings) = work_and_findings(&rules, &large_script);
             assert_eq!(
                 (small_findings, large_findings),
-                (2_000 / per, 20_000 / per),
+                (small_expected, large_expected),
                 "{body}"
             );
             assert!(small > 0, "{body}: no work counted");

@@ -399,6 +399,35 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_is_not_utf8_costs_its_own_conversation_only() {
+        let bytes = b"conversation_id,speaker,text\n\
+                      c1,agent,fine\n\
+                      c2,customer,caf\xe9\n\
+                      c2,agent,ok\n\
+                      c\xff3,agent,bad id\n\
+                      c4,agent,fine too\n";
+        let results: Vec<_> = CsvReader::new(&bytes[..], Arc::from("t.csv"))
+            .unwrap()
+            .collect();
+        let summary: Vec<String> = results
+            .iter()
+            .map(|result| match result {
+                Ok(c) => format!("{} {} turns", c.id, c.turns.len()),
+                Err(e) => format!("{}: {} {}", e.source.line, e.kind.key(), e.message),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "c1 1 turns",
+                "3: malformed conversation \"c2\": field 3 is not UTF-8",
+                "5: malformed conversation \"c\u{fffd}3\": field 1 is not UTF-8",
+                "c4 1 turns",
+            ]
+        );
+    }
+
+    #[test]
     fn missing_required_column_is_a_file_error() {
         let Err(err) = CsvReader::new("id,speaker,text\n".as_bytes(), Arc::from("t.csv")) else {
             panic!("header without conversation_id was accepted");
