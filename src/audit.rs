@@ -498,7 +498,11 @@ pub fn run(
             bridge.spawn_scoped(scope, move || {
                 pool.install(|| {
                     chunk_rx.into_iter().par_bridge().for_each_init(
-                        || Auditor::new(rules).redacting(options.redactor.clone()),
+                        || {
+                            Auditor::new(rules)
+                                .redacting(options.redactor.clone())
+                                .cancelled_by(cancel.clone())
+                        },
                         |auditor, chunk| {
                             // A closed channel means the merge has stopped; nothing to do then.
                             let _ =

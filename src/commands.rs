@@ -169,7 +169,14 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
-    let threads = args.threads().map_err(Failure::Usage)?;
+    let (threads, warning) = args.threads().map_err(Failure::Usage)?;
+    if let Some(warning) = warning {
+        message!("{warning}");
+    }
+    // A target that cannot take the report is refused before anything is read.
+    if let Some(output) = &args.output {
+        report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;
+    }
     let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);
@@ -231,6 +238,11 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
         for line in summary.lines(started.elapsed().as_secs_f64()) {
             message!("{line}");
         }
+    }
+    // A path named on the command line that cannot be read (reported above, by name) is a
+    // usage error once the rest is audited and reported, as in ripgrep.
+    if sources.discovery.named_unreadable > 0 {
+        exit = exit.max(Exit::Usage);
     }
     Ok(exit)
 }

@@ -118,6 +118,24 @@ fn invalid_utf8() {
     run.assert_stderr_has(&["fixtures/bad/invalid-utf8.jsonl:2: malformed JSON: invalid unicode"]);
 }
 
+/// A CSV row that is not UTF-8 costs its own conversation only (issue 20, item 4): once, the
+/// conversation before it was skipped in its place and its own audited without the row.
+#[test]
+fn invalid_utf8_in_a_csv_row_skips_its_own_conversation() {
+    let run = audit(&[&fixture("invalid-utf8.csv")], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.counts(), (5, 3, 2));
+    assert_eq!(run.skipped("malformed"), 2);
+    run.assert_stderr_has(&[
+        "fixtures/bad/invalid-utf8.csv:4: conversation \"u2\": field 3 is not UTF-8",
+        "fixtures/bad/invalid-utf8.csv:7: conversation \"u\u{fffd}4\": field 1 is not UTF-8",
+    ]);
+    for id in ["u1", "u3", "u5"] {
+        let shown = common::callqa(&["explain", "fixtures/bad/invalid-utf8.csv", "--id", id]);
+        assert_eq!(common::code(&shown), 0, "{id}: {}", common::stderr(&shown));
+    }
+}
+
 #[test]
 fn byte_order_mark_and_crlf_read_fine() {
     let run = audit(&[&fixture("bom-crlf.jsonl")], &[]);
@@ -282,7 +300,7 @@ fn links_that_loop_or_lead_nowhere() {
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (38, 22, 16));
+    assert_eq!(run.counts(), (43, 25, 18));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,
