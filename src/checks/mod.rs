@@ -614,7 +614,8 @@ impl<'r> Auditor<'r> {
         }
         if !self.rules.cues.is_empty() {
             self.turn_cues.clear();
-            find_cues(text.original, &mut self.turn_cues);
+            let ascii = self.rules.cues.iter().any(|(cue, _)| cue.is_ascii());
+            find_cues(text.original, ascii, &mut self.turn_cues);
             for &(cue, from, to) in &self.turn_cues {
                 let index = self.cue_spans.len() as u32 | CUE_BIT;
                 self.cue_spans.push((from, to));

@@ -16,7 +16,7 @@
 //! ([`split_anchor`]) and checked by the engine's candidate check for the rest. Words are
 //! normalized as transcript text is, so "e-mail" is two words and "don't" is `dont`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::engine::{CUES, Cue, Element, OPEN, SentenceCondition, normalize};
 
@@ -123,7 +123,9 @@ pub(crate) fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>,
     };
     let parsed = parser.sequence(0)?;
     let mut variants: Vec<Variant> = Vec::with_capacity(parsed.len());
-    for variant in parsed {
+    // Repeats are found by hash: a list as large as a sentiment lexicon has thousands of variants.
+    let mut seen: HashSet<&Variant> = HashSet::with_capacity(parsed.len());
+    for variant in &parsed {
         if variant.is_empty() {
             return Err(format!("phrase {phrase:?} has no words"));
         }
@@ -142,8 +144,8 @@ pub(crate) fn parse(phrase: &str, lists: Option<&Lists>) -> Result<Vec<Variant>,
                 "phrase {phrase:?}: a gap `...` must stand between two words"
             ));
         }
-        if !variants.contains(&variant) {
-            variants.push(variant);
+        if seen.insert(variant) {
+            variants.push(variant.clone());
         }
     }
     Ok(variants)
