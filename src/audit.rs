@@ -25,6 +25,7 @@ use crate::model::{
     ConversationAudit, MetadataStats, Promise, PromiseState, RetainedConversation, RetainedTurn,
     RunStats,
 };
+use crate::redact::Redactor;
 use crate::rules::RuleSet;
 use crate::scorecard::{Scorecards, Tally};
 use crate::transcript::{Direction, ReadError, SkipKind, Source};
@@ -50,6 +51,9 @@ pub struct AuditOptions {
     /// Memory for findings before they spill to disk (default
     /// `crate::finding_store::DEFAULT_BUDGET_BYTES`).
     pub finding_budget_bytes: Option<usize>,
+    /// Redacts private data in each turn evidence is cut from (`None`: `--no-redact`). It is
+    /// done here, on whole turns, because an excerpt's edge can cut a number in two.
+    pub redactor: Option<Redactor>,
 }
 
 impl AuditOptions {
@@ -494,7 +498,11 @@ pub fn run(
             bridge.spawn_scoped(scope, move || {
                 pool.install(|| {
                     chunk_rx.into_iter().par_bridge().for_each_init(
-                        || Auditor::new(rules),
+                        || {
+                            Auditor::new(rules)
+                                .redacting(options.redactor.clone())
+                                .cancelled_by(cancel.clone())
+                        },
                         |auditor, chunk| {
                             // A closed channel means the merge has stopped; nothing to do then.
                             let _ =

@@ -182,6 +182,13 @@ pub struct InputArgs {
     pub no_redact: bool,
 }
 
+impl InputArgs {
+    /// What redacts the turns evidence is cut from: none with `--no-redact`.
+    pub fn redactor(&self) -> Option<callqa::redact::Redactor> {
+        (!self.no_redact).then(callqa::redact::Redactor::new)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
@@ -201,7 +208,7 @@ pub struct AuditArgs {
     #[arg(long, value_enum, value_name = "FMT", help_heading = "Output")]
     pub format: Option<OutputFormat>,
 
-    /// Worker threads (default: the number of cores)
+    /// Worker threads (default: the number of cores; at most 4 × the cores, and 256)
     #[arg(short = 'j', long = "threads", value_name = "N", help_heading = "Run")]
     pub threads: Option<usize>,
 
@@ -226,8 +233,8 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Output")]
     pub raw_csv: bool,
 
-    /// Exit 1 when some agent's score is below SCORE
-    #[arg(long, value_name = "SCORE", help_heading = "Gates")]
+    /// Exit 1 when some agent's score is below SCORE (0 to 100)
+    #[arg(long, value_name = "SCORE", value_parser = parse_score, help_heading = "Gates")]
     pub fail_under: Option<f64>,
 
     /// Exit 1 when some finding has this severity or worse
@@ -241,13 +248,39 @@ pub struct AuditArgs {
 }
 
 impl AuditArgs {
-    /// The worker threads: `-j`, else the number of cores.
-    pub fn threads(&self) -> Result<usize, String> {
+    /// The worker threads: `-j`, else the number of cores; with a warning to print when `-j`
+    /// asks for more than [`max_threads`].
+    pub fn threads(&self) -> Result<(usize, Option<String>), String> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         match self.threads {
             Some(0) => Err("-j must be 1 or more".to_string()),
-            Some(threads) => Ok(threads),
-            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            Some(threads) if threads > max_threads(cores) => {
+                let max = max_threads(cores);
+                let warning = format!(
+                    "-j {threads} is more than 4 × the {cores} cores (or {MAX_THREADS}); using {max}"
+                );
+                Ok((max, Some(warning)))
+            }
+            Some(threads) => Ok((threads, None)),
+            None => Ok((cores, None)),
         }
+    }
+}
+
+/// The most worker threads `-j` gets, whatever it asks: more only cost memory and start-up
+/// (100,000 threads once ran for ten minutes on a one-line file).
+const MAX_THREADS: usize = 256;
+
+/// 4 × `cores`, and at most [`MAX_THREADS`].
+fn max_threads(cores: usize) -> usize {
+    cores.saturating_mul(4).clamp(1, MAX_THREADS)
+}
+
+/// A `--fail-under` score: a number from 0 to 100 (not NaN, which no score is below).
+fn parse_score(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(score) if (0.0..=100.0).contains(&score) => Ok(score),
+        _ => Err("a score is a number from 0 to 100".to_string()),
     }
 }
 
@@ -316,5 +349,25 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scores_are_0_to_100() {
+        for good in ["0", "72.5", "100", " 90 "] {
+            assert!(parse_score(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "NaN", "nan", "inf", "-inf", "150", "-1", "100.01", "ninety", "",
+        ] {
+            assert!(parse_score(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn threads_are_clamped_to_4_per_core_and_256() {
+        assert_eq!(max_threads(1), 4);
+        assert_eq!(max_threads(2), 8);
+        assert_eq!(max_threads(64), 256);
+        assert_eq!(max_threads(0), 1);
     }
 }

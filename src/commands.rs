@@ -20,6 +20,7 @@ use callqa::report;
 use callqa::rule_examples::run_examples;
 use callqa::rules::RuleSet;
 use callqa::transcript::ReadError;
+use callqa::visible::Visible;
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
 use crate::cli::{EvalArgs, SourceArgs, report_options};
@@ -164,7 +165,14 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
     let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
-    let threads = args.threads().map_err(Failure::Usage)?;
+    let (threads, warning) = args.threads().map_err(Failure::Usage)?;
+    if let Some(warning) = warning {
+        message!("{warning}");
+    }
+    // A target that cannot take the report is refused before anything is read.
+    if let Some(output) = &args.output {
+        report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;
+    }
     let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);
@@ -185,6 +193,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
             0
         },
         finding_budget_bytes: Some(usize::try_from(args.findings_memory).unwrap_or(usize::MAX)),
+        redactor: args.input.redactor(),
     };
     // The report's rows are rendered on rayon's global pool: as many threads as the audit's.
     let _ = rayon::ThreadPoolBuilder::new()
@@ -226,6 +235,11 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
             message!("{line}");
         }
     }
+    // A path named on the command line that cannot be read (reported above, by name) is a
+    // usage error once the rest is audited and reported, as in ripgrep.
+    if sources.discovery.named_unreadable > 0 {
+        exit = exit.max(Exit::Usage);
+    }
     Ok(exit)
 }
 
@@ -241,12 +255,11 @@ fn explain(args: ExplainArgs) -> Result<Exit, Failure> {
     report_problems(&sources.discovery.errors, false);
     // Promises are judged against the whole input, audited for that with these options.
     let metadata = sources.metadata.clone();
-    let options = AuditOptions::on_all_cores(sources.read.clone(), metadata, as_of, carried);
+    let mut options = AuditOptions::on_all_cores(sources.read.clone(), metadata, as_of, carried);
+    options.redactor = args.input.redactor();
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let redactor = Redactor::new();
-    let redactor = (!args.input.no_redact).then_some(&redactor);
-    match conversations::explain(&sources, &rules, &options, &args.id, color, redactor)? {
+    match conversations::explain(&sources, &rules, &options, &args.id, color)? {
         Some(text) => write_stdout(text.as_bytes())?,
         None => {
             let id = &args.id;
@@ -337,7 +350,7 @@ fn manual_pages(path: &[String], dir: Option<&std::path::Path>) -> Result<(), Fa
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = Visible::new(std::io::stdout().lock());
     let written = stdout.write_all(bytes).and_then(|()| stdout.flush());
     publish::quiet_on_closed_pipe(written)
         .map_err(|err| Failure::Output(format!("cannot write to standard output: {err}")))

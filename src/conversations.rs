@@ -68,7 +68,10 @@ pub fn convert(sources: &Sources, redactor: Option<&Redactor>) -> Converted {
                 }
                 let value = crate::transcript::jsonl::to_json_value(&conversation);
                 // Serializing a JSON value into memory cannot fail.
-                let _ = serde_json::to_writer(&mut converted.json_lines, &value);
+                let line = serde_json::to_string(&value).unwrap_or_default();
+                // Hidden characters are kept, as escapes a terminal shows as they are.
+                let line = crate::visible::escape_in_json(&line);
+                converted.json_lines.extend_from_slice(line.as_bytes());
                 converted.json_lines.push(b'\n');
                 converted.conversations += 1;
             }
@@ -115,7 +118,6 @@ pub fn explain(
     options: &AuditOptions,
     id: &str,
     color: bool,
-    redactor: Option<&Redactor>,
 ) -> Result<Option<String>, AuditError> {
     let files = &sources.discovery.files;
     let metadata = sources.metadata.as_deref();
@@ -123,6 +125,7 @@ pub fn explain(
         return Ok(None);
     };
     let audit = audit_in_context(&conversation, files, rules, options)?;
+    let redactor = options.redactor.as_ref();
     let text = crate::explain::render(&conversation, &audit, rules, color, redactor);
     Ok(Some(text))
 }
@@ -135,7 +138,9 @@ pub(crate) fn audit_in_context(
     rules: &RuleSet,
     options: &AuditOptions,
 ) -> Result<ConversationAudit, AuditError> {
-    let mut audit = Auditor::new(rules).audit(conversation);
+    let mut audit = Auditor::new(rules)
+        .redacting(options.redactor.clone())
+        .audit(conversation);
     if !audit.promises.is_empty() {
         let run = crate::audit::run(files, rules, options, &mut |_| {})?;
         audit.promises = run

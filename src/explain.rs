@@ -23,13 +23,6 @@ struct Paint<'a> {
 }
 
 impl Paint<'_> {
-    fn redact(&self, text: &str) -> String {
-        match self.redactor {
-            Some(redactor) => redactor.redact(text).into_owned(),
-            None => text.to_string(),
-        }
-    }
-
     fn wrap(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("{code}{text}{RESET}")
@@ -139,11 +132,7 @@ fn render_turns(
             );
             out.push_str(&paint.wrap(code, &mark));
             out.push('\n');
-            out.push_str(&format!(
-                "{:width$}     {}\n",
-                "",
-                paint.redact(&finding.evidence)
-            ));
+            out.push_str(&format!("{:width$}     {}\n", "", finding.evidence));
         }
     }
 }
@@ -160,7 +149,7 @@ fn render_promises(out: &mut String, audit: &ConversationAudit, paint: &Paint) {
             "  turn {} ({}): {}\n    made {}, deadline {} ({}): {}",
             promise.turn,
             promise.agent_id,
-            paint.redact(&promise.evidence),
+            promise.evidence,
             time(&promise.made_at),
             time(&promise.deadline),
             promise
@@ -213,27 +202,22 @@ fn render_scores(out: &mut String, audit: &ConversationAudit, rules: &RuleSet, p
     }
 }
 
-/// Marks the byte ranges of `text` (sorted, possibly overlapping) with the highlight style.
+/// `text`, redacted, with the byte ranges `spans` of it (sorted, possibly overlapping) in
+/// the highlight style.
 fn highlight(text: &str, spans: &[(usize, usize)], paint: &Paint) -> String {
-    if !paint.color || spans.is_empty() {
-        return paint.redact(text);
-    }
+    let marks: Vec<(usize, usize, ())> = if paint.color {
+        spans.iter().map(|&(from, to)| (from, to, ())).collect()
+    } else {
+        Vec::new()
+    };
+    let (shown, pieces) = crate::redact::marked(paint.redactor, text, &marks);
     let mut out = String::new();
-    let mut at = 0;
-    for &(from, to) in spans {
-        let from = from.max(at);
-        if from >= to
-            || to > text.len()
-            || !text.is_char_boundary(from)
-            || !text.is_char_boundary(to)
-        {
-            continue;
+    for (range, mark) in pieces {
+        match mark {
+            Some(()) => out.push_str(&paint.wrap(HIGHLIGHT, &shown[range])),
+            None => out.push_str(&shown[range]),
         }
-        out.push_str(&paint.redact(&text[at..from]));
-        out.push_str(&paint.wrap(HIGHLIGHT, &paint.redact(&text[from..to])));
-        at = to;
     }
-    out.push_str(&paint.redact(&text[at..]));
     out
 }
 

@@ -31,4 +31,5 @@ pub mod rule_examples;
 pub mod rules;
 pub mod scorecard;
 pub mod transcript;
+pub mod visible;
 mod wording;

@@ -86,7 +86,7 @@ impl Metadata {
         };
         let mut csv = csv::ReaderBuilder::new()
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(crate::transcript::CrlfAsLf::new(reader));
         let header = csv
             .headers()
             .map_err(|err| invalid(1, err.to_string()))?
@@ -287,8 +287,17 @@ mod tests {
                 "found record with 1 field",
             ),
         ];
+        // The same lines with CRLF line ends (issue 20: they were one too low).
+        let crlf: Vec<(String, u64, &str)> = cases
+            .iter()
+            .map(|&(text, line, needle)| (text.replace('\n', "\r\n"), line, needle))
+            .collect();
+        let cases = cases
+            .iter()
+            .map(|&(text, line, needle)| (text.to_string(), line, needle))
+            .chain(crlf);
         for (text, line, needle) in cases {
-            match load(text).unwrap_err() {
+            match load(&text).unwrap_err() {
                 MetadataError::Invalid {
                     line: got, message, ..
                 } => {

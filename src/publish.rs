@@ -20,6 +20,7 @@ use crate::report::html::{HtmlFindings, HtmlReport};
 use crate::report::{self, Baseline, FindingsCsv, FindingsFormat, Render, Summary, atomic};
 use crate::rules::{RuleSet, Severity};
 use crate::transcript::format_rfc3339;
+use crate::visible::Visible;
 use crate::wording::plural;
 
 /// What standard output carries (`--format`); its doc lines are the values' help.
@@ -204,6 +205,9 @@ pub fn publish(
     mut options: ReportOptions,
     stdout: &mut dyn Write,
 ) -> Result<Published, PublishError> {
+    // What reaches a terminal or a log holds no hidden characters.
+    let mut stdout = Visible::new(stdout);
+    let stdout: &mut dyn Write = &mut stdout;
     let redactor = Redactor::new();
     let render = Render {
         redactor: options.redact.then_some(&redactor),
@@ -325,7 +329,7 @@ impl Report<'_> {
             path: staging.path(report::FINDINGS_FILE),
             source,
         };
-        let out = io::BufWriter::with_capacity(256 << 10, file);
+        let out = Visible::new(io::BufWriter::with_capacity(256 << 10, file));
         let mut csv = FindingsCsv::new(out, rules, render).map_err(findings_io)?;
         let findings = &mut run.findings;
         let pass = visit_findings(findings, rules, self.options, baseline, render, |finding| {
@@ -334,6 +338,7 @@ impl Report<'_> {
         })?;
         let file = csv
             .finish()
+            .and_then(Visible::into_inner)
             .and_then(|out| out.into_inner().map_err(io::IntoInnerError::into_error))
             .map_err(findings_io)?;
         staging.sync(report::FINDINGS_FILE, &file)?;
@@ -358,20 +363,31 @@ impl Report<'_> {
         };
         // Each file is rendered just before it is written, so that only one is in memory;
         // the page, the largest, is written as it is made.
-        staging.write(
+        let write = |name: &str, bytes: &[u8]| {
+            staging.write_with(name, |out| {
+                let mut out = Visible::new(out);
+                out.write_all(bytes)?;
+                out.into_inner().map(drop)
+            })
+        };
+        write(
             report::SCORECARDS_FILE,
             &report::scorecards_csv(&run.scorecards, rules, render),
         )?;
-        staging.write(report::SUMMARY_FILE, &summary.to_json())?;
-        staging.write(
+        write(report::SUMMARY_FILE, &summary.to_json())?;
+        write(
             report::PROMISES_FILE,
             &report::promises_csv(&run.promises, rules, render),
         )?;
-        staging.write(
+        write(
             report::TEAMS_FILE,
             &report::teams_csv(&run.teams, rules, render),
         )?;
-        staging.write_with(report::HTML_FILE, |out| html.write_html_to(out))?;
+        staging.write_with(report::HTML_FILE, |out| {
+            let mut out = Visible::new(out);
+            html.write_html_to(&mut out)?;
+            out.into_inner().map(drop)
+        })?;
         staging.commit()?;
         Ok(pass)
     }

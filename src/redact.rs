@@ -47,64 +47,207 @@ impl Redactor {
 
     /// The text with private data replaced; borrowed when nothing was found.
     pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redacted(text).text
+    }
+
+    /// The text with private data replaced, and where it was replaced: a range of the
+    /// original can then be found in it ([`Redacted::range`]) and cut there. Cutting first and
+    /// redacting the pieces would miss a number the cut splits.
+    pub(crate) fn redacted<'a>(&self, text: &'a str) -> Redacted<'a> {
         if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
-            return Cow::Borrowed(text);
+            return Redacted::unchanged(text);
         }
         // Most evidence holds a time, a price or an order number and no private data. The
         // patterns with `\b` run on a backtracker once the text has a non-ASCII character
-        // (about 50,000 instructions a finding by callgrind, a quarter of a whole run, all on
-        // the one thread that writes the report), so each runs only when the text has the
-        // shape it needs; the test below checks these shortcuts against the patterns.
+        // (about 50,000 instructions a finding by callgrind, a quarter of a whole run), so each
+        // runs only when the text has the shape it needs; the test below checks these
+        // shortcuts against the patterns.
         if !text.contains('@') && !might_hold_digits_to_redact(text) {
-            return Cow::Borrowed(text);
+            return Redacted::unchanged(text);
         }
         self.apply_patterns(text, true)
     }
 
     /// The patterns; with `gated`, each runs only when its shortcut says it might match.
-    fn apply_patterns<'a>(&self, text: &'a str, gated: bool) -> Cow<'a, str> {
-        let step1 = if !gated || text.contains('@') {
-            self.email.replace_all(text, "[email]")
-        } else {
-            Cow::Borrowed(text)
-        };
-        let step2 = if !gated || might_hold_national_id(&step1) {
-            match self.national_id.replace_all(&step1, "[national-id]") {
-                Cow::Borrowed(_) => step1,
-                Cow::Owned(owned) => Cow::Owned(owned),
-            }
-        } else {
-            step1
-        };
-        let replaced = self.digits.replace_all(&step2, |caps: &regex::Captures| {
-            let found = &caps[0];
-            let start = caps.get(0).map_or(0, |m| m.start());
-            let end = caps.get(0).map_or(0, |m| m.end());
-            // A digit run glued to letters is an id of some kind, not a number to redact.
-            let glued = step2[..start]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric)
-                || step2[end..]
-                    .chars()
-                    .next()
-                    .is_some_and(char::is_alphanumeric);
-            let digits: String = found.chars().filter(char::is_ascii_digit).collect();
-            if glued {
-                found.to_string()
-            } else if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
-                "[card]".to_string()
-            } else if (10..=15).contains(&digits.len()) {
-                "[phone]".to_string()
-            } else {
-                found.to_string()
-            }
-        });
-        match replaced {
-            Cow::Borrowed(_) if matches!(step2, Cow::Borrowed(_)) => Cow::Borrowed(text),
-            Cow::Borrowed(_) => Cow::Owned(step2.into_owned()),
-            Cow::Owned(owned) => Cow::Owned(owned),
+    fn apply_patterns<'a>(&self, text: &'a str, gated: bool) -> Redacted<'a> {
+        let mut redacted = Redacted::unchanged(text);
+        if !gated || text.contains('@') {
+            redacted.replace(&self.email, |_, _| Some("[email]"));
         }
+        if !gated || might_hold_national_id(&redacted.text) {
+            redacted.replace(&self.national_id, |_, _| Some("[national-id]"));
+        }
+        redacted.replace(&self.digits, digits_label);
+        redacted
+    }
+}
+
+/// What a run of digits the digit pattern found at `start..end` of `text` is written as, if
+/// it is to be redacted.
+fn digits_label(text: &str, (start, end): (usize, usize)) -> Option<&'static str> {
+    // A digit run glued to letters is an id of some kind, not a number to redact.
+    let glued = text[..start]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+        || text[end..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
+    let digits: String = text[start..end]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    if glued {
+        None
+    } else if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
+        Some("[card]")
+    } else if (10..=15).contains(&digits.len()) {
+        Some("[phone]")
+    } else {
+        None
+    }
+}
+
+/// A text with private data replaced, and the replacements made, pattern by pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct Redacted<'a> {
+    pub(crate) text: Cow<'a, str>,
+    /// For each pattern that replaced something, its replacements in the text it ran on.
+    steps: Vec<Vec<Replacement>>,
+}
+
+/// `from..to` of a text became `len` bytes; `shift` is how much longer (or, negative,
+/// shorter) the text is up to the end of this replacement.
+#[derive(Debug, Clone, Copy)]
+struct Replacement {
+    from: usize,
+    to: usize,
+    len: usize,
+    shift: isize,
+}
+
+impl<'a> Redacted<'a> {
+    /// A text with nothing replaced.
+    pub(crate) fn unchanged(text: &'a str) -> Redacted<'a> {
+        Redacted {
+            text: Cow::Borrowed(text),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Replaces each match of `regex` that `label` names (given the text and the match's
+    /// range), remembering where.
+    fn replace(
+        &mut self,
+        regex: &Regex,
+        mut label: impl FnMut(&str, (usize, usize)) -> Option<&'static str>,
+    ) {
+        let mut out = String::new();
+        let mut replacements = Vec::new();
+        let mut copied = 0;
+        let mut shift = 0isize;
+        for found in regex.find_iter(&self.text) {
+            let Some(label) = label(&self.text, (found.start(), found.end())) else {
+                continue;
+            };
+            out.push_str(&self.text[copied..found.start()]);
+            out.push_str(label);
+            copied = found.end();
+            shift += label.len() as isize - found.len() as isize;
+            replacements.push(Replacement {
+                from: found.start(),
+                to: found.end(),
+                len: label.len(),
+                shift,
+            });
+        }
+        if !replacements.is_empty() {
+            out.push_str(&self.text[copied..]);
+            self.text = Cow::Owned(out);
+            self.steps.push(replacements);
+        }
+    }
+
+    /// The redaction as an owned value, or `None` when nothing was replaced.
+    pub(crate) fn changed(self) -> Option<Redacted<'static>> {
+        match self.text {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(text) => Some(Redacted {
+                text: Cow::Owned(text),
+                steps: self.steps,
+            }),
+        }
+    }
+
+    /// Where the byte range `from..to` of the original text is in the redacted text: an edge
+    /// inside replaced data moves out to take in all of its replacement, so a range that
+    /// held part of a number holds its whole `[card]`.
+    pub(crate) fn range(&self, from: usize, to: usize) -> (usize, usize) {
+        let (mut from, mut to) = (from, to);
+        for step in &self.steps {
+            from = moved(step, from, false);
+            to = moved(step, to, true);
+        }
+        (from, to.max(from))
+    }
+}
+
+/// A piece of a redacted text: its byte range, and the mark it carries, if any.
+pub(crate) type Piece<M> = (std::ops::Range<usize>, Option<M>);
+
+/// A turn as people see it, with marks: `text` redacted whole (by `redactor`, if any), and
+/// its pieces in order, each a byte range of the redacted text and the mark it carries
+/// (`None` between marks). `marks` are byte ranges of the original text, sorted by start; a
+/// mark that is not a range of it, or overlaps the one before, is left out. One mark that
+/// cuts private data takes in all of its replacement.
+pub(crate) fn marked<'t, M: Copy>(
+    redactor: Option<&Redactor>,
+    text: &'t str,
+    marks: &[(usize, usize, M)],
+) -> (Cow<'t, str>, Vec<Piece<M>>) {
+    let redacted = match redactor {
+        Some(redactor) => redactor.redacted(text),
+        None => Redacted::unchanged(text),
+    };
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for &(from, to, mark) in marks {
+        if from >= to
+            || to > text.len()
+            || !text.is_char_boundary(from)
+            || !text.is_char_boundary(to)
+        {
+            continue;
+        }
+        let (from, to) = redacted.range(from, to);
+        if from < at {
+            continue; // overlapping marks: the first wins
+        }
+        if at < from {
+            pieces.push((at..from, None));
+        }
+        pieces.push((from..to, Some(mark)));
+        at = to;
+    }
+    if at < redacted.text.len() || pieces.is_empty() {
+        pieces.push((at..redacted.text.len(), None));
+    }
+    (redacted.text, pieces)
+}
+
+/// Where byte `at` of a text is after `replacements`; inside one, at its start (or, for the
+/// `end` of a range, its end).
+fn moved(replacements: &[Replacement], at: usize, end: bool) -> usize {
+    // The replacements that end at or before `at` move it by their shift.
+    let before = replacements.partition_point(|r| r.to <= at);
+    let shift = before.checked_sub(1).map_or(0, |i| replacements[i].shift);
+    match replacements.get(before) {
+        Some(r) if r.from < at => {
+            let start = r.from.saturating_add_signed(shift);
+            if end { start + r.len } else { start }
+        }
+        _ => at.saturating_add_signed(shift),
     }
 }
 
@@ -264,11 +407,43 @@ mod tests {
             if text.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
                 assert_eq!(
                     redactor.redact(&text),
-                    redactor.apply_patterns(&text, false),
+                    redactor.apply_patterns(&text, false).text,
                     "{text:?}"
                 );
             }
         }
+    }
+
+    /// A range of the original is found in the redacted text; one that cuts private data
+    /// takes in the whole of its replacement.
+    #[test]
+    fn ranges_of_the_original_in_the_redacted_text() {
+        let redactor = Redactor::new();
+        let text = "mail jo@x.io, card 4111 1111 1111 1111 or 555-123-4567 now";
+        let redacted = redactor.redacted(text);
+        assert_eq!(redacted.text, "mail [email], card [card] or [phone] now");
+        let shown = |part: &str| {
+            let from = text.find(part).unwrap();
+            let (from, to) = redacted.range(from, from + part.len());
+            redacted.text[from..to].to_string()
+        };
+        for (part, expected) in [
+            ("mail", "mail"),
+            ("now", "now"),
+            ("card", "card"),
+            ("1111 1111 or 555", "[card] or [phone]"),
+            ("4111", "[card]"),
+            ("card 4111", "card [card]"),
+            ("x.io, card", "[email], card"),
+            ("or", "or"),
+            ("4567 now", "[phone] now"),
+        ] {
+            assert_eq!(shown(part), expected, "{part}");
+        }
+        // Text without private data is borrowed, and ranges stay where they are.
+        let plain = redactor.redacted("order 4471 at 14:03");
+        assert!(matches!(plain.text, Cow::Borrowed(_)));
+        assert_eq!(plain.range(6, 10), (6, 10));
     }
 
     #[test]

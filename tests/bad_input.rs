@@ -118,6 +118,24 @@ fn invalid_utf8() {
     run.assert_stderr_has(&["fixtures/bad/invalid-utf8.jsonl:2: malformed JSON: invalid unicode"]);
 }
 
+/// A CSV row that is not UTF-8 costs its own conversation only (issue 20, item 4): once, the
+/// conversation before it was skipped in its place and its own audited without the row.
+#[test]
+fn invalid_utf8_in_a_csv_row_skips_its_own_conversation() {
+    let run = audit(&[&fixture("invalid-utf8.csv")], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.counts(), (5, 3, 2));
+    assert_eq!(run.skipped("malformed"), 2);
+    run.assert_stderr_has(&[
+        "fixtures/bad/invalid-utf8.csv:4: conversation \"u2\": field 3 is not UTF-8",
+        "fixtures/bad/invalid-utf8.csv:7: conversation \"u\u{fffd}4\": field 1 is not UTF-8",
+    ]);
+    for id in ["u1", "u3", "u5"] {
+        let shown = common::callqa(&["explain", "fixtures/bad/invalid-utf8.csv", "--id", id]);
+        assert_eq!(common::code(&shown), 0, "{id}: {}", common::stderr(&shown));
+    }
+}
+
 #[test]
 fn byte_order_mark_and_crlf_read_fine() {
     let run = audit(&[&fixture("bom-crlf.jsonl")], &[]);
@@ -153,6 +171,19 @@ fn negative_and_reversed_timings() {
     ]);
 }
 
+/// A turn whose offset overflows when added to `started_at`, or that lasts over 24 hours,
+/// is invalid; a thread whose turns are days apart is fine (issue 20).
+#[test]
+fn timings_past_any_date_or_a_day_long() {
+    let run = audit(&[&fixture("huge-timings.jsonl")], &[]);
+    assert_eq!(run.counts(), (3, 1, 2));
+    assert_eq!(run.skipped("invalid"), 2);
+    run.assert_stderr_has(&[
+        "fixtures/bad/huge-timings.jsonl:1: invalid conversation: conversation \"h-overflow\", turn 2: start_ms 9223372036854775000 added to started_at is past any date",
+        "fixtures/bad/huge-timings.jsonl:2: invalid conversation: conversation \"h-long-turn\", turn 1: the turn lasts 90000000 ms (end_ms 90000000 - start_ms 0), over a day",
+    ]);
+}
+
 #[test]
 fn ragged_csv_rows() {
     let run = audit(&[&fixture("ragged.csv")], &[]);
@@ -160,6 +191,18 @@ fn ragged_csv_rows() {
     run.assert_stderr_has(&[
         "fixtures/bad/ragged.csv:3: conversation \"r1\": the row has 2 fields, the header 4 columns",
         "fixtures/bad/ragged.csv:5: conversation \"r3\": the row has 6 fields, the header 4 columns",
+    ]);
+}
+
+/// A CSV file with CRLF line ends: each message names the line its row starts on, after a
+/// quoted field that spans two lines too (issue 20: they were one too low).
+#[test]
+fn crlf_csv_lines_are_counted_right() {
+    let run = audit(&[&fixture("crlf.csv")], &[]);
+    assert_eq!(run.counts(), (4, 2, 2));
+    run.assert_stderr_has(&[
+        "fixtures/bad/crlf.csv:5: conversation \"c2\": the row has 2 fields, the header 3 columns",
+        "fixtures/bad/crlf.csv:6: conversation \"c3\": the row has 4 fields, the header 3 columns",
     ]);
 }
 
@@ -277,7 +320,7 @@ fn a_script_line_that_cannot_be_read_is_named() {
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (33, 20, 13));
+    assert_eq!(run.counts(), (45, 26, 19));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

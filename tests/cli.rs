@@ -809,3 +809,108 @@ fn the_example_workflow_runs_the_gate() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     assert!(readme.contains("## callqa in CI") && readme.contains("examples/github-workflow.yml"));
 }
+
+/// Compressed input is known by its magic bytes, not only by a `.gz` name: on standard input
+/// and in a file named as plain JSON Lines (issue 20, item 11).
+#[test]
+fn gzip_is_known_by_its_bytes() {
+    let calls = std::fs::read(root().join("fixtures/demo/calls.jsonl")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &calls).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let plain = callqa_with_stdin(&["audit", "-q", "--format", "text"], &calls);
+    let zipped = callqa_with_stdin(&["audit", "-q", "--format", "text"], &compressed);
+    assert_eq!(code(&zipped), 0, "{}", stderr(&zipped));
+    assert_eq!(stdout(&zipped), stdout(&plain));
+    let dir = tempfile::tempdir().unwrap();
+    let misnamed = dir.path().join("calls.jsonl");
+    std::fs::write(&misnamed, &compressed).unwrap();
+    let from_file = callqa(&["audit", "-q", "--format", "csv", misnamed.to_str().unwrap()]);
+    let expected = callqa(&[
+        "audit",
+        "-q",
+        "--format",
+        "csv",
+        "fixtures/demo/calls.jsonl",
+    ]);
+    assert_eq!(code(&from_file), 0, "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_file), stdout(&expected));
+}
+
+/// `-o` naming a file is refused before anything is read, and the file is left as it was,
+/// with nothing beside it (issue 20, item 6).
+#[test]
+fn an_existing_file_given_to_o_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.csv");
+    std::fs::write(&file, "mine").unwrap();
+    let output = callqa(&["audit", "fixtures/demo", "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("report.csv") && stderr(&output).contains("not a folder"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.csv"], "leftovers beside the file");
+}
+
+/// A path that does not exist, named beside good ones, is reported by name, the rest is
+/// audited and the report written, and the run exits 2, as ripgrep does (issue 20, item 12).
+#[test]
+fn a_missing_path_beside_good_ones_exits_2_after_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("out");
+    let output = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "fixtures/nothere.jsonl",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("fixtures/nothere.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["conversations"]["audited"].as_u64().unwrap() > 0);
+}
+
+/// `-j` past 4 × the cores (or 256) is clamped with a warning; the output is the same as
+/// ever (issue 20, item 13).
+#[test]
+fn a_thread_count_past_the_machine_is_clamped_with_a_warning() {
+    let many = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "-q",
+        "-j",
+        "100000",
+        "--format",
+        "text",
+    ]);
+    let one = callqa(&[
+        "audit",
+        "fixtures/demo",
+        "-q",
+        "-j",
+        "1",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(code(&many), 0, "{}", stderr(&many));
+    assert!(
+        stderr(&many).contains("-j 100000 is more than") && stderr(&many).contains("using"),
+        "{}",
+        stderr(&many)
+    );
+    assert_eq!(stdout(&many), stdout(&one));
+    assert!(!stderr(&one).contains("-j"), "{}", stderr(&one));
+}

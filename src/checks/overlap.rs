@@ -96,18 +96,18 @@ pub(crate) fn check(
                 format_clock(start),
                 format_clock(turns[t].end_ms.unwrap_or(0)),
                 overlap_ms as f64 / 1000.0,
-                shorten(&turns[t].text, 60),
+                context.shown_text(t, |text| shorten(text, 60)),
                 rule.speaker,
-                shorten(&turns[turn].text, 60),
+                context.shown_text(turn, |text| shorten(text, 60)),
             )
         } else if let Some(t) = cut_off {
             format!(
                 "started at {}, {:.1} s after the {other} was cut off: {other}: \"{}\" / {}: \"{}\"",
                 format_clock(start),
                 (start - turns[t].end_ms.unwrap_or(start)) as f64 / 1000.0,
-                shorten(&turns[t].text, 60),
+                context.shown_text(t, |text| shorten(text, 60)),
                 rule.speaker,
-                shorten(&turns[turn].text, 60),
+                context.shown_text(turn, |text| shorten(text, 60)),
             )
         } else {
             continue;

@@ -5,6 +5,8 @@
 //! ([`crate::callbacks`]), so this check records no finding and no applicability; the verdicts
 //! come back through [`fold_judged`].
 
+use std::collections::HashMap;
+
 use jiff::SignedDuration;
 
 use super::{Context, Outcome};
@@ -73,15 +75,25 @@ pub(crate) fn check(
 /// promise becomes a finding, and the promise rule becomes failed for an agent with a broken
 /// promise there, passed for one whose promises were kept.
 pub fn fold_judged(audit: &mut ConversationAudit) {
+    // Past a few agents, each promise's agent is looked up in a map, not walked to: a
+    // conversation of thousands of agents and promises stays linear.
+    let by_agent: HashMap<String, usize> = if audit.agents.len() > super::FEW_AGENTS {
+        (audit.agents.iter().enumerate())
+            .map(|(index, part)| (part.agent_id.clone(), index))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     for promise in &audit.promises {
-        let Some(part) = audit
-            .agents
-            .iter_mut()
-            .find(|a| a.agent_id == promise.agent_id)
-        else {
+        let found = if by_agent.is_empty() {
+            (audit.agents.iter()).position(|a| a.agent_id == promise.agent_id)
+        } else {
+            by_agent.get(&promise.agent_id).copied()
+        };
+        let Some(index) = found else {
             continue;
         };
-        let state = &mut part.states[promise.rule as usize];
+        let state = &mut audit.agents[index].states[promise.rule as usize];
         match promise.state {
             PromiseState::Broken => {
                 *state = RuleState::Failed;

@@ -124,9 +124,9 @@ pub(crate) fn check(
             None => break,
         }
     }
-    let said: Vec<&str> = (first_part..=at_turn)
+    let said: Vec<String> = (first_part..=at_turn)
         .filter(|&t| context.has_words(t))
-        .map(|t| turns[t].text.trim())
+        .map(|t| context.shown_text(t, |text| text.trim().to_string()))
         .collect();
     let evidence = format!(
         "nothing of the required phrases in {described}; said: \"{}\"",

@@ -8,7 +8,7 @@
 //! A trigger is answerable by the agent of the first agent turn after it, or of the last agent
 //! turn when none follows; the rule is applicable to that agent.
 
-use super::{Context, Outcome, excerpt};
+use super::{Context, Outcome};
 use crate::rules::{Role, Rule};
 use crate::transcript::Speaker;
 
@@ -30,8 +30,11 @@ pub(crate) fn check(
         within_turns,
         count_earlier,
     } = settings;
-    let turns = context.conversation_turns();
-    let responded = |turn: usize| context.has_hit(turn, index, Role::Phrase, Role::Unless);
+    let speaker_turns = context.spoken_turns(rule.speaker);
+    // `said[i]`: how many of the speaker's first `i` turns hold a response, made at the first
+    // trigger. A window of turns is then answered when the count grows across it: linear in
+    // the turns, however long the window (a window walked per trigger was quadratic).
+    let mut said: Vec<u32> = Vec::new();
     // Answerable when no agent turn follows a trigger: the last agent turn's agent.
     let last_agent_turn = context.turns_of(Speaker::Agent).next_back();
     for trigger_turn in context.turns_of(trigger_speaker) {
@@ -41,32 +44,28 @@ pub(crate) fn check(
         else {
             continue;
         };
-        let next_agent_turn = context.turns_of(Speaker::Agent).find(|&t| t > trigger_turn);
-        let agent = match next_agent_turn.or(last_agent_turn) {
+        let agent = match context.next_agent_turn(trigger_turn).or(last_agent_turn) {
             Some(turn) => context.agent_of(turn),
             None => context.conversation.default_agent(),
         };
         outcome.applicable(agent, index);
-        let answered = context
-            .turns_of(rule.speaker)
-            .filter(|&t| t > trigger_turn)
-            .take(within_turns)
-            .any(responded)
-            || (count_earlier
-                && context
-                    .turns_of(rule.speaker)
-                    .take_while(|&t| t < trigger_turn)
-                    .any(responded));
+        if said.is_empty() {
+            said.push(0);
+            for &turn in speaker_turns {
+                let responded = context.has_hit(turn, index, Role::Phrase, Role::Unless);
+                said.push(said[said.len() - 1] + u32::from(responded));
+            }
+        }
+        let before = speaker_turns.partition_point(|&t| t < trigger_turn);
+        let after = speaker_turns.partition_point(|&t| t <= trigger_turn);
+        let window_end = after.saturating_add(within_turns).min(speaker_turns.len());
+        let answered = said[window_end] > said[after] || (count_earlier && said[before] > 0);
         if answered {
             continue;
         }
         let (from, to) = context.original_range(trigger_turn, start, end);
         // A window that runs past the end is said as what it is: the rest of the conversation.
-        let remaining = context
-            .turns_of(rule.speaker)
-            .filter(|&t| t > trigger_turn)
-            .take(within_turns)
-            .count();
+        let remaining = window_end - after;
         let window = if remaining < within_turns {
             "the rest of the conversation".to_string()
         } else {
@@ -79,7 +78,7 @@ pub(crate) fn check(
         let evidence = format!(
             "{}: \"{}\"; no response in {window}",
             trigger_speaker,
-            excerpt(&turns[trigger_turn].text, from, to),
+            context.excerpt_of(trigger_turn, from, to),
         );
         let finding = context.finding(index, agent, trigger_turn, evidence, Some((from, to)));
         outcome.fail(finding);

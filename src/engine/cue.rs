@@ -61,11 +61,40 @@ impl Cue {
     pub(crate) fn named(name: &str) -> Option<Cue> {
         CUES.iter().find(|(n, _)| *n == name).map(|&(_, cue)| cue)
     }
+
+    /// Whether the class is written in ASCII (emoticons, `??`, `!!`) rather than as emoji.
+    pub fn is_ascii(self) -> bool {
+        !matches!(self, Cue::AngryEmoji | Cue::SadEmoji)
+    }
+
+    /// The emoji class of `c`, if it has one.
+    fn of_emoji(c: char) -> Option<Cue> {
+        if ANGRY_EMOJI.contains(&c) {
+            Some(Cue::AngryEmoji)
+        } else if SAD_EMOJI.contains(&c) {
+            Some(Cue::SadEmoji)
+        } else {
+            None
+        }
+    }
 }
 
 /// Appends each cue in `text`: its class and its byte span. A run of `?`/`!` may be of two
-/// classes.
-pub fn find_cues(text: &str, out: &mut Vec<(Cue, usize, usize)>) {
+/// classes. `ascii`: whether cues written in ASCII are wanted; when they are not, only emoji
+/// are looked for, and a turn of ASCII alone (most turns) is passed over at once.
+pub fn find_cues(text: &str, ascii: bool, out: &mut Vec<(Cue, usize, usize)>) {
+    if !ascii {
+        // Every listed emoji starts with byte 0xE2 (U+2639) or 0xF0 (U+1Fxxx): memchr2 skips
+        // the rest of the text, curly apostrophes and accents included, at vector speed.
+        for at in memchr::memchr2_iter(0xE2, 0xF0, text.as_bytes()) {
+            if let Some(c) = text[at..].chars().next()
+                && let Some(cue) = Cue::of_emoji(c)
+            {
+                out.push((cue, at, at + c.len_utf8()));
+            }
+        }
+        return;
+    }
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
@@ -102,10 +131,8 @@ pub fn find_cues(text: &str, out: &mut Vec<(Cue, usize, usize)>) {
             }
             byte if byte >= 0xE2 => {
                 let c = text[at..].chars().next().unwrap_or(' ');
-                if ANGRY_EMOJI.contains(&c) {
-                    out.push((Cue::AngryEmoji, at, at + c.len_utf8()));
-                } else if SAD_EMOJI.contains(&c) {
-                    out.push((Cue::SadEmoji, at, at + c.len_utf8()));
+                if let Some(cue) = Cue::of_emoji(c) {
+                    out.push((cue, at, at + c.len_utf8()));
                 }
                 at += c.len_utf8();
             }
@@ -153,12 +180,25 @@ mod tests {
         ];
         for (text, expected) in cases {
             let mut found = Vec::new();
-            find_cues(text, &mut found);
+            find_cues(text, true, &mut found);
             let found: Vec<(Cue, &str)> = found
                 .iter()
                 .map(|&(cue, from, to)| (cue, &text[from..to]))
                 .collect();
             assert_eq!(found, *expected, "{text}");
+            // Emoji alone: the same emoji, nothing else.
+            let mut emoji = Vec::new();
+            find_cues(text, false, &mut emoji);
+            let emoji: Vec<(Cue, &str)> = emoji
+                .iter()
+                .map(|&(cue, from, to)| (cue, &text[from..to]))
+                .collect();
+            let expected_emoji: Vec<(Cue, &str)> = expected
+                .iter()
+                .copied()
+                .filter(|(cue, _)| !cue.is_ascii())
+                .collect();
+            assert_eq!(emoji, expected_emoji, "{text}");
         }
         assert_eq!(Cue::named("angry-emoji"), Some(Cue::AngryEmoji));
         assert_eq!(Cue::named("??"), Some(Cue::Questions));

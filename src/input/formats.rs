@@ -263,16 +263,12 @@ pub fn detect(path: &Path, forced: Option<InputFormat>) -> InputFormat {
     if !stem.ends_with(".json") {
         return by_name;
     }
-    sniff_json(path, name.ends_with(".gz")).unwrap_or(by_name)
+    sniff_json(path).unwrap_or(by_name)
 }
 
-fn sniff_json(path: &Path, gzip: bool) -> Option<InputFormat> {
+fn sniff_json(path: &Path) -> Option<InputFormat> {
     let file = File::open(path).ok()?;
-    let mut reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let mut reader = super::walk::decompressed(BufReader::new(file)).ok()?;
     // The first MiB is kept, for the case the first value does not parse.
     let mut prefix = Vec::new();
     (&mut reader).take(1 << 20).read_to_end(&mut prefix).ok()?;

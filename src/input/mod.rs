@@ -38,6 +38,7 @@ pub struct InputFile {
     /// conversation id of a one-conversation file that has none.
     pub(crate) relative: String,
     pub format: InputFormat,
+    /// Whether the name ends in `.gz`, for `--verbose`; the bytes decide how a file is read.
     pub(crate) gzip: bool,
     /// Size on disk, when known (for the progress bar).
     pub size: Option<u64>,

@@ -20,6 +20,9 @@ use crate::transcript::{ReadError, SkipKind, Source};
 pub struct Discovery {
     pub files: Vec<InputFile>,
     pub errors: Vec<ReadError>,
+    /// How many of `errors` are paths named on the command line that cannot be read (a typo
+    /// in a CI job): the run goes on, and then exits 2, as ripgrep does.
+    pub named_unreadable: usize,
     /// Files in folders whose name says no format callqa reads.
     pub(crate) ignored: Vec<PathBuf>,
 }
@@ -96,7 +99,10 @@ pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
                     .files
                     .push(input_file(path, name, forced, Some(meta.len())));
             }
-            Err(err) => discovery.errors.push(path_error(path, &err)),
+            Err(err) => {
+                discovery.errors.push(path_error(path, &err));
+                discovery.named_unreadable += 1;
+            }
         }
     }
     discovery.files.sort_by(|a, b| a.display.cmp(&b.display));
@@ -258,7 +264,69 @@ impl<R: Read> Read for LimitReader<R> {
     }
 }
 
-/// Opens a file for reading: its bytes, decompressed if it is gzip.
+/// Gzip's first two bytes.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The bytes of `raw`, decompressed when they start with gzip's magic bytes, whatever the
+/// name says: standard input has no name, and exports are misnamed. (A `.gz` name alone once
+/// decided, and gzip piped in was read as 833 lines of malformed JSON.)
+pub(super) fn decompressed<'a>(
+    mut raw: impl Read + Send + 'a,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut head = [0u8; GZIP_MAGIC.len()];
+    let mut len = 0;
+    while len < head.len() {
+        match raw.read(&mut head[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let gzip = head[..len] == GZIP_MAGIC;
+    let whole = Prefixed {
+        head,
+        from: 0,
+        len,
+        inner: raw,
+    };
+    Ok(if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 << 10,
+            whole,
+        )))
+    } else {
+        Box::new(whole)
+    })
+}
+
+/// A reader's first bytes, already read to look at them, given back before the rest: in the
+/// same read where there is room, so that a buffer above fills as far as it would have (the
+/// JSON Lines reader looks for a byte order mark in its first fill).
+struct Prefixed<R> {
+    head: [u8; GZIP_MAGIC.len()],
+    from: usize,
+    len: usize,
+    inner: R,
+}
+
+impl<R: Read> Read for Prefixed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.from == self.len {
+            return self.inner.read(buf);
+        }
+        let n = (self.len - self.from).min(buf.len());
+        buf[..n].copy_from_slice(&self.head[self.from..self.from + n]);
+        self.from += n;
+        if self.from < self.len || n == buf.len() {
+            return Ok(n);
+        }
+        // An error here is met again by the next read, which goes to `inner` alone.
+        Ok(n + self.inner.read(&mut buf[n..]).unwrap_or(0))
+    }
+}
+
+/// Opens a file for reading: its bytes, decompressed if it is gzip ([`decompressed`]).
 pub(super) fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dyn BufRead + Send>> {
     let counter = &options.bytes_read;
     let raw: Box<dyn Read + Send> = match &file.path {
@@ -269,16 +337,8 @@ pub(super) fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dy
         inner: raw,
         counter: counter.clone(),
     };
-    let decompressed: Box<dyn Read + Send> = if file.gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            256 << 10,
-            counted,
-        )))
-    } else {
-        Box::new(counted)
-    };
     let limited = LimitReader {
-        inner: decompressed,
+        inner: decompressed(counted)?,
         limit: options.max_file_bytes,
         seen: 0,
     };
@@ -288,6 +348,26 @@ pub(super) fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_known_by_its_magic_bytes() {
+        let text = b"\xEF\xBB\xBF{\"id\":\"c\"}\n".to_vec();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut encoder, &text).unwrap();
+        let compressed = encoder.finish().unwrap();
+        for (input, first_fill) in [(&text, text.len()), (&compressed, text.len())] {
+            let mut reader = BufReader::new(decompressed(input.as_slice()).unwrap());
+            assert_eq!(reader.fill_buf().unwrap().len(), first_fill, "one fill");
+            let mut read = Vec::new();
+            reader.read_to_end(&mut read).unwrap();
+            assert_eq!(read, text);
+        }
+        for short in [&b""[..], b"\x1f"] {
+            let mut read = Vec::new();
+            decompressed(short).unwrap().read_to_end(&mut read).unwrap();
+            assert_eq!(read, short);
+        }
+    }
 
     #[test]
     fn discovery_sorts_walks_and_skips_hidden() {
@@ -319,7 +399,9 @@ mod tests {
             ]
         );
         assert_eq!(found.ignored.len(), 1);
-        let missing = discover(&[root.join("nope")], None);
+        let missing = discover(&[root.join("nope"), root.join("b")], None);
         assert_eq!(missing.errors.len(), 1);
+        assert_eq!(missing.named_unreadable, 1);
+        assert_eq!(missing.files.len(), 2);
     }
 }

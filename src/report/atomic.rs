@@ -8,7 +8,7 @@
 //! by side; leftovers of a killed run are removed by the next one.
 //!
 //! Because the whole folder is replaced, callqa refuses a target folder that holds files it did
-//! not write.
+//! not write, and a target that is a file; both are left as they are.
 
 use std::fs;
 use std::io::{self, Write};
@@ -33,6 +33,10 @@ pub enum WriteError {
         "{dir} holds {found:?}, which callqa did not write; the report replaces the whole folder, so give -o a new or empty folder (or one callqa wrote)"
     )]
     ForeignFiles { dir: PathBuf, found: String },
+    #[error(
+        "{0} is a file, not a folder; -o names the folder the report is written into (left as it is)"
+    )]
+    NotAFolder(PathBuf),
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> WriteError + '_ {
@@ -88,10 +92,8 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "report".into());
+        check_target(&dir)?;
         fs::create_dir_all(&parent).map_err(io_at(&parent))?;
-        if dir.is_dir() {
-            check_only_report_files(&dir)?;
-        }
         remove_leftovers(&parent, &name);
         let staging = parent.join(format!(".{name}.callqa-new-{}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
@@ -153,7 +155,7 @@ impl Staging {
             let old = parent.join(format!(".{}.callqa-old-{}", self.name, std::process::id()));
             fs::rename(dir, &old).map_err(io_at(dir))?;
             fs::rename(staging, dir).map_err(io_at(dir))?;
-            let _ = fs::remove_dir_all(&old);
+            remove_any(&old);
         } else {
             fs::rename(staging, dir).map_err(io_at(dir))?;
         }
@@ -194,6 +196,34 @@ fn absolute(path: &Path) -> io::Result<PathBuf> {
     Ok(clean)
 }
 
+/// Whether `dir` can take a report: a folder that does not exist yet, or one that holds only
+/// callqa's files. Anything else there (a file, a folder of someone else's) is refused and
+/// left as it is. Asked before a run reads anything, and again when the report is written.
+pub fn check_target(dir: &Path) -> Result<(), WriteError> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => check_only_report_files(dir),
+        Ok(_) => Err(WriteError::NotAFolder(dir.to_path_buf())),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(WriteError::Io {
+            path: dir.to_path_buf(),
+            source: err,
+        }),
+    }
+}
+
+/// Removes `path`, a folder with what it holds or a file, if it is there.
+fn remove_any(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
 fn check_only_report_files(dir: &Path) -> Result<(), WriteError> {
     let entries = fs::read_dir(dir).map_err(io_at(dir))?;
     for entry in entries {
@@ -219,7 +249,7 @@ fn remove_leftovers(parent: &Path, name: &str) {
     for entry in entries.flatten() {
         let entry_name = entry.file_name().to_string_lossy().into_owned();
         if entry_name.starts_with(&new_prefix) || entry_name.starts_with(&old_prefix) {
-            let _ = fs::remove_dir_all(entry.path());
+            remove_any(&entry.path());
         }
     }
 }
@@ -279,12 +309,30 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_file_and_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out");
+        fs::write(&file, "mine").unwrap();
+        let err = write_report_dir(&file, &[("findings.csv", Vec::new())]).unwrap_err();
+        assert!(matches!(err, WriteError::NotAFolder(_)), "{err}");
+        assert_eq!(fs::read(&file).unwrap(), b"mine");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["out"]);
+    }
+
+    #[test]
     fn cleans_leftovers_of_killed_runs() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join(".out.callqa-new-1")).unwrap();
         fs::create_dir(dir.path().join(".out.callqa-old-2")).unwrap();
+        // What an earlier callqa left when it set a file aside.
+        fs::write(dir.path().join(".out.callqa-old-3"), "old").unwrap();
         write_report_dir(&dir.path().join("out"), &[("findings.csv", Vec::new())]).unwrap();
         assert!(!dir.path().join(".out.callqa-new-1").exists());
         assert!(!dir.path().join(".out.callqa-old-2").exists());
+        assert!(!dir.path().join(".out.callqa-old-3").exists());
     }
 }

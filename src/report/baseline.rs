@@ -19,7 +19,7 @@ impl Baseline {
     pub(crate) fn read(file: &str, text: &str) -> Result<Baseline, String> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(false)
-            .from_reader(text.as_bytes());
+            .from_reader(crate::transcript::CrlfAsLf::new(text.as_bytes()));
         let headers = reader
             .headers()
             .map_err(|err| format!("{file}: {err}"))?
@@ -56,7 +56,7 @@ impl Baseline {
     /// conversation is new.
     pub(crate) fn take(&mut self, finding: &Finding, rules: &RuleSet, render: &Render) -> bool {
         let key = (
-            finding.conversation_id.clone(),
+            crate::visible::strip(&finding.conversation_id).into_owned(),
             rules.rules[finding.rule as usize].id.clone(),
             render.evidence(&finding.evidence).into_owned(),
         );

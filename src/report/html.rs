@@ -198,51 +198,24 @@ fn rate_cell(count: &RuleCount) -> String {
 /// A highlight in a turn: the byte range of the original text, and the rule that matched.
 type Mark<'a> = (usize, usize, &'a str);
 
-/// The text of a turn as HTML, the `spans` (byte ranges of the original text) marked. Each
-/// piece is redacted apart; when that would redact differently from the whole text (a
-/// private number across a mark), the whole redacted text is shown without marks.
+/// The text of a turn as HTML, redacted whole, the `spans` (byte ranges of the original
+/// text) marked.
 fn turn_html(text: &str, spans: &[Mark], render: &Render) -> String {
-    let mut cuts: Vec<Mark> = spans
-        .iter()
-        .copied()
-        .filter(|&(from, to, _)| {
-            from < to
-                && to <= text.len()
-                && text.is_char_boundary(from)
-                && text.is_char_boundary(to)
-        })
-        .collect();
-    cuts.sort_unstable();
-    let mut pieces: Vec<(&str, Option<&str>)> = Vec::new();
-    let mut at = 0;
-    for (from, to, title) in cuts {
-        if from < at {
-            continue; // overlapping marks: the first wins
-        }
-        pieces.push((&text[at..from], None));
-        pieces.push((&text[from..to], Some(title)));
-        at = to;
-    }
-    pieces.push((&text[at..], None));
-    let redacted: Vec<String> = pieces
-        .iter()
-        .map(|(piece, _)| render.evidence(piece).into_owned())
-        .collect();
-    if redacted.concat() != render.evidence(text) {
-        return escape(&render.evidence(text));
-    }
+    let mut marks = spans.to_vec();
+    marks.sort_unstable();
+    let (shown, pieces) = crate::redact::marked(render.redactor, text, &marks);
     let mut out = String::new();
-    for ((_, title), piece) in pieces.iter().zip(&redacted) {
+    for (range, title) in pieces {
         match title {
             Some(title) => {
                 let _ = write!(
                     out,
                     "<mark title=\"{}\">{}</mark>",
                     escape(title),
-                    escape(piece)
+                    escape(&shown[range])
                 );
             }
-            None => out.push_str(&escape(piece)),
+            None => out.push_str(&escape(&shown[range])),
         }
     }
     out
@@ -795,9 +768,13 @@ mod tests {
             html,
             "&lt;b&gt;<mark title=\"blame\">calm down</mark>&lt;/b&gt; &amp; call [phone]"
         );
-        // A mark inside a private number: the number is redacted whole, and not marked.
+        // A mark inside a private number: the number is redacted whole, and the mark takes
+        // in all of it.
         let html = turn_html("call 555-123-4567", &[(9, 12, "x")], &render);
-        assert_eq!(html, "call [phone]");
+        assert_eq!(html, "call <mark title=\"x\">[phone]</mark>");
+        // A mark after a private number stays on its words.
+        let html = turn_html("a 555-123-4567 calm down", &[(15, 24, "b")], &render);
+        assert_eq!(html, "a [phone] <mark title=\"b\">calm down</mark>");
         let plain = turn_html("a'b", &[], &Render::default());
         assert_eq!(plain, "a&#39;b");
     }

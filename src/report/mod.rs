@@ -32,29 +32,29 @@ use crate::scorecard::Scorecards;
 /// How text is made safe for the people who read the output.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Render<'a> {
-    /// Redact private data in evidence (`None`: `--no-redact`).
+    /// Redact private data in the turns the HTML report shows (`None`: `--no-redact`).
     pub(crate) redactor: Option<&'a Redactor>,
     /// Neutralize CSV cells a spreadsheet would run as a formula (off with `--raw-csv`).
     pub(crate) csv_guard: bool,
 }
 
 impl Render<'_> {
-    /// Evidence as people may see it.
+    /// Evidence as people see it: its private data was redacted when it was cut from its
+    /// turn (`AuditOptions::redactor`, which must agree with `redactor`), and it is written
+    /// without hidden characters ([`crate::visible`]).
     pub(crate) fn evidence<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match self.redactor {
-            Some(redactor) => redactor.redact(text),
-            None => Cow::Borrowed(text),
-        }
+        crate::visible::strip(text)
     }
 
     /// A CSV text cell: one that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
-    /// gets a leading `'`, so a spreadsheet shows it instead of running it (OWASP, CSV
-    /// injection).
+    /// (once hidden characters, which the output drops, are gone) gets a leading `'`, so a
+    /// spreadsheet shows it instead of running it (OWASP, CSV injection).
     pub(crate) fn cell<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let text = crate::visible::strip(text);
         if self.csv_guard && text.starts_with(FORMULA_STARTS) {
             Cow::Owned(format!("'{text}"))
         } else {
-            Cow::Borrowed(text)
+            text
         }
     }
 }
@@ -435,7 +435,7 @@ impl<'a> FindingsStream<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::test_support::{audit, rule_set};
+    use crate::checks::test_support::{audit, audit_redacted, rule_set};
     use crate::scorecard::Scorecards;
 
     fn findings_csv(findings: &[Finding], rules: &RuleSet, render: &Render) -> String {
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn findings_csv_writes_batches_in_order() {
         let rules = rule_set("kind = \"forbid\"\nphrases = [\"calm down\"]");
-        let result = audit(&rules, "agent: please calm down, card 4111 1111 1111 1111");
+        let result = audit_redacted(&rules, "agent: please calm down, card 4111 1111 1111 1111");
         let redactor = Redactor::new();
         let render = Render {
             redactor: Some(&redactor),
@@ -507,6 +507,10 @@ mod tests {
             &rules,
             "agent: calm down and call 555-123-4567 =HYPERLINK(x)",
         );
+        let redacted = audit_redacted(
+            &rules,
+            "agent: calm down and call 555-123-4567 =HYPERLINK(x)",
+        );
         let redactor = Redactor::new();
         let guarded = Render {
             redactor: Some(&redactor),
@@ -515,7 +519,9 @@ mod tests {
         let mut findings = result.findings.clone();
         findings[0].evidence = format!("={}", findings[0].evidence);
         findings[0].agent_id = "@agent".into();
-        let csv = findings_csv(&findings, &rules, &guarded);
+        let mut redacted_findings = findings.clone();
+        redacted_findings[0].evidence = format!("={}", redacted.findings[0].evidence);
+        let csv = findings_csv(&redacted_findings, &rules, &guarded);
         assert!(csv.contains(",'@agent,"), "{csv}");
         assert!(
             csv.contains(",'=«calm down» and call [phone] =HYPERLINK(x),"),

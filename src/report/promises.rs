@@ -50,7 +50,8 @@ pub(crate) fn read_promises_csv(
     text: &str,
     rules: &RuleSet,
 ) -> Result<Vec<Promise>, CarryError> {
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().from_reader(crate::transcript::CrlfAsLf::new(text.as_bytes()));
     let headers = reader.headers().map_err(|err| CarryError::Unreadable {
         file: file.into(),
         message: err.to_string(),

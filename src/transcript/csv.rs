@@ -11,6 +11,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use super::crlf::CrlfAsLf;
 use super::{
     Conversation, Direction, ReadError, SkipKind, Source, Speaker, Turn, parse_started_at,
 };
@@ -75,11 +76,15 @@ struct Pending {
 
 /// Streams the conversations of one CSV file.
 pub struct CsvReader<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<CrlfAsLf<R>>,
     file: Arc<str>,
     columns: Option<Columns>,
     pending: Option<Pending>,
+    /// The row as read, and as text: a field that is not UTF-8 is decoded lossily, so that
+    /// the row still names its conversation, and `not_utf8` holds its index.
+    raw: csv::ByteRecord,
     record: csv::StringRecord,
+    not_utf8: Option<usize>,
     finished: bool,
 }
 
@@ -89,7 +94,7 @@ impl<R: Read> CsvReader<R> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(input);
+            .from_reader(CrlfAsLf::new(input));
         let header = reader.headers().map_err(|err| ReadError {
             source: Source {
                 file: file.clone(),
@@ -111,7 +116,9 @@ impl<R: Read> CsvReader<R> {
             file,
             columns: Some(columns),
             pending: None,
+            raw: csv::ByteRecord::new(),
             record: csv::StringRecord::new(),
+            not_utf8: None,
             finished: false,
         })
     }
@@ -120,6 +127,23 @@ impl<R: Read> CsvReader<R> {
         match pending.error {
             Some(error) => Err(error),
             None => Ok(pending.conversation),
+        }
+    }
+
+    /// Decodes the row read into `raw` as text into `record`. A row with a field that is not
+    /// UTF-8 is still grouped by its (lossily decoded) id, so that it costs its own
+    /// conversation and no other (a row-level UTF-8 error of the CSV parser says no id).
+    fn decode(&mut self) {
+        self.record.clear();
+        self.not_utf8 = None;
+        for (index, field) in self.raw.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(text) => self.record.push_field(text),
+                Err(_) => {
+                    self.not_utf8.get_or_insert(index);
+                    self.record.push_field(&String::from_utf8_lossy(field));
+                }
+            }
         }
     }
 
@@ -162,6 +186,9 @@ impl<R: Read> CsvReader<R> {
             id: &id,
         };
         let result = (|| -> Result<(), ReadError> {
+            if let Some(index) = self.not_utf8 {
+                return Err(row.malformed(format!("field {} is not UTF-8", index + 1)));
+            }
             if id.is_empty() {
                 return Err(row.invalid("`conversation_id` is empty".into()));
             }
@@ -236,9 +263,17 @@ struct RowError<'a> {
 
 impl RowError<'_> {
     fn invalid(&self, message: String) -> ReadError {
+        self.error(SkipKind::Invalid, message)
+    }
+
+    fn malformed(&self, message: String) -> ReadError {
+        self.error(SkipKind::Malformed, message)
+    }
+
+    fn error(&self, kind: SkipKind, message: String) -> ReadError {
         ReadError {
             source: self.source.clone(),
-            kind: SkipKind::Invalid,
+            kind,
             message: if self.id.is_empty() {
                 message
             } else {
@@ -263,9 +298,10 @@ impl<R: Read> Iterator for CsvReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.finished {
-            match self.reader.read_record(&mut self.record) {
+            match self.reader.read_byte_record(&mut self.raw) {
                 Ok(true) => {
-                    let line = self.record.position().map_or(0, |p| p.line());
+                    let line = self.raw.position().map_or(0, |p| p.line());
+                    self.decode();
                     if let Some(done) = self.take_record(line) {
                         return Some(done);
                     }
@@ -361,6 +397,35 @@ mod tests {
                 .contains("the row has 2 fields, the header 4 columns")
         );
         assert_eq!(results[3].as_ref().unwrap().turns[0].start_ms, Some(5));
+    }
+
+    #[test]
+    fn a_row_that_is_not_utf8_costs_its_own_conversation_only() {
+        let bytes = b"conversation_id,speaker,text\n\
+                      c1,agent,fine\n\
+                      c2,customer,caf\xe9\n\
+                      c2,agent,ok\n\
+                      c\xff3,agent,bad id\n\
+                      c4,agent,fine too\n";
+        let results: Vec<_> = CsvReader::new(&bytes[..], Arc::from("t.csv"))
+            .unwrap()
+            .collect();
+        let summary: Vec<String> = results
+            .iter()
+            .map(|result| match result {
+                Ok(c) => format!("{} {} turns", c.id, c.turns.len()),
+                Err(e) => format!("{}: {} {}", e.source.line, e.kind.key(), e.message),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "c1 1 turns",
+                "3: malformed conversation \"c2\": field 3 is not UTF-8",
+                "5: malformed conversation \"c\u{fffd}3\": field 1 is not UTF-8",
+                "c4 1 turns",
+            ]
+        );
     }
 
     #[test]

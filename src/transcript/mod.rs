@@ -19,12 +19,14 @@
 
 pub(crate) mod amazon;
 pub(crate) mod ccai;
+mod crlf;
 pub mod csv;
 pub mod jsonl;
 pub(crate) mod pca;
 pub mod script;
 pub(crate) mod vtt;
 
+pub(crate) use crlf::CrlfAsLf;
 use std::fmt;
 use std::sync::Arc;
 
@@ -363,7 +365,8 @@ impl Conversation {
     }
 
     /// Checks what every reader leaves to the audit: there are turns, and timings are not
-    /// negative and do not end before they start.
+    /// negative, do not end before they start, last a day at most ([`MAX_TURN_MS`]) and,
+    /// added to `started_at`, stay within the dates callqa can tell.
     pub(crate) fn validate(&self) -> Result<(), ReadError> {
         let error = |kind: SkipKind, message: String| ReadError {
             source: self.source.clone(),
@@ -383,8 +386,13 @@ impl Conversation {
                 (Some(start), Some(end)) if end < start => {
                     Some(format!("end_ms {end} is before start_ms {start}"))
                 }
+                (Some(start), Some(end)) if end - start > MAX_TURN_MS => Some(format!(
+                    "the turn lasts {} ms (end_ms {end} - start_ms {start}), over a day",
+                    end - start
+                )),
                 _ => None,
             };
+            let problem = problem.or_else(|| self.past_any_date(turn));
             if let Some(problem) = problem {
                 return Err(error(
                     SkipKind::Invalid,
@@ -399,6 +407,23 @@ impl Conversation {
         Ok(())
     }
 
+    /// Why `turn`'s times cannot be dated, if they cannot: an offset that, added to
+    /// `started_at`, overflows (the moment of a promise and the overlap check add them).
+    fn past_any_date(&self, turn: &Turn) -> Option<String> {
+        let started_at = self.started_at.as_ref()?;
+        [("start_ms", turn.start_ms), ("end_ms", turn.end_ms)]
+            .into_iter()
+            .find_map(|(name, ms)| {
+                let ms = ms?;
+                let moment = started_at
+                    .timestamp()
+                    .checked_add(jiff::SignedDuration::from_millis(ms));
+                moment
+                    .is_err()
+                    .then(|| format!("{name} {ms} added to started_at is past any date"))
+            })
+    }
+
     /// Where turn `index` is, for findings: the turn's own line when the format has one.
     pub(crate) fn turn_source(&self, index: usize) -> Source {
         match self.turns.get(index).and_then(|turn| turn.line) {
@@ -410,6 +435,11 @@ impl Conversation {
         }
     }
 }
+
+/// The longest a turn may last (end - start): a day. A conversation may span days between
+/// turns (a social-media thread does), one turn may not; an end time far past that is a
+/// broken export.
+pub(crate) const MAX_TURN_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Why a conversation (or a line that should have been one) could not be audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
