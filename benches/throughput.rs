@@ -25,7 +25,7 @@ use callqa::audit::{AuditOptions, run};
 use callqa::checks::Auditor;
 use callqa::engine::{Hit, Normalized, ScanBuffer, normalize_into, normalize_text_into};
 use callqa::input::{InputFormat, ReadOptions, discover};
-use callqa::rules::{Role, RuleKind, RuleSet};
+use callqa::rules::{RuleKind, RuleSet};
 use callqa::transcript::{Conversation, jsonl};
 use corpus::{Format, Pack};
 
@@ -37,14 +37,13 @@ fn main() {
     let fixture = &*FIXTURE;
     eprintln!(
         "corpus: {} bytes of JSON Lines, {} conversations, {} turns, {} bytes of turn text; \
-         expected: {} phrase hits, {} findings ({} of forbid rules)",
+         expected: {} phrase hits, {} findings",
         fixture.jsonl.len(),
         fixture.stats.conversations,
         fixture.stats.turns,
         fixture.stats.text_bytes,
         fixture.expected_hits,
         fixture.expected_findings,
-        fixture.expected_forbid_findings,
     );
     divan::main();
 }
@@ -59,7 +58,6 @@ struct Fixture {
     normalized_bytes: usize,
     expected_hits: usize,
     expected_findings: usize,
-    expected_forbid_findings: usize,
     /// The corpus as a file, for the whole-pipeline bench.
     _dir: tempfile::TempDir,
     files: Vec<callqa::input::InputFile>,
@@ -95,10 +93,6 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .iter()
         .map(|text| naive_hits(&rules, text).len())
         .sum();
-    let expected_forbid_findings = conversations
-        .iter()
-        .map(|c| naive_forbid_findings(&rules, c))
-        .sum();
     let mut auditor = Auditor::new(&rules);
     let expected_findings = conversations
         .iter()
@@ -117,7 +111,6 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         normalized_bytes,
         expected_hits,
         expected_findings,
-        expected_forbid_findings,
         _dir: dir,
         files,
     }
@@ -128,56 +121,23 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
 fn naive_hits(rules: &RuleSet, text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for (index, phrase) in rules.phrases.iter().enumerate() {
-        let pattern = format!(" {phrase} ");
+        // A stem's anchor (`refund*`) is the start of a word: no space after it.
+        let (pattern, trailing_space) = match phrase.strip_suffix('*') {
+            Some(prefix) => (format!(" {prefix}"), 0),
+            None => (format!(" {phrase} "), 1),
+        };
         let mut from = 0;
         while let Some(at) = text[from..].find(&pattern) {
             let start = from + at;
             hits.push(Hit {
                 phrase: index as u32,
                 start: start as u32 + 1,
-                end: (start + pattern.len()) as u32 - 1,
+                end: (start + pattern.len() - trailing_space) as u32,
             });
             from = start + 1;
         }
     }
     hits
-}
-
-/// The findings the `forbid` rules should have, computed without the automaton or the checks.
-fn naive_forbid_findings(rules: &RuleSet, conversation: &Conversation) -> usize {
-    let mut normalized = Normalized::default();
-    let mut count = 0;
-    for (index, rule) in rules.rules.iter().enumerate() {
-        if rule.kind != RuleKind::Forbid
-            || !rule.applies_to_channel(conversation.channel.as_deref())
-        {
-            continue;
-        }
-        let of_role = |hits: &[Hit], role: Role| -> Vec<(u32, u32)> {
-            hits.iter()
-                .filter(|h| {
-                    rules.uses[h.phrase as usize]
-                        .iter()
-                        .any(|u| u.rule == index as u32 && u.role == role)
-                })
-                .map(|h| (h.start, h.end))
-                .collect()
-        };
-        for turn in conversation
-            .turns
-            .iter()
-            .filter(|t| t.speaker == rule.speaker)
-        {
-            normalize_into(&turn.text, &mut normalized);
-            let hits = naive_hits(rules, &normalized.text);
-            let cancels = of_role(&hits, Role::Unless);
-            count += of_role(&hits, Role::Phrase)
-                .iter()
-                .filter(|(start, end)| !cancels.iter().any(|(s, e)| s < end && start < e))
-                .count();
-        }
-    }
-    count
 }
 
 /// Normalization (text only) and the one automaton, turn by turn, as the auditor runs them.
@@ -286,7 +246,11 @@ fn automaton_kind(bencher: Bencher, kind: &str) {
         .rules
         .phrases
         .iter()
-        .map(|p| format!(" {p} "))
+        .map(|p| match p.strip_suffix('*') {
+            // A stem's anchor is the start of a word, as the engine frames it.
+            Some(prefix) => format!(" {prefix}"),
+            None => format!(" {p} "),
+        })
         .collect();
     let automaton = AhoCorasick::builder()
         .kind(Some(kind))
@@ -341,25 +305,19 @@ fn parse_jsonl(bencher: Bencher) {
 #[divan::bench(sample_count = 20)]
 fn audit_conversations(bencher: Bencher) {
     let fixture = &*FIXTURE;
-    let forbid: Vec<u32> = (0..fixture.rules.rules.len() as u32)
-        .filter(|&i| fixture.rules.rules[i as usize].kind == RuleKind::Forbid)
-        .collect();
     bencher
         .counter(BytesCount::new(fixture.stats.text_bytes))
         .bench(|| {
             let mut auditor = Auditor::new(&fixture.rules);
-            let mut findings = 0;
-            let mut forbid_findings = 0;
-            for conversation in &fixture.conversations {
-                let audit = auditor.audit(conversation);
-                findings += audit.findings.len();
-                forbid_findings += audit
-                    .findings
-                    .iter()
-                    .filter(|f| forbid.contains(&f.rule))
-                    .count();
-            }
-            assert_eq!(forbid_findings, fixture.expected_forbid_findings);
+            let findings: usize = fixture
+                .conversations
+                .iter()
+                .map(|conversation| auditor.audit(conversation).findings.len())
+                .sum();
+            // The same count as a fresh auditor's: buffers reused between conversations
+            // change nothing. (The forbid rules' findings were once recounted by plain
+            // substring search; the pack's patterns, conditions and exceptions are beyond
+            // that, and the checks' unit tables and the rules' examples hold them.)
             assert_eq!(findings, fixture.expected_findings);
             findings
         });
