@@ -1,0 +1,304 @@
+//! Partials: one shard's share of a sharded run, written by `callqa audit --shard I/N
+//! --partial FILE` and replayed by `callqa merge` into exactly the run one machine would make.
+//!
+//! A shard does not merge what its workers found: it records it. Per conversation, in input
+//! order, a partial holds what the run's merge takes from a worker (`audit::Item`): the id and
+//! where it was read (the order key: the file, then the line), its start, customer and
+//! direction (the promise join's contacts), team and `--metadata` row, its findings, every
+//! agent's rule states, its promises (not yet judged) and, for the first conversations with
+//! findings, the turns the page shows; and every skip and unreadable file with its reason.
+//! `callqa merge` reads the partials of a run side by side, a file at a time in path order (a
+//! k-way merge: one reader per partial, never a whole partial in memory), and feeds the
+//! records to the same merge `callqa audit` uses (`audit::Replay`). Duplicates across shards,
+//! promises kept in another shard, the counts and the page's conversations therefore come out
+//! as one run makes them, and the report is written by the same [`crate::publish`].
+//!
+//! The file is gzip-compressed JSON Lines: a header line (format name and version, callqa's
+//! version, the rule files' text and digest, the run's inputs digest and `I/N`, the settings
+//! that shape the output, the files the shard covers), a line per record, and an end line
+//! with the counts, so a truncated partial is told from a whole one. It holds no time and no
+//! path of the machine that wrote it beyond the inputs', so a retried task writes the same
+//! bytes; it is written through a temporary file and renamed into place.
+
+mod read;
+mod write;
+
+use serde::{Deserialize, Serialize};
+
+pub use read::{Partials, RunKey};
+pub use write::{
+    INDEX_VARIABLES, ShardSpec, file_digest, header, inputs_digest, read_manifest, shard_files,
+    write_partial,
+};
+
+/// The format's name, the first field of every partial.
+pub const FORMAT: &str = "callqa-partial";
+/// The format's version: a merge refuses any other.
+pub const VERSION: u32 = 1;
+
+/// The first line of a partial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// The callqa version that wrote it.
+    pub callqa: String,
+    pub rules: RulesEntry,
+    pub run: RunEntry,
+    pub settings: Settings,
+    /// The files this shard read, in path order.
+    pub files: Vec<FileEntry>,
+    /// Paths the run could not list or open before reading (shard 0 only: every shard finds
+    /// the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovery_errors: Vec<PathProblem>,
+}
+
+/// The rule set: the files' text, so a merge needs no `--rules`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesEntry {
+    pub name: String,
+    pub digest: String,
+    pub sources: Vec<RuleText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleText {
+    pub name: String,
+    pub text: String,
+}
+
+/// Which run, and which shard of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunEntry {
+    /// `sha256:` of every input file's path, format and size, and of the paths that could not
+    /// be read, in path order: the same for every shard of one run.
+    pub inputs: String,
+    /// `I` of `--shard I/N`, 0-based.
+    pub shard: u32,
+    /// `N`.
+    pub shards: u32,
+    /// Files in the whole run.
+    pub files: u64,
+}
+
+/// What shapes the report besides the conversations: every partial merged together must
+/// agree on all of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Redaction of private data (off with `--no-redact`).
+    pub redact: bool,
+    /// `--raw-csv`.
+    pub raw_csv: bool,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--as-of`, as given (RFC 3339, read back exactly).
+    pub as_of: Option<String>,
+    /// `--metadata`: the file's digest and its rows.
+    pub metadata: Option<MetadataEntry>,
+    /// `--input-format`.
+    pub input_format: Option<String>,
+    /// `--agent-speakers`.
+    pub agent_speakers: Vec<String>,
+    pub max_line_bytes: u64,
+    pub max_file_bytes: u64,
+    /// Conversations with findings whose turns a shard keeps for the page.
+    pub keep_turns: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataEntry {
+    pub digest: String,
+    pub rows: u64,
+}
+
+/// One input file of the shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// As findings name it.
+    pub path: String,
+    /// The input format's name.
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// A path that could not be listed or opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathProblem {
+    pub path: String,
+    pub kind: String,
+    pub message: String,
+}
+
+/// One line after the header.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+enum Record {
+    /// An audited conversation (perhaps a duplicate of another shard's: the merge decides).
+    #[serde(rename = "a")]
+    Audited(Box<AuditedRecord>),
+    /// A conversation or line that could not be audited.
+    #[serde(rename = "s")]
+    Skipped(ProblemRecord),
+    /// A file that could not be read to its end.
+    #[serde(rename = "e")]
+    FileError(ProblemRecord),
+    /// The last line.
+    #[serde(rename = "end")]
+    End(EndRecord),
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A conversation. `f` indexes [`Header::files`]; a `file` is written only when a source
+/// names another file than the record's.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditedRecord {
+    f: u32,
+    line: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    md: Option<usize>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    sup: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fi: Vec<FindingRecord>,
+    /// Per agent: the id and a letter per rule (`-` not applicable, `P` passed, `F` failed).
+    ag: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pr: Vec<PromiseRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    turns: Option<Vec<TurnRecord>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingRecord {
+    /// The conversation's id, when it is not the record's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    a: String,
+    r: u32,
+    t: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<i64>,
+    ev: String,
+    line: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sp: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromiseRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    a: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cu: Option<String>,
+    r: u32,
+    t: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    made: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    words: Option<String>,
+    ev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sp: Option<(usize, usize)>,
+    line: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    st: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept: Option<(String, String)>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    carried: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnRecord {
+    s: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<String>,
+    x: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemRecord {
+    f: u32,
+    line: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    kind: String,
+    msg: String,
+}
+
+/// The counts a whole partial ends with.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndRecord {
+    /// Records before this one.
+    records: u64,
+    /// Uncompressed input bytes the shard read.
+    bytes: u64,
+}
+
+/// Why partials could not be written or merged; each is a usage error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PartialError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path}: not a callqa partial ({detail})")]
+    NotPartial { path: String, detail: String },
+    #[error(
+        "{path}: partial format version {found}; this callqa ({}) reads version {VERSION}",
+        env!("CARGO_PKG_VERSION")
+    )]
+    Version { path: String, found: u64 },
+    #[error("{path}: corrupt partial: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("cannot write the partial: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+}
