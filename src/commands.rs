@@ -335,6 +335,9 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
     let rules = RuleSet::load(&rule_sources).map_err(LoadError::from)?;
     let threads = args.threads().map_err(Failure::Usage)?;
     let sources = open_sources(&paths, &args.input.judged.source)?;
+    if args.verbose {
+        print_formats(&sources.discovery);
+    }
     let metadata_rows = sources.metadata.as_ref().map(|m| m.rows() as u64);
     let settings = shard_settings(&args, metadata_rows)?;
     let files = partial::shard_files(&sources.discovery.files, spec);

@@ -49,8 +49,9 @@ fn open_reader(path: &str) -> Result<BufReader<MultiGzDecoder<File>>, PartialErr
         path: path.to_string(),
         message: format!("cannot read: {err}"),
     })?;
+    // One per partial is open during a merge: 64 KiB each, plus the decoder's state.
     Ok(BufReader::with_capacity(
-        256 << 10,
+        64 << 10,
         MultiGzDecoder::new(file),
     ))
 }
@@ -112,39 +113,20 @@ impl Partials {
     /// Opens `paths` and checks that they merge: one format version, one callqa version,
     /// one rule set, the same settings, and every run complete.
     pub fn open(paths: &[PathBuf]) -> Result<Partials, PartialError> {
-        let mut opened = Vec::new();
+        let mut opened: Vec<Opened> = Vec::new();
         for path in paths {
             let path = path.display().to_string();
-            let header = read_header(&path)?;
+            let mut header = read_header(&path)?;
+            if let Some(first) = opened.first() {
+                agree(first, &path, &header)?;
+                // One copy of the rule files' text is enough: the digests agree.
+                header.rules.sources.clear();
+            }
             opened.push(Opened { path, header });
         }
         let Some(first) = opened.first() else {
             return Err(PartialError::Mismatch("no partial to merge".into()));
         };
-        for other in &opened[1..] {
-            let (a, b) = (&first.header, &other.header);
-            let pair = format!("{} and {}", first.path, other.path);
-            if a.callqa != b.callqa {
-                return Err(PartialError::Mismatch(format!(
-                    "{pair} were written by different callqa versions ({} and {})",
-                    a.callqa, b.callqa
-                )));
-            }
-            if a.rules.digest != b.rules.digest {
-                return Err(PartialError::Mismatch(format!(
-                    "{pair} were audited with different rule sets ({} {}, {} {}); merge the partials of one rule set",
-                    a.rules.name,
-                    short(&a.rules.digest),
-                    b.rules.name,
-                    short(&b.rules.digest)
-                )));
-            }
-            if let Some((field, x, y)) = settings_difference(&a.settings, &b.settings) {
-                return Err(PartialError::Mismatch(format!(
-                    "{pair} differ in a setting that shapes the report: {field} is {x} and {y}"
-                )));
-            }
-        }
         check_complete(&opened)?;
         let rules = rule_set(first)?;
         Ok(Partials { opened, rules })
@@ -291,6 +273,33 @@ fn path_problem(problem: &PathProblem) -> ReadError {
 
 fn skip_kind(key: &str) -> Option<SkipKind> {
     SkipKind::ALL.into_iter().find(|kind| kind.key() == key)
+}
+
+/// Whether `other` may be merged with `first`: the same callqa, rule set and settings.
+fn agree(first: &Opened, path: &str, b: &Header) -> Result<(), PartialError> {
+    let a = &first.header;
+    let pair = format!("{} and {path}", first.path);
+    if a.callqa != b.callqa {
+        return Err(PartialError::Mismatch(format!(
+            "{pair} were written by different callqa versions ({} and {})",
+            a.callqa, b.callqa
+        )));
+    }
+    if a.rules.digest != b.rules.digest {
+        return Err(PartialError::Mismatch(format!(
+            "{pair} were audited with different rule sets ({} {}, {} {}); merge the partials of one rule set",
+            a.rules.name,
+            short(&a.rules.digest),
+            b.rules.name,
+            short(&b.rules.digest)
+        )));
+    }
+    if let Some((field, x, y)) = settings_difference(&a.settings, &b.settings) {
+        return Err(PartialError::Mismatch(format!(
+            "{pair} differ in a setting that shapes the report: {field} is {x} and {y}"
+        )));
+    }
+    Ok(())
 }
 
 /// Every run's shards 0 to N − 1, each once.
