@@ -302,3 +302,106 @@ pub enum PartialError {
     #[error("cannot write the partial: {0}")]
     Audit(#[from] crate::audit::AuditError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{self, AuditOptions};
+    use crate::input::{InputFormat, ReadOptions, discover};
+    use crate::rules::RuleSource;
+
+    /// The page keeps the first few conversations with findings: sharded with a small cap,
+    /// the merge keeps the same ones as one run, even when a shard's first ones are copies of
+    /// another shard's.
+    #[test]
+    fn the_page_keeps_the_same_conversations_when_sharded() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |id: &str, text: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"agent_id\":\"a\",\"turns\":[{{\"speaker\":\"agent\",\"text\":\"{text}\"}}]}}\n"
+            )
+        };
+        for (file, ids) in [("a", 0..8), ("b", 8..16), ("c", 16..24)] {
+            let mut text = String::new();
+            // Each file starts with copies of the first file's conversations.
+            if file != "a" {
+                text.push_str(&line("c0", "calm down"));
+                text.push_str(&line("c1", "calm down"));
+            }
+            for i in ids {
+                let words = if i % 3 == 0 { "hello" } else { "calm down" };
+                text.push_str(&line(&format!("c{i}"), words));
+            }
+            std::fs::write(dir.path().join(format!("{file}.jsonl")), text).unwrap();
+        }
+        let rule = "kind = \"forbid\"\nphrases = [\"calm down\"]";
+        let rules = crate::checks::test_support::rule_set(rule);
+        let discovery = discover(&[dir.path().to_path_buf()], Some(InputFormat::Jsonl));
+        let options = |keep| AuditOptions {
+            threads: 2,
+            read: ReadOptions {
+                chunk_bytes: 200,
+                ..ReadOptions::default()
+            },
+            retain_turns: keep,
+            ..AuditOptions::default()
+        };
+        for keep in [3, 8, 12, 100] {
+            let single = audit::run(&discovery.files, &rules, &options(keep), &mut |_| {}).unwrap();
+            for n in [1, 2, 3] {
+                let mut paths = Vec::new();
+                for index in 0..n {
+                    let spec = ShardSpec { index, count: n };
+                    let files = shard_files(&discovery.files, spec);
+                    let settings = Settings {
+                        redact: true,
+                        raw_csv: false,
+                        strict: false,
+                        as_of: None,
+                        metadata: None,
+                        input_format: None,
+                        agent_speakers: Vec::new(),
+                        max_line_bytes: 1 << 20,
+                        max_file_bytes: 1 << 30,
+                        keep_turns: keep,
+                    };
+                    let source = RuleSource {
+                        name: "r.toml".into(),
+                        text: String::new(),
+                    };
+                    let header = header(&rules, &[source], &discovery, spec, settings, &files);
+                    let path = dir.path().join(format!("part-{keep}-{n}-{index}"));
+                    write_partial(&path, &header, &files, &rules, &options(keep), &mut |_| {})
+                        .unwrap();
+                    paths.push(path);
+                }
+                let streams: Vec<_> = paths.iter().map(|p| p.display().to_string()).collect();
+                let merged = replay_with(&streams, &rules, keep);
+                let kept = |run: &audit::AuditRun| run.retained.keys().cloned().collect::<Vec<_>>();
+                assert_eq!(kept(&merged), kept(&single), "keep {keep}, {n} shards");
+                assert_eq!(merged.turn_gaps(), 0);
+                assert_eq!(merged.stats, single.stats);
+                assert_eq!(merged.scorecards, single.scorecards);
+            }
+        }
+    }
+
+    /// [`Partials::replay`] with `rules` (the test's rule files have no text to load).
+    fn replay_with(
+        paths: &[String],
+        rules: &crate::rules::RuleSet,
+        keep: usize,
+    ) -> audit::AuditRun {
+        let opened = paths
+            .iter()
+            .map(|path| read::Opened {
+                path: path.clone(),
+                header: read::read_header(path).unwrap(),
+            })
+            .collect();
+        let partials = Partials::with_rules(opened, rules.clone());
+        partials
+            .replay(keep, usize::MAX, None, Vec::new(), &mut |_| {})
+            .unwrap()
+    }
+}

@@ -31,9 +31,9 @@ pub type RunKey = (String, u32);
 
 /// One partial, its header read.
 #[derive(Debug)]
-struct Opened {
-    path: String,
-    header: Header,
+pub(super) struct Opened {
+    pub(super) path: String,
+    pub(super) header: Header,
 }
 
 /// Partials that merge into one run: same rule set, same settings, every shard of every
@@ -57,7 +57,7 @@ fn open_reader(path: &str) -> Result<BufReader<MultiGzDecoder<File>>, PartialErr
 }
 
 /// Reads a partial's header line, checking its format and version first.
-fn read_header(path: &str) -> Result<Header, PartialError> {
+pub(super) fn read_header(path: &str) -> Result<Header, PartialError> {
     let not_partial = |detail: String| PartialError::NotPartial {
         path: path.to_string(),
         detail,
@@ -130,6 +130,12 @@ impl Partials {
         check_complete(&opened)?;
         let rules = rule_set(first)?;
         Ok(Partials { opened, rules })
+    }
+
+    /// Partials already checked, with their rule set (for tests whose rules have no file).
+    #[cfg(test)]
+    pub(super) fn with_rules(opened: Vec<Opened>, rules: RuleSet) -> Partials {
+        Partials { opened, rules }
     }
 
     pub fn rules(&self) -> &RuleSet {
