@@ -299,7 +299,9 @@ pub enum PartialError {
     Mismatch(String),
     #[error("{0}")]
     Incomplete(String),
-    #[error("cannot write the partial: {0}")]
+    /// The audit of a shard, or the merge's replay, failed (say, findings could not be
+    /// spilled to disk).
+    #[error("{0}")]
     Audit(#[from] crate::audit::AuditError),
 }
 
