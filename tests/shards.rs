@@ -288,3 +288,50 @@ fn merge_refuses_what_is_not_one_run() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("corrupt partial"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_settings_travel_in_the_partials_and_empty_shards_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        "--metadata",
+        "fixtures/formats-metadata.csv",
+        "--no-redact",
+        "--raw-csv",
+        "--as-of",
+        "2026-11-21T00:00:00Z",
+    ];
+    let single = dir.path().join("single");
+    let mut args = vec!["audit", INPUT, "-o", path(&single), "-q"];
+    args.extend(settings);
+    assert_eq!(code(&callqa(&args)), 0);
+    // More shards than files: two of them read nothing.
+    let partials = shards(dir.path(), 9, &[&[INPUT][..], &settings].concat());
+    let merged = dir.path().join("merged");
+    let mut args = vec!["merge", "-o", path(&merged), "-q"];
+    args.extend(partials.iter().map(|p| path(p)));
+    let out = callqa(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_same_report(&single, &merged, "settings");
+
+    // --strict is recorded too: the merge fails on the malformed line as one run does.
+    let strict = dir.path().join("strict");
+    std::fs::create_dir(&strict).unwrap();
+    let partials = shards(&strict, 2, &[INPUT, "--strict"]);
+    let mut args = vec!["merge"];
+    args.extend(partials.iter().map(|p| path(p)));
+    let out = callqa(&args);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("3 input problems under --strict"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Nothing read at all is the merge's exit 3, not the shards'.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let partials = shards(&empty, 2, &["fixtures/bad/empty.jsonl"]);
+    let out = callqa(&["merge", path(&partials[0]), path(&partials[1])]);
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("no conversation could be read"));
+}
