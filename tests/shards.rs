@@ -55,6 +55,14 @@ fn shards(dir: &Path, n: u32, args: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Runs `callqa merge` with `options`, then `partials`.
+fn merge<P: AsRef<Path>>(options: &[&str], partials: &[P]) -> std::process::Output {
+    let mut args = vec!["merge"];
+    args.extend_from_slice(options);
+    args.extend(partials.iter().map(|p| path(p.as_ref())));
+    callqa(&args)
+}
+
 /// The first line of a partial: its JSON header.
 fn header(partial: &Path) -> serde_json::Value {
     let file = std::fs::File::open(partial).unwrap();
@@ -120,20 +128,16 @@ fn merged_shards_write_the_report_of_one_run_for_any_n() {
             assert_ne!(calls, shard_of(&partials, "03-older.jsonl.gz"), "N = {n}");
         }
         // Any order of the partials.
-        let mut given: Vec<&str> = partials.iter().map(|p| path(p)).collect();
+        let mut given = partials.clone();
         given.reverse();
         let merged = parts.join("merged");
-        let mut args = vec!["merge", "-o", path(&merged)];
-        args.extend(&given);
-        let out = callqa(&args);
+        let out = merge(&["-o", path(&merged)], &given);
         assert_eq!(code(&out), 0, "N = {n}: {}", stderr(&out));
         assert!(stderr(&out).contains("duplicate conversation id \"call-0001\""));
         assert!(stderr(&out).contains("20 conversations read from 7 files: 17 audited"));
         assert_same_report(&single, &merged, &format!("N = {n}"));
         // Standard output and the exit code of a gate, as one run gives them.
-        let mut args = vec!["merge", "--format", "json", "--fail-on", "major", "-q"];
-        args.extend(&given);
-        let out = callqa(&args);
+        let out = merge(&["--format", "json", "--fail-on", "major", "-q"], &given);
         assert_eq!(code(&out), 1, "N = {n}");
         assert_eq!(stdout(&out), stdout(&single_text), "N = {n}");
     }
@@ -214,9 +218,7 @@ fn partials_of_different_runs_merge_as_one_audit_of_all_their_inputs() {
     std::fs::remove_file(&manifest).unwrap();
     run_a.extend(run_b);
     let merged = dir.path().join("merged");
-    let mut args = vec!["merge", "-o", path(&merged), "-q"];
-    args.extend(run_a.iter().map(|p| path(p)));
-    let out = callqa(&args);
+    let out = merge(&["-o", path(&merged), "-q"], &run_a);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_same_report(&single, &merged, "two runs");
 }
@@ -226,14 +228,14 @@ fn merge_refuses_what_is_not_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let partials = shards(dir.path(), 3, &[INPUT]);
     let (p0, p1, p2) = (path(&partials[0]), path(&partials[1]), path(&partials[2]));
-    let out = callqa(&["merge", p0, p2]);
+    let out = merge(&[], &[p0, p2]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("incomplete sharded run: shard 1/3 is missing"),
         "{}",
         stderr(&out)
     );
-    let out = callqa(&["merge", p0, p1, p2, p1]);
+    let out = merge(&[], &[p0, p1, p2, p1]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("shard 1/3 is given more than once"));
 
@@ -247,7 +249,7 @@ fn merge_refuses_what_is_not_one_run() {
         path(&other),
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = callqa(&["merge", p0, p1, p2, path(&other)]);
+    let out = merge(&[], &[p0, p1, p2, path(&other)]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("different rule sets"),
@@ -264,7 +266,7 @@ fn merge_refuses_what_is_not_one_run() {
         path(&unredacted),
     ]);
     assert_eq!(code(&out), 0);
-    let out = callqa(&["merge", p0, p1, p2, path(&unredacted)]);
+    let out = merge(&[], &[p0, p1, p2, path(&unredacted)]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("redact is true and false"),
@@ -284,7 +286,7 @@ fn merge_refuses_what_is_not_one_run() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&text[..text.len() - 40]).unwrap();
     std::fs::write(&cut, gz.finish().unwrap()).unwrap();
-    let out = callqa(&["merge", p0, path(&cut), p2]);
+    let out = merge(&[], &[p0, path(&cut), p2]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("corrupt partial"), "{}", stderr(&out));
 }
@@ -307,9 +309,7 @@ fn the_settings_travel_in_the_partials_and_empty_shards_are_valid() {
     // More shards than files: two of them read nothing.
     let partials = shards(dir.path(), 9, &[&[INPUT][..], &settings].concat());
     let merged = dir.path().join("merged");
-    let mut args = vec!["merge", "-o", path(&merged), "-q"];
-    args.extend(partials.iter().map(|p| path(p)));
-    let out = callqa(&args);
+    let out = merge(&["-o", path(&merged), "-q"], &partials);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_same_report(&single, &merged, "settings");
 
@@ -317,9 +317,7 @@ fn the_settings_travel_in_the_partials_and_empty_shards_are_valid() {
     let strict = dir.path().join("strict");
     std::fs::create_dir(&strict).unwrap();
     let partials = shards(&strict, 2, &[INPUT, "--strict"]);
-    let mut args = vec!["merge"];
-    args.extend(partials.iter().map(|p| path(p)));
-    let out = callqa(&args);
+    let out = merge(&[], &partials);
     assert_eq!(code(&out), 3);
     assert!(
         stderr(&out).contains("3 input problems under --strict"),
@@ -331,7 +329,7 @@ fn the_settings_travel_in_the_partials_and_empty_shards_are_valid() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let partials = shards(&empty, 2, &["fixtures/bad/empty.jsonl"]);
-    let out = callqa(&["merge", path(&partials[0]), path(&partials[1])]);
+    let out = merge(&[], &partials);
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("no conversation could be read"));
 }
