@@ -286,14 +286,9 @@ impl AuditArgs {
 
 /// How an audit's report is written and gated, from its flags and the read `--baseline`.
 pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOptions {
-    let stdout = match (args.format, &args.output) {
-        (Some(format), _) => Some(format),
-        (None, None) => Some(OutputFormat::Csv),
-        (None, Some(_)) => None,
-    };
     ReportOptions {
         output: args.output.clone(),
-        stdout,
+        stdout: stdout_format(args.format, args.output.as_deref()),
         redact: !args.input.no_redact,
         csv_guard: !args.raw_csv,
         baseline,
