@@ -84,6 +84,8 @@ pub enum AuditError {
     Spawn(std::io::Error),
     #[error("cannot keep the findings in a temporary file: {0}")]
     Spill(#[from] std::io::Error),
+    #[error("cannot write the partial: {0}")]
+    Partial(std::io::Error),
     #[error("more than 4,294,967,295 conversations in one run; split the input")]
     TooManyConversations,
 }
@@ -128,6 +130,17 @@ pub struct AuditRun {
     /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
     /// input order, by conversation id.
     pub(crate) retained: BTreeMap<String, RetainedConversation>,
+    /// Conversations the page would keep but whose turns were not at hand (see
+    /// `turn_gap`): always 0 for one run.
+    pub(crate) turn_gaps: u64,
+}
+
+impl AuditRun {
+    /// Conversations the page would keep whose turns a merge did not have (0 for one run):
+    /// the page then shows fewer conversations' turns than one run's would.
+    pub fn turn_gaps(&self) -> u64 {
+        self.turn_gaps
+    }
 }
 
 /// The team row of conversations that name no team.
@@ -140,9 +153,10 @@ fn team_key(team: &Option<String>) -> &str {
     }
 }
 
-/// One conversation's result as a worker hands it to the merge.
+/// One conversation's result as a worker hands it to the merge (or to a shard's partial,
+/// [`crate::partial`], which records it for a later merge to replay).
 #[derive(Debug)]
-enum Item {
+pub(crate) enum Item {
     Audited {
         id: String,
         source: Source,
@@ -161,11 +175,23 @@ enum Item {
     FileError(ReadError),
 }
 
+/// The results of one chunk, in input order.
 #[derive(Debug)]
-struct ChunkResult {
-    seq: u64,
-    items: Vec<Item>,
-    bytes: u64,
+pub(crate) struct ChunkResult {
+    pub(crate) seq: u64,
+    /// The file the chunk was cut from, as findings name it.
+    pub(crate) file: Arc<str>,
+    pub(crate) items: Vec<Item>,
+    /// Uncompressed bytes the chunk covered.
+    pub(crate) bytes: u64,
+}
+
+/// What takes the chunk results, strictly in input order: the run's merge, or a shard's
+/// partial. `turns_full` tells the workers to stop copying turns for the page.
+pub(crate) trait ChunkSink {
+    fn take(&mut self, result: ChunkResult, turns_full: &AtomicBool) -> Result<(), AuditError>;
+    /// Conversations taken so far, for the progress bar.
+    fn conversations(&self) -> u64;
 }
 
 fn audit_chunk(
@@ -176,6 +202,7 @@ fn audit_chunk(
 ) -> ChunkResult {
     let seq = chunk.seq;
     let bytes = chunk.bytes;
+    let file = chunk.file.clone();
     let relative = chunk.relative.clone();
     let mut items = Vec::new();
     if let Payload::FileError(error) = &chunk.payload {
@@ -208,7 +235,12 @@ fn audit_chunk(
         }
         Err(error) => items.push(Item::Skipped(error)),
     });
-    ChunkResult { seq, items, bytes }
+    ChunkResult {
+        seq,
+        file,
+        items,
+        bytes,
+    }
 }
 
 /// Whether workers copy the turns of conversations with findings for the report: while the
@@ -223,6 +255,21 @@ impl RetainTurns {
     fn wanted(&self) -> bool {
         self.enabled && !self.full.load(Ordering::Relaxed)
     }
+}
+
+/// Whether the page would keep a conversation that came without its turns. One run never
+/// has one (its workers copy turns until the page is full); a merge can, when a shard kept
+/// the turns of a conversation that turned out to be a duplicate of another shard's, and so
+/// not those of a later one.
+fn turn_gap(
+    audit: &ConversationAudit,
+    cap: usize,
+    retained_promises: usize,
+    retained: usize,
+) -> bool {
+    let wanted =
+        !audit.findings.is_empty() || (!audit.promises.is_empty() && retained_promises < cap);
+    wanted && retained < cap
 }
 
 /// Folds chunk results, in order, into the run's result.
@@ -248,13 +295,57 @@ struct Merger<'r> {
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
     retained_promises: BTreeMap<String, RetainedConversation>,
-    /// Set once `run.retained` is full: the workers' [`RetainTurns::full`].
-    retain_full: &'r AtomicBool,
 }
 
-impl Merger<'_> {
+impl ChunkSink for Merger<'_> {
+    fn take(&mut self, result: ChunkResult, turns_full: &AtomicBool) -> Result<(), AuditError> {
+        self.take_chunk(result, turns_full)
+    }
+
+    fn conversations(&self) -> u64 {
+        self.run.stats.read
+    }
+}
+
+impl<'r> Merger<'r> {
+    /// A merge of nothing yet: `retain_turns` as [`AuditOptions::retain_turns`], findings
+    /// spilled past `finding_budget` bytes, `metadata_rows` the rows of `--metadata`.
+    fn new(
+        rules: &'r RuleSet,
+        retain_turns: usize,
+        finding_budget: usize,
+        metadata_rows: Option<u64>,
+    ) -> Merger<'r> {
+        Merger {
+            rules,
+            run: AuditRun {
+                findings: FindingStore::new(finding_budget),
+                stats: RunStats {
+                    metadata: metadata_rows.map(|rows| MetadataStats {
+                        rows,
+                        ..MetadataStats::default()
+                    }),
+                    ..RunStats::default()
+                },
+                ..AuditRun::default()
+            },
+            scorecards: Tally::new(rules.rules.len()),
+            teams: Tally::new(rules.rules.len()),
+            ids: ConversationIds::default(),
+            contacts: Contacts::default(),
+            held: Vec::new(),
+            retain_turns,
+            retained_promises: BTreeMap::new(),
+            matched_rows: vec![false; metadata_rows.map_or(0, |rows| rows as usize)],
+        }
+    }
+
     /// Fails when findings cannot be spilled to disk, or past 2^32 − 1 conversations.
-    fn take(&mut self, result: ChunkResult) -> Result<(), AuditError> {
+    fn take_chunk(
+        &mut self,
+        result: ChunkResult,
+        turns_full: &AtomicBool,
+    ) -> Result<(), AuditError> {
         let run = &mut self.run;
         run.stats.bytes += result.bytes;
         for item in result.items {
@@ -298,6 +389,16 @@ impl Merger<'_> {
                     {
                         stats.unmatched_conversations += 1;
                     }
+                    if turns.is_none()
+                        && turn_gap(
+                            &audit,
+                            self.retain_turns,
+                            self.retained_promises.len(),
+                            run.retained.len(),
+                        )
+                    {
+                        run.turn_gaps += 1;
+                    }
                     if let Some(turns) = turns {
                         // Conversations with findings fill the cap; those with only promises
                         // wait apart until the join says whether one was broken.
@@ -312,7 +413,7 @@ impl Merger<'_> {
                         if run.retained.len() >= self.retain_turns {
                             // Conversations with only promises move into `retained` at the
                             // end only while it has room: none is needed any more either.
-                            self.retain_full.store(true, Ordering::Relaxed);
+                            turns_full.store(true, Ordering::Relaxed);
                         }
                     }
                     let mut audit = audit;
@@ -442,6 +543,68 @@ pub fn run(
     options: &AuditOptions,
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<AuditRun, AuditError> {
+    let mut merger = Merger::new(
+        rules,
+        options.retain_turns,
+        options
+            .finding_budget_bytes
+            .unwrap_or(crate::finding_store::DEFAULT_BUDGET_BYTES),
+        options.metadata.as_ref().map(|m| m.rows.len() as u64),
+    );
+    run_into(files, rules, options, &mut merger, on_progress)?;
+    Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone())?)
+}
+
+/// A run's merge fed with chunk results recorded elsewhere (the partials of a sharded run,
+/// [`crate::partial`]), in input order: the same merge, so the same run.
+pub(crate) struct Replay<'r> {
+    merger: Merger<'r>,
+    turns_full: AtomicBool,
+}
+
+impl<'r> Replay<'r> {
+    /// As [`run`] would merge with `retain_turns`, `finding_budget` and `--metadata`'s rows.
+    pub(crate) fn new(
+        rules: &'r RuleSet,
+        retain_turns: usize,
+        finding_budget: usize,
+        metadata_rows: Option<u64>,
+    ) -> Replay<'r> {
+        Replay {
+            merger: Merger::new(rules, retain_turns, finding_budget, metadata_rows),
+            turns_full: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn take(&mut self, result: ChunkResult) -> Result<(), AuditError> {
+        self.merger.take_chunk(result, &self.turns_full)
+    }
+
+    /// Conversations taken so far.
+    pub(crate) fn conversations(&self) -> u64 {
+        self.merger.run.stats.read
+    }
+
+    /// Judges the promises, as the end of [`run`] does.
+    pub(crate) fn finish(
+        self,
+        as_of: Option<jiff::Zoned>,
+        carried: Vec<Promise>,
+    ) -> Result<AuditRun, AuditError> {
+        Ok(self.merger.finish(as_of, carried)?)
+    }
+}
+
+/// Audits `files` against `rules` and hands each chunk's results, in input order, to `sink`
+/// (the run's merge, or a shard's partial): the three stages, the reader, the workers, and
+/// `sink` on the calling thread.
+pub(crate) fn run_into(
+    files: &[InputFile],
+    rules: &RuleSet,
+    options: &AuditOptions,
+    sink: &mut dyn ChunkSink,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<(), AuditError> {
     let threads = options.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -452,33 +615,6 @@ pub fn run(
     let retain_turns = RetainTurns {
         enabled: options.retain_turns > 0,
         full: AtomicBool::new(false),
-    };
-    let mut merger = Merger {
-        rules,
-        run: AuditRun {
-            findings: FindingStore::new(
-                options
-                    .finding_budget_bytes
-                    .unwrap_or(crate::finding_store::DEFAULT_BUDGET_BYTES),
-            ),
-            stats: RunStats {
-                metadata: options.metadata.as_ref().map(|m| MetadataStats {
-                    rows: m.rows.len() as u64,
-                    ..MetadataStats::default()
-                }),
-                ..RunStats::default()
-            },
-            ..AuditRun::default()
-        },
-        scorecards: Tally::new(rules.rules.len()),
-        teams: Tally::new(rules.rules.len()),
-        ids: ConversationIds::default(),
-        contacts: Contacts::default(),
-        held: Vec::new(),
-        retain_turns: options.retain_turns,
-        retained_promises: BTreeMap::new(),
-        retain_full: &retain_turns.full,
-        matched_rows: vec![false; options.metadata.as_ref().map_or(0, |m| m.rows.len())],
     };
     let metadata = options.metadata.as_deref();
     let mut failure = None;
@@ -521,21 +657,21 @@ pub fn run(
         'merge: for result in result_rx {
             waiting.insert(result.seq, result);
             while let Some(result) = waiting.remove(&next_seq) {
-                if let Err(error) = merger.take(result) {
+                if let Err(error) = sink.take(result, &retain_turns.full) {
                     // Stop the reader; the workers then run dry.
                     options.cancel.store(true, Ordering::Relaxed);
                     failure = Some(error);
                     break 'merge;
                 }
                 next_seq += 1;
-                on_progress(merger.run.stats.read);
+                on_progress(sink.conversations());
             }
         }
     });
-    if let Some(error) = failure {
-        return Err(error);
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
     }
-    Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone())?)
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Write the conversations of any readable input as canonical JSON Lines
     Convert(ConvertArgs),
+    /// Merge the partials of sharded audits into the report one audit of all their inputs
+    /// would write
+    Merge(MergeArgs),
     /// Precision, recall and F1 per rule against a team's own labels
     Eval(EvalArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
@@ -245,6 +248,38 @@ pub struct AuditArgs {
     /// evidence) do not fail --fail-on and are not annotated by --format github
     #[arg(long, value_name = "FILE", help_heading = "Gates")]
     pub baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub shards: ShardArgs,
+}
+
+/// A sharded audit: a slice of the inputs into a partial, for `callqa merge`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// A file of input paths, one per line (relative ones from the manifest's folder),
+    /// read as if given as PATHs
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub manifest: Option<PathBuf>,
+
+    /// Audit slice I (0-based) of N of the inputs; `auto/N` reads I from
+    /// JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID (less
+    /// SLURM_ARRAY_TASK_MIN)
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "partial",
+        help_heading = "Shards"
+    )]
+    pub shard: Option<String>,
+
+    /// Write a partial for `callqa merge` to FILE instead of a report
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["output", "format", "fail_under", "fail_on", "baseline", "promises"],
+        help_heading = "Shards"
+    )]
+    pub partial: Option<PathBuf>,
 }
 
 impl AuditArgs {
@@ -286,19 +321,83 @@ fn parse_score(text: &str) -> Result<f64, String> {
 
 /// How an audit's report is written and gated, from its flags and the read `--baseline`.
 pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOptions {
-    let stdout = match (args.format, &args.output) {
-        (Some(format), _) => Some(format),
-        (None, None) => Some(OutputFormat::Csv),
-        (None, Some(_)) => None,
-    };
     ReportOptions {
         output: args.output.clone(),
-        stdout,
+        stdout: stdout_format(args.format, args.output.as_deref()),
         redact: !args.input.no_redact,
         csv_guard: !args.raw_csv,
         baseline,
         fail_on: args.fail_on,
         fail_under: args.fail_under,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Partials written by `callqa audit --shard I/N --partial FILE`, in any order
+    #[arg(required = true, value_name = "PARTIAL")]
+    pub partials: Vec<PathBuf>,
+
+    /// Write scorecards.csv, findings.csv, summary.json and promises.csv into this folder
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        help_heading = "Output"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// What standard output carries (default: csv without -o, nothing with -o)
+    #[arg(long, value_enum, value_name = "FMT", help_heading = "Output")]
+    pub format: Option<OutputFormat>,
+
+    /// The moment the export was taken (RFC 3339); default: the shards' --as-of, else the
+    /// latest start time seen
+    #[arg(long, value_name = "TIME", help_heading = "Input")]
+    pub as_of: Option<String>,
+
+    /// An earlier run's promises.csv: its pending promises are judged again in this run
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub promises: Option<PathBuf>,
+
+    /// No summary on standard error
+    #[arg(short, long, help_heading = "Run")]
+    pub quiet: bool,
+
+    /// Print every skipped conversation
+    #[arg(short, long, help_heading = "Run")]
+    pub verbose: bool,
+
+    /// Fail (exit 3) on any conversation that could not be read (as when a shard had it)
+    #[arg(long, help_heading = "Run")]
+    pub strict: bool,
+
+    /// Memory for findings waiting to be sorted; beyond it they go to a temporary file
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size, help_heading = "Limits")]
+    pub findings_memory: u64,
+
+    /// Exit 1 when some agent's score is below SCORE
+    #[arg(long, value_name = "SCORE", help_heading = "Gates")]
+    pub fail_under: Option<f64>,
+
+    /// Exit 1 when some finding has this severity or worse
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
+    pub fail_on: Option<Severity>,
+
+    /// An earlier run's findings.csv: findings it holds do not fail --fail-on
+    #[arg(long, value_name = "FILE", help_heading = "Gates")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// What standard output carries: `--format`, else the scorecards without `-o`.
+pub fn stdout_format(
+    format: Option<OutputFormat>,
+    output: Option<&std::path::Path>,
+) -> Option<OutputFormat> {
+    match (format, output) {
+        (Some(format), _) => Some(format),
+        (None, None) => Some(OutputFormat::Csv),
+        (None, Some(_)) => None,
     }
 }
 

@@ -13,6 +13,7 @@ use callqa::conversations;
 use callqa::input::Discovery;
 use callqa::load::{self, LoadError, Sources};
 use callqa::model::Promise;
+use callqa::partial::{self, PartialError, Partials, ShardSpec};
 use callqa::progress::Progress;
 use callqa::publish::{self, PublishError};
 use callqa::redact::Redactor;
@@ -23,7 +24,7 @@ use callqa::transcript::ReadError;
 use callqa::visible::Visible;
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
-use crate::cli::{EvalArgs, SourceArgs, report_options};
+use crate::cli::{EvalArgs, MergeArgs, SourceArgs, report_options, stdout_format};
 use crate::messages::{err_message, message};
 
 /// Exit codes, in one place. When several apply, the highest wins.
@@ -55,6 +56,8 @@ pub enum Failure {
     Audit(#[from] AuditError),
     #[error("error: {0}")]
     Publish(#[from] PublishError),
+    #[error("error: {0}")]
+    Partial(#[from] PartialError),
     /// Output that could not be written.
     #[error("error: {0}")]
     Output(String),
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Explain(args) => explain(args),
         Command::Convert(args) => convert(args),
         Command::Eval(args) => eval(args),
+        Command::Merge(args) => merge(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -161,6 +165,9 @@ fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
 }
 
 fn audit(args: AuditArgs) -> Result<Exit, Failure> {
+    if args.shards.partial.is_some() {
+        return shard(args);
+    }
     let started = Instant::now();
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
@@ -173,7 +180,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     if let Some(output) = &args.output {
         report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;
     }
-    let sources = open_sources(&args.input.judged.paths, &args.input.judged.source)?;
+    let sources = open_sources(&audit_paths(&args)?, &args.input.judged.source)?;
     if args.verbose {
         print_formats(&sources.discovery);
     }
@@ -201,7 +208,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
         .thread_name(|i| format!("callqa-output-{i}"))
         .build_global();
     let bytes_read = options.read.bytes_read.clone();
-    let mut run = audit::run(files, &rules, &options, &mut |conversations| {
+    let run = audit::run(files, &rules, &options, &mut |conversations| {
         progress.update(bytes_read.load(Ordering::Relaxed), conversations);
     })?;
     progress.finish();
@@ -209,38 +216,236 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
         message!("interrupted; no report written");
         return Ok(Exit::Interrupted);
     }
-    // Folders and files that could not be listed count as unreadable files.
-    run.stats.unreadable_files += sources.discovery.errors.len() as u64;
-    let mut problems = sources.discovery.errors.clone();
-    problems.append(&mut run.problems);
-    report_problems(&problems, args.verbose);
-    let mut exit = Exit::Success;
-    let mut baselined = None;
-    if let Some(failure) = publish::input_failure(&run, args.strict, problems.len()) {
-        err_message!("{failure}");
-        exit = Exit::Input;
-    } else {
-        let options = report_options(&args, baseline);
-        let mut stdout = std::io::stdout().lock();
-        let published = publish::publish(&mut run, &rules, &files_by_format, options, &mut stdout)?;
-        for gate in &published.failed_gates {
-            message!("{gate}");
-            exit = Exit::GateFailed;
-        }
-        baselined = published.baselined;
-    }
-    if !args.quiet {
-        let summary = publish::summary(&run, &rules, &files_by_format, baselined);
-        for line in summary.lines(started.elapsed().as_secs_f64()) {
-            message!("{line}");
-        }
-    }
+    let ended = Ended {
+        rules: &rules,
+        files_by_format: &files_by_format,
+        strict: args.strict,
+        verbose: args.verbose,
+        quiet: args.quiet,
+        started,
+    };
+    let report = report_options(&args, baseline);
+    let mut exit = ended.report(run, sources.discovery.errors.clone(), report)?;
     // A path named on the command line that cannot be read (reported above, by name) is a
     // usage error once the rest is audited and reported, as in ripgrep.
     if sources.discovery.named_unreadable > 0 {
         exit = exit.max(Exit::Usage);
     }
     Ok(exit)
+}
+
+/// A finished run (one audit's, or the merge of shards'), and how to end it.
+struct Ended<'a> {
+    rules: &'a RuleSet,
+    files_by_format: &'a std::collections::BTreeMap<&'static str, u64>,
+    strict: bool,
+    verbose: bool,
+    quiet: bool,
+    started: Instant,
+}
+
+impl Ended<'_> {
+    /// Reports the problems, writes the report unless the input failed, judges the gates
+    /// and prints the summary: the exit code the run earned.
+    fn report(
+        &self,
+        mut run: audit::AuditRun,
+        discovery_errors: Vec<ReadError>,
+        options: callqa::publish::ReportOptions,
+    ) -> Result<Exit, Failure> {
+        let (rules, files_by_format) = (self.rules, self.files_by_format);
+        // Folders and files that could not be listed count as unreadable files.
+        run.stats.unreadable_files += discovery_errors.len() as u64;
+        let mut problems = discovery_errors;
+        problems.append(&mut run.problems);
+        report_problems(&problems, self.verbose);
+        let mut exit = Exit::Success;
+        let mut baselined = None;
+        if let Some(failure) = publish::input_failure(&run, self.strict, problems.len()) {
+            err_message!("{failure}");
+            exit = Exit::Input;
+        } else {
+            let mut stdout = std::io::stdout().lock();
+            let published =
+                publish::publish(&mut run, rules, files_by_format, options, &mut stdout)?;
+            for gate in &published.failed_gates {
+                message!("{gate}");
+                exit = Exit::GateFailed;
+            }
+            baselined = published.baselined;
+        }
+        if !self.quiet {
+            let summary = publish::summary(&run, rules, files_by_format, baselined);
+            for line in summary.lines(self.started.elapsed().as_secs_f64()) {
+                message!("{line}");
+            }
+        }
+        Ok(exit)
+    }
+}
+
+/// The PATHs of an audit: those of the command line, then those of `--manifest`.
+fn audit_paths(args: &AuditArgs) -> Result<Vec<PathBuf>, Failure> {
+    let mut paths = args.input.judged.paths.clone();
+    if let Some(manifest) = &args.shards.manifest {
+        paths.extend(partial::read_manifest(manifest).map_err(Failure::Usage)?);
+    }
+    Ok(paths)
+}
+
+/// The settings a shard records, which every partial of a merge must share.
+fn shard_settings(
+    args: &AuditArgs,
+    metadata_rows: Option<u64>,
+) -> Result<partial::Settings, Failure> {
+    let source = &args.input.judged.source;
+    let metadata = match (&source.metadata, metadata_rows) {
+        (Some(path), Some(rows)) => Some(partial::MetadataEntry {
+            digest: partial::file_digest(path)
+                .map_err(|err| Failure::Usage(format!("--metadata: {}: {err}", path.display())))?,
+            rows,
+        }),
+        _ => None,
+    };
+    let as_of = load::as_of(args.input.as_of.as_deref())?;
+    let read = source.read_options();
+    Ok(partial::Settings {
+        redact: !args.input.no_redact,
+        raw_csv: args.raw_csv,
+        strict: args.strict,
+        as_of: as_of.map(|t| t.to_string()),
+        metadata,
+        input_format: source
+            .input_format
+            .and_then(|f| clap::ValueEnum::to_possible_value(&f))
+            .map(|v| v.get_name().to_string()),
+        agent_speakers: read.agent_speakers,
+        max_line_bytes: read.max_line_bytes,
+        max_file_bytes: read.max_file_bytes,
+        keep_turns: report::html::KEEP_CONVERSATIONS,
+    })
+}
+
+/// `callqa audit --shard I/N --partial FILE`: audits the shard's slice of the inputs and
+/// writes its partial; the report is `callqa merge`'s to write.
+fn shard(args: AuditArgs) -> Result<Exit, Failure> {
+    let cancel = cancel_on_ctrl_c();
+    let spec_text = args.shards.shard.as_deref().unwrap_or("0/1");
+    let spec =
+        ShardSpec::parse(spec_text, |name| std::env::var(name).ok()).map_err(Failure::Usage)?;
+    let paths = audit_paths(&args)?;
+    if paths.is_empty() || paths.iter().any(|path| path.as_os_str() == "-") {
+        return Err(Failure::Usage(
+            "standard input cannot be sharded: give every shard the same PATHs or --manifest"
+                .into(),
+        ));
+    }
+    let rule_sources = load::rule_sources(&args.input.judged.rules)?;
+    let rules = RuleSet::load(&rule_sources).map_err(LoadError::from)?;
+    let (threads, warning) = args.threads().map_err(Failure::Usage)?;
+    if let Some(warning) = warning {
+        message!("{warning}");
+    }
+    let sources = open_sources(&paths, &args.input.judged.source)?;
+    if args.verbose {
+        print_formats(&sources.discovery);
+    }
+    let metadata_rows = sources.metadata.as_ref().map(|m| m.rows() as u64);
+    let settings = shard_settings(&args, metadata_rows)?;
+    let files = partial::shard_files(&sources.discovery.files, spec);
+    let header = partial::header(
+        &rules,
+        &rule_sources,
+        &sources.discovery,
+        spec,
+        settings,
+        &files,
+    );
+    let progress = Progress::new(files.iter().map(|f| f.size).sum(), args.quiet);
+    let options = AuditOptions {
+        threads,
+        read: sources.read,
+        metadata: sources.metadata,
+        cancel: cancel.clone(),
+        retain_turns: report::html::KEEP_CONVERSATIONS,
+        redactor: args.input.redactor(),
+        ..AuditOptions::default()
+    };
+    let target = args
+        .shards
+        .partial
+        .as_deref()
+        .expect("a shard has --partial");
+    let bytes_read = options.read.bytes_read.clone();
+    let (conversations, written) =
+        partial::write_partial(target, &header, &files, &rules, &options, &mut |read| {
+            progress.update(bytes_read.load(Ordering::Relaxed), read);
+        })?;
+    progress.finish();
+    if cancel.load(Ordering::SeqCst) {
+        message!("interrupted; no partial written");
+        return Ok(Exit::Interrupted);
+    }
+    if !args.quiet {
+        let (i, n, count) = (spec.index, spec.count, files.len());
+        let s = if count == 1 { "" } else { "s" };
+        message!(
+            "shard {i}/{n}: {count} file{s}, {conversations} conversations read; wrote {} ({written} bytes)",
+            target.display()
+        );
+    }
+    // A path named on the command line that cannot be read (reported above, by name) is a
+    // usage error, as in one run.
+    if sources.discovery.named_unreadable > 0 {
+        return Ok(Exit::Usage);
+    }
+    Ok(Exit::Success)
+}
+
+/// `callqa merge PARTIAL...`: the report one audit over every partial's inputs would write.
+fn merge(args: MergeArgs) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let partials = Partials::open(&args.partials)?;
+    let rules = partials.rules();
+    let as_of = match load::as_of(args.as_of.as_deref())? {
+        Some(as_of) => Some(as_of),
+        None => partials.as_of()?,
+    };
+    let carried = load::carried_promises(args.promises.as_deref(), rules)?;
+    let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
+    let settings = partials.settings().clone();
+    let keep_turns = if args.output.is_some() {
+        settings.keep_turns
+    } else {
+        0
+    };
+    let budget = usize::try_from(args.findings_memory).unwrap_or(usize::MAX);
+    let run = partials.replay(keep_turns, budget, as_of, carried, &mut |_| {})?;
+    if run.turn_gaps() > 0 {
+        message!(
+            "note: the page lacks the turns of {} conversations one run would show (a shard kept those of a duplicate instead)",
+            run.turn_gaps()
+        );
+    }
+    let files_by_format = partials.files_by_format();
+    let ended = Ended {
+        rules,
+        files_by_format: &files_by_format,
+        strict: args.strict || settings.strict,
+        verbose: args.verbose,
+        quiet: args.quiet,
+        started,
+    };
+    let report = callqa::publish::ReportOptions {
+        output: args.output.clone(),
+        stdout: stdout_format(args.format, args.output.as_deref()),
+        redact: settings.redact,
+        csv_guard: !settings.raw_csv,
+        baseline,
+        fail_on: args.fail_on,
+        fail_under: args.fail_under,
+    };
+    ended.report(run, partials.discovery_errors(), report)
 }
 
 fn report_problems(problems: &[ReadError], verbose: bool) {

@@ -23,6 +23,7 @@ pub mod input;
 pub mod load;
 pub mod metadata;
 pub mod model;
+pub mod partial;
 pub mod progress;
 pub mod publish;
 pub mod redact;

@@ -34,6 +34,11 @@ pub enum LoadError {
 /// The rules of `paths` (files, folders, or `default` for the built-in pack); the built-in
 /// pack when there are none.
 pub fn rules(paths: &[PathBuf]) -> Result<RuleSet, LoadError> {
+    Ok(RuleSet::load(&rule_sources(paths)?)?)
+}
+
+/// The rule files of `paths` as [`rules`] reads them (a partial carries their text).
+pub fn rule_sources(paths: &[PathBuf]) -> Result<Vec<RuleSource>, LoadError> {
     let mut sources = Vec::new();
     if paths.is_empty() {
         sources.push(RuleSource::default_pack());
@@ -41,7 +46,7 @@ pub fn rules(paths: &[PathBuf]) -> Result<RuleSet, LoadError> {
     for path in paths {
         sources.extend(RuleSource::from_arg(path)?);
     }
-    Ok(RuleSet::load(&sources)?)
+    Ok(sources)
 }
 
 /// `--as-of`, an RFC 3339 time.

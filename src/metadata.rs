@@ -67,6 +67,11 @@ const COLUMNS: [&str; 8] = [
 ];
 
 impl Metadata {
+    /// How many rows the table has.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
     /// Reads a metadata CSV file.
     pub(crate) fn load(path: &Path) -> Result<Metadata, MetadataError> {
         let file = path.display().to_string();
