@@ -203,13 +203,13 @@ impl Conversation {
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentContext<'a> {
     /// The file as findings and messages name it.
-    pub(crate) file: &'a Arc<str>,
+    pub file: &'a Arc<str>,
     /// The id of a conversation whose file names none: the path relative to the audited
     /// folder (the file name for a file named on the command line).
-    pub(crate) default_id: &'a str,
+    pub default_id: &'a str,
     /// `--agent-speakers`: the speaker labels or voice names that are agents; when given,
     /// every other speaker of a post-call analytics file or caption file is a customer.
-    pub(crate) agent_speakers: &'a [String],
+    pub agent_speakers: &'a [String],
 }
 
 impl DocumentContext<'_> {
@@ -344,7 +344,7 @@ impl Conversation {
     /// Checks what every reader leaves to the audit: there are turns, and timings are not
     /// negative, do not end before they start, last a day at most ([`MAX_TURN_MS`]) and,
     /// added to `started_at`, stay within the dates callqa can tell.
-    pub(crate) fn validate(&self) -> Result<(), ReadError> {
+    pub fn validate(&self) -> Result<(), ReadError> {
         let error = |kind: SkipKind, message: String| ReadError {
             source: self.source.clone(),
             kind,
