@@ -17,8 +17,8 @@ use super::{
     Conversation, Direction, ReadError, SkipKind, Source, Speaker, Turn, parse_started_at,
 };
 
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(Debug, PartialEq))]
+// Debug and PartialEq for the differential checks of `fast` (tests and the fuzz target).
+#[derive(Deserialize, Debug, PartialEq)]
 struct RawConversation<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
@@ -47,7 +47,7 @@ struct RawConversation<'a> {
 /// parse_line 177.5 M instructions through a `Vec<RawTurn>`, 173.5 M read straight into the
 /// turns, 167.8 M into recycled ones (the program 1,102.6 M, 1,095.8 M, 1,087.8 M: the frees
 /// after each audit go too).
-#[cfg_attr(test, derive(Debug, PartialEq))]
+#[derive(Debug, PartialEq)]
 struct Turns {
     turns: Vec<Turn>,
     /// The first turn whose speaker is unknown: its index and label. Reported only once the
@@ -225,8 +225,7 @@ impl<'de> Deserialize<'de> for Turns {
     }
 }
 
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(Debug, PartialEq))]
+#[derive(Deserialize, Debug, PartialEq)]
 struct RawTurn<'a> {
     #[serde(borrow)]
     speaker: Cow<'a, str>,
@@ -238,6 +237,21 @@ struct RawTurn<'a> {
     end_ms: Option<i64>,
     #[serde(default, borrow)]
     agent_id: Option<Cow<'a, str>>,
+}
+
+/// For the fuzz target: panics unless the fast reader gives up on `line` or returns what
+/// serde_json returns. Not for other use.
+#[doc(hidden)]
+pub fn check_fast_reader(line: &[u8]) {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return;
+    };
+    if let Some(fast) = fast::parse(text) {
+        match serde_json::from_str::<RawConversation>(text) {
+            Ok(serde) => assert_eq!(fast, serde, "{text}"),
+            Err(err) => panic!("the fast reader read a line serde_json rejects ({err}): {text}"),
+        }
+    }
 }
 
 /// Parses one line of JSON Lines into a conversation.
