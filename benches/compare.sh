@@ -4,11 +4,13 @@
 #
 #   benches/compare.sh                  # 1 GiB in 16 JSON Lines files + one 1 GiB file, 5 runs
 #   SIZE=200M RUNS=3 STREAM=1G benches/compare.sh
+#   PROFILE=callback-heavy benches/compare.sh   # a promise in most conversations
 #
-# Environment: SIZE (corpus size, default 1G), FILES (16), RUNS (5), SEED (7), STREAM (size of
+# Environment: SIZE (corpus size, default 1G), FILES (16), RUNS (5), SEED (7), PROFILE (the
+# generator's rates: export, the default, as real exports; or callback-heavy), STREAM (size of
 # the streamed check, default 4G; 0 skips it), WORK (folder for the corpus and reports,
-# default target/compare). The corpus is kept in WORK and reused while SIZE, FILES, SEED and
-# the pack's phrases are unchanged. ripgrep searches the pack's phrases as exported by
+# default target/compare). The corpus is kept in WORK and reused while SIZE, FILES, SEED,
+# PROFILE, the generator and the pack's phrases are unchanged. ripgrep searches the pack's phrases as exported by
 # `callqa rules list --phrases` (case-insensitive, whole words, fixed strings): the same
 # matching work without normalization, checks or reports, so the ratio says what callqa's
 # extra work costs. Installs ripgrep and GNU time when they are missing.
@@ -19,6 +21,7 @@ SIZE=${SIZE:-1G}
 FILES=${FILES:-16}
 RUNS=${RUNS:-5}
 SEED=${SEED:-7}
+PROFILE=${PROFILE:-export}
 STREAM=${STREAM:-4G}
 WORK=${WORK:-target/compare}
 
@@ -46,17 +49,18 @@ GEN=$PWD/target/release/examples/gen_corpus
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 "$CALLQA" rules list --phrases >"$WORK/phrases.txt"
-CORPUS=$WORK/corpus
+CORPUS=$WORK/corpus-$PROFILE
 # The corpus is made again when the size, seed, phrases or the generator's code change.
-STAMP="size=$SIZE files=$FILES seed=$SEED phrases=$(sha256sum <"$WORK/phrases.txt" | cut -c1-16)"
+STAMP="size=$SIZE files=$FILES seed=$SEED profile=$PROFILE phrases=$(sha256sum <"$WORK/phrases.txt" | cut -c1-16)"
 STAMP="$STAMP generator=$(cat benches/corpus/mod.rs examples/gen_corpus.rs | sha256sum | cut -c1-16)"
 if [ "$(cat "$CORPUS/stamp" 2>/dev/null)" != "$STAMP" ]; then
   echo "compare: generating the corpus ($STAMP)" >&2
   rm -rf "$CORPUS"
   mkdir -p "$CORPUS"
-  "$GEN" --bytes "$SIZE" --files "$FILES" --format jsonl --seed "$SEED" --out "$CORPUS/multi"
-  "$GEN" --bytes "$SIZE" --files "$FILES" --format jsonl --seed "$SEED" --gzip --out "$CORPUS/gz"
-  "$GEN" --bytes "$SIZE" --files 1 --format jsonl --seed "$SEED" --out "$CORPUS/single"
+  GEN_ARGS=(--format jsonl --seed "$SEED" --profile "$PROFILE")
+  "$GEN" --bytes "$SIZE" --files "$FILES" "${GEN_ARGS[@]}" --out "$CORPUS/multi"
+  "$GEN" --bytes "$SIZE" --files "$FILES" "${GEN_ARGS[@]}" --gzip --out "$CORPUS/gz"
+  "$GEN" --bytes "$SIZE" --files 1 "${GEN_ARGS[@]}" --out "$CORPUS/single"
   echo "$STAMP" >"$CORPUS/stamp"
 fi
 MULTI_BYTES=$(cat "$CORPUS"/multi/* | wc -c)
@@ -120,7 +124,7 @@ row "callqa -j2, $FILES gzip files" "$MULTI_BYTES" "${AUDIT[@]}" -j2 "$CORPUS/gz
 
 # The table: each callqa row is compared with the ripgrep row of the same input and -j.
 echo
-echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 1 file), seed $SEED," \
+echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 1 file), seed $SEED, profile $PROFILE," \
   "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs; $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "vs rg" "peak RSS MiB"
@@ -150,7 +154,7 @@ if [ "$STREAM" != "0" ]; then
   echo
   echo "compare: streaming $STREAM through callqa audit - (generated on the fly, not stored)" >&2
   start=$(date +%s%N)
-  "$GEN" --bytes "$STREAM" --seed "$SEED" --out - 2>"$WORK/gen.txt" |
+  "$GEN" --bytes "$STREAM" --seed "$SEED" --profile "$PROFILE" --out - 2>"$WORK/gen.txt" |
     /usr/bin/time -v -o "$WORK/time.txt" "$CALLQA" audit -j2 -o "$WORK/report-stream" - 2>"$WORK/stream.txt"
   end=$(date +%s%N)
   kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")

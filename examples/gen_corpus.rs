@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! cargo run --release --example gen_corpus -- --bytes 1G --files 16 --format jsonl|csv \
-//!     [--gzip] [--seed 7] [--rules FILE]... --out DIR|-
+//!     [--gzip] [--seed 7] [--profile export|callback-heavy] [--rules FILE]... --out DIR|-
 //! ```
 //!
 //! `--bytes` is the total uncompressed size, shared evenly by `--files` files named
 //! `part-NNN.jsonl` (or `.csv`, `.gz` added with `--gzip`) in DIR, written in parallel. With
 //! `--out -` the corpus streams to standard output as one file (for a test that must not be
 //! stored: `gen_corpus --bytes 4G --out - | callqa audit -`). The phrases planted are those of
-//! the built-in pack, or of the `--rules` files given. A line of counts goes to standard error.
+//! the built-in pack, or of the `--rules` files given, at the rates of `--profile`: `export`
+//! (a promise in one conversation in twenty, as real exports) or `callback-heavy` (a promise
+//! in four conversations in five). A line of counts goes to standard error.
 
 #[path = "../benches/corpus/mod.rs"]
 mod corpus;
@@ -23,7 +25,7 @@ use clap::Parser;
 use rayon::prelude::*;
 
 use callqa::rules::{RuleSet, RuleSource};
-use corpus::{Format, Pack, Stats};
+use corpus::{Format, Pack, Profile, Stats};
 
 #[derive(Parser, Debug)]
 #[command(about = "Write a seeded corpus of realistic conversations")]
@@ -41,6 +43,9 @@ struct Args {
     gzip: bool,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// The rates of what is planted: `export` (as real exports) or `callback-heavy`.
+    #[arg(long, value_parser = corpus::Profile::NAMES, default_value = "export")]
+    profile: String,
     /// Rule files whose phrases to plant (default: the built-in pack).
     #[arg(long)]
     rules: Vec<PathBuf>,
@@ -70,6 +75,7 @@ fn pack(paths: &[PathBuf]) -> Result<Pack, String> {
 
 fn write_one(
     pack: &Pack,
+    profile: Profile,
     args: &Args,
     format: Format,
     file: u32,
@@ -78,12 +84,13 @@ fn write_one(
 ) -> io::Result<Stats> {
     if args.gzip {
         let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        let stats = corpus::write_file(pack, args.seed, file, format, bytes, &mut encoder)?;
+        let stats =
+            corpus::write_file(pack, profile, args.seed, file, format, bytes, &mut encoder)?;
         encoder.finish()?.flush()?;
         Ok(stats)
     } else {
         let mut out = out;
-        let stats = corpus::write_file(pack, args.seed, file, format, bytes, &mut out)?;
+        let stats = corpus::write_file(pack, profile, args.seed, file, format, bytes, &mut out)?;
         out.flush()?;
         Ok(stats)
     }
@@ -91,6 +98,7 @@ fn write_one(
 
 fn run(args: &Args) -> Result<Stats, String> {
     let pack = pack(&args.rules)?;
+    let profile = Profile::parse(&args.profile).unwrap_or_default();
     let format = if args.format == "csv" {
         Format::Csv
     } else {
@@ -98,7 +106,7 @@ fn run(args: &Args) -> Result<Stats, String> {
     };
     if args.out.as_os_str() == "-" {
         let stdout = Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock()));
-        return write_one(&pack, args, format, 0, args.bytes, stdout).or_else(|err| {
+        return write_one(&pack, profile, args, format, 0, args.bytes, stdout).or_else(|err| {
             // A reader that stops early (`| head`) is not an error.
             if err.kind() == io::ErrorKind::BrokenPipe {
                 Ok(Stats::default())
@@ -121,7 +129,7 @@ fn run(args: &Args) -> Result<Stats, String> {
             let path = args.out.join(name);
             let created = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let out = Box::new(BufWriter::with_capacity(1 << 20, created));
-            write_one(&pack, args, format, file, per_file, out)
+            write_one(&pack, profile, args, format, file, per_file, out)
                 .map_err(|e| format!("{}: {e}", path.display()))
         })
         .collect();

@@ -5,12 +5,20 @@
 //! pool of customers, voice calls with `start_ms`/`end_ms` timings (backchannels, the odd
 //! interruption), chats and untimed emails, transfers to a second agent, curly quotes and
 //! apostrophes, names and sentences in several scripts, recognizer marks such as `[noise]`.
+//! Like a real export, every line also carries fields callqa does not read: a queue, the
+//! agent's name, a language, a `metadata` object nested two levels deep (a CRM case with tags,
+//! a wait time, a note with escapes) after the turns, and on each turn an `id`, a sentiment
+//! score and, on timed turns, a confidence; the CSV carries `queue`, `language` and
+//! `sentiment` columns. The JSON reader must skip them all.
+//!
 //! The phrases of the rule pack are planted at rates a real export shows (a complaint in about
-//! one conversation in three, blame in a few percent, a closing summary in most last turns), and
-//! they are taken from the compiled [`RuleSet`] by rule kind and role, never written here: the
-//! generator follows the pack as it changes. The ordinary talk around them holds no phrase that
-//! makes a finding by itself, so an audit finds about half a finding per conversation, of the
-//! order real exports give (`tests/generator.rs` checks both).
+//! one conversation in three, blame in a few percent, a closing summary in a third of last
+//! turns, a callback promise in one conversation in twenty), and they are taken from the
+//! compiled [`RuleSet`] by rule kind and role, never written here: the generator follows the
+//! pack as it changes. The ordinary talk around them holds no phrase that makes a finding by
+//! itself, so an audit finds about one finding per conversation, as the real Twitter threads
+//! give (`tests/generator.rs` checks both). [`Profile::CallbackHeavy`] plants a promise in
+//! four conversations in five instead, as a callback queue would.
 //!
 //! The same seed, file index, format and size give the same bytes on every machine; files are
 //! independent of each other, so a folder can be written in parallel. `--bytes` counts the
@@ -79,6 +87,9 @@ pub struct RulePhrases {
 pub struct Pack {
     /// `forbid` rules: (speaker, phrases).
     forbid: Vec<(Speaker, RulePhrases)>,
+    /// `promise` rules: (speaker, phrases), planted once in a conversation at the profile's
+    /// rate.
+    promise: Vec<(Speaker, RulePhrases)>,
     /// `respond` rules: (trigger speaker, speaker, within turns, phrases).
     respond: Vec<(Speaker, Speaker, usize, RulePhrases)>,
     /// `require` rules: (speaker, window, phrases).
@@ -107,16 +118,18 @@ impl Pack {
         }
         let mut pack = Pack {
             forbid: Vec::new(),
+            promise: Vec::new(),
             respond: Vec::new(),
             require: Vec::new(),
             backchannels: Vec::new(),
         };
         for (rule, phrases) in rules.rules.iter().zip(by_rule) {
             match &rule.kind {
-                // Promises are planted like forbidden phrases: a phrase in a speaker's turn, at
-                // the same low rate, so the callback join is in the measured path.
-                RuleKind::Forbid | RuleKind::Promise { .. } if !phrases.phrases.is_empty() => {
+                RuleKind::Forbid if !phrases.phrases.is_empty() => {
                     pack.forbid.push((rule.speaker, phrases));
+                }
+                RuleKind::Promise { .. } if !phrases.phrases.is_empty() => {
+                    pack.promise.push((rule.speaker, phrases));
                 }
                 RuleKind::Respond {
                     trigger_speaker,
@@ -161,8 +174,55 @@ impl Format {
     }
 }
 
-/// The CSV header the generator writes (every optional column of the canonical CSV).
-pub const CSV_HEADER: &str = "conversation_id,speaker,text,agent_id,customer_id,started_at,channel,direction,team,start_ms,end_ms\n";
+/// Which contact center the corpus comes from: the rates of what is planted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// The rates of the real exports in `data/real`: a callback promise in about one
+    /// conversation in twenty, about one finding per conversation.
+    #[default]
+    Export,
+    /// A callback-heavy queue: a promise in most conversations (four in five), so that the
+    /// callback join carries a large share of the work.
+    CallbackHeavy,
+}
+
+impl Profile {
+    /// The names `gen_corpus --profile` and `compare.sh`'s `PROFILE` take.
+    pub const NAMES: [&'static str; 2] = ["export", "callback-heavy"];
+
+    pub fn parse(name: &str) -> Option<Profile> {
+        match name {
+            "export" => Some(Profile::Export),
+            "callback-heavy" => Some(Profile::CallbackHeavy),
+            _ => None,
+        }
+    }
+
+    /// The share of conversations that hold a promise of each promise rule.
+    pub fn promise_rate(self) -> f64 {
+        match self {
+            Profile::Export => 0.05,
+            Profile::CallbackHeavy => 0.8,
+        }
+    }
+}
+
+/// The CSV header the generator writes: every optional column of the canonical CSV, then
+/// columns callqa does not read, as exports carry them.
+pub const CSV_HEADER: &str = "conversation_id,speaker,text,agent_id,customer_id,started_at,channel,direction,team,start_ms,end_ms,queue,language,sentiment\n";
+
+/// The fields of a JSON line that callqa reads; the generator writes others beside them
+/// (`tests/generator.rs` checks that every line has at least three others).
+pub const READ_FIELDS: [&str; 8] = [
+    "id",
+    "agent_id",
+    "customer_id",
+    "started_at",
+    "channel",
+    "direction",
+    "team",
+    "turns",
+];
 
 /// What was written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -252,6 +312,30 @@ const CITIES: &[&str] = &[
 const WEEKDAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
 const TEAMS: &[&str] = &["billing", "tech-support", "retention", "sales", "claims"];
 const OFFSETS: &[&str] = &["-05:00", "-08:00", "Z", "+01:00", "+05:30", "-03:00"];
+// What an export carries beside the transcript and callqa does not read.
+const QUEUES: &[&str] = &[
+    "inbound-general",
+    "billing-tier2",
+    "tech-tier1",
+    "retention-save",
+    "claims-intake",
+];
+const LANGUAGES: &[&str] = &["en-US", "en-GB", "es-US", "de-DE", "fr-CA"];
+const CRM_TAGS: &[&str] = &[
+    "billing",
+    "vip",
+    "repeat-caller",
+    "outage",
+    "fraud-check",
+    "churn-risk",
+];
+// Notes agents type into the CRM: quotes, backslashes and line breaks, written as escapes.
+const NOTES: &[&str] = &[
+    "Customer asked for \"priority\" handling",
+    "Called twice today.\nSee previous case.",
+    "Upload at C:\\shared\\scans",
+    "Prefers e-mail; “no calls after 6pm”",
+];
 
 // Templates: `{a}` agent name, `{c}` customer name, `{o}` order number, `{m}` amount,
 // `{d}` weekday, `{t}` city, `{k}` company. An `'` may be written curly.
@@ -327,6 +411,22 @@ struct Conv {
     direction: &'static str,
     team: &'static str,
     turns: Vec<GenTurn>,
+    extra: ConvExtra,
+}
+
+/// A conversation's fields that callqa does not read.
+#[derive(Debug, Default)]
+struct ConvExtra {
+    queue: &'static str,
+    agent_name: &'static str,
+    language: &'static str,
+    case: u64,
+    priority: u64,
+    tags: Vec<&'static str>,
+    escalated: bool,
+    /// Seconds in the queue, in tenths.
+    wait_tenths: i64,
+    note: Option<&'static str>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -337,11 +437,20 @@ struct GenTurn {
     end_ms: i64,
     timed: bool,
     transferred: bool,
+    /// A sentiment score in hundredths, -100..=100 (a field callqa does not read).
+    sentiment: i64,
+    /// The recognizer's confidence in hundredths (timed turns only; not read either).
+    confidence: i64,
 }
+
+/// The share of conversations whose closing (a `require` rule's phrase) is planted; the
+/// rest make a finding.
+const REQUIRED_PLANTED: f64 = 0.3;
 
 /// Generates the conversations of one file (or stream).
 pub struct Generator<'p> {
     pack: &'p Pack,
+    profile: Profile,
     rng: Rng,
     file: u32,
     next: u64,
@@ -352,9 +461,10 @@ pub struct Generator<'p> {
 
 impl<'p> Generator<'p> {
     /// The generator of file `file` of a corpus seeded with `seed`.
-    pub fn new(pack: &'p Pack, seed: u64, file: u32) -> Generator<'p> {
+    pub fn new(pack: &'p Pack, profile: Profile, seed: u64, file: u32) -> Generator<'p> {
         Generator {
             pack,
+            profile,
             rng: Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ u64::from(file)),
             file,
             next: 0,
@@ -483,6 +593,17 @@ impl<'p> Generator<'p> {
             "outbound"
         };
         conv.team = rng.word(TEAMS);
+        conv.extra = ConvExtra {
+            queue: rng.word(QUEUES),
+            agent_name: self.agent_name,
+            language: rng.word(LANGUAGES),
+            case: rng.below(10_000_000),
+            priority: 1 + rng.below(4),
+            tags: (0..rng.below(4)).map(|_| rng.word(CRM_TAGS)).collect(),
+            escalated: rng.chance(0.1),
+            wait_tenths: rng.range(0, 6000),
+            note: rng.chance(0.3).then(|| rng.word(NOTES)),
+        };
 
         // The shape: who speaks when.
         let turn_count = rng.range(6, 28) as usize;
@@ -518,12 +639,18 @@ impl<'p> Generator<'p> {
             turn.timed = timed;
             turn.transferred =
                 *speaker == Speaker::Agent && transfer_at.is_some_and(|at| index >= at);
+            turn.sentiment = rng.range(-100, 100);
+            turn.confidence = rng.range(55, 99);
         }
         self.plant_and_fill(chat);
         self.time(timed);
     }
 
     /// Plants the pack's phrases, then fills every turn with ordinary talk around them.
+    ///
+    /// The rates give about one finding per conversation in the export profile, as the real
+    /// Twitter threads do: a missing apology in about 0.4, a missing closing in about 0.4, blame
+    /// in 0.06, an unkept promise in 0.05, an interruption in 0.05.
     fn plant_and_fill(&mut self, chat: bool) {
         let pack = self.pack;
         let mut turns = std::mem::take(&mut self.conv.turns);
@@ -543,10 +670,27 @@ impl<'p> Generator<'p> {
                 if speaker_of(&turns, t) != *speaker {
                     continue;
                 }
-                if self.rng.chance(0.004) {
+                if self.rng.chance(0.012) {
                     let phrase = self.rng.pick(&phrases.phrases).clone();
                     self.say_phrase(&phrase, &mut turns[t].text);
                 } else if !phrases.unless.is_empty() && self.rng.chance(0.002) {
+                    let phrase = self.rng.pick(&phrases.unless).clone();
+                    self.say_phrase(&phrase, &mut turns[t].text);
+                }
+            }
+        }
+        for (speaker, phrases) in &pack.promise {
+            let of_speaker: Vec<usize> = (0..turns.len())
+                .filter(|&t| speaker_of(&turns, t) == *speaker)
+                .collect();
+            if !of_speaker.is_empty() && self.rng.chance(self.profile.promise_rate()) {
+                let t = *self.rng.pick(&of_speaker);
+                let phrase = self.rng.pick(&phrases.phrases).clone();
+                self.say_phrase(&phrase, &mut turns[t].text);
+            }
+            // Now and then a request that only looks like a promise.
+            for &t in &of_speaker {
+                if !phrases.unless.is_empty() && self.rng.chance(0.002) {
                     let phrase = self.rng.pick(&phrases.unless).clone();
                     self.say_phrase(&phrase, &mut turns[t].text);
                 }
@@ -558,7 +702,7 @@ impl<'p> Generator<'p> {
                 if speaker_of(&turns, t) == *trigger_speaker && self.rng.chance(0.05) {
                     let trigger = self.rng.pick(&phrases.trigger).clone();
                     self.say_phrase(&trigger, &mut turns[t].text);
-                    if self.rng.chance(0.75) {
+                    if self.rng.chance(0.7) {
                         // Answered within the window: in the speaker's next turn or the one after.
                         let skip = self.rng.below((*within).max(1) as u64) as usize;
                         if let Some(answer) = (t + 1..turns.len())
@@ -584,7 +728,7 @@ impl<'p> Generator<'p> {
                 Window::LastTurns(_) | Window::LastMillis(_) => of_speaker.last(),
             };
             if let Some(&t) = target
-                && self.rng.chance(0.7)
+                && self.rng.chance(REQUIRED_PLANTED)
             {
                 let phrase = self.rng.pick(&phrases.phrases).clone();
                 self.say_phrase(&phrase, &mut turns[t].text);
@@ -623,6 +767,8 @@ impl<'p> Generator<'p> {
                         end_ms: at + 500,
                         timed: true,
                         transferred: false,
+                        sentiment: 0,
+                        confidence: 80,
                     },
                 );
                 index += 1;
@@ -674,28 +820,74 @@ fn agent_of<'c>(conv: &'c Conv, turn: &GenTurn) -> Option<&'c str> {
     }
 }
 
-fn write_jsonl(conv: &Conv, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"id\":");
-    json_string(&conv.id, out);
-    for (key, value) in [
-        ("agent_id", conv.agent_id.as_str()),
-        ("customer_id", &conv.customer_id),
-        ("started_at", &conv.started_at),
-        ("channel", conv.channel),
-        ("direction", conv.direction),
-        ("team", conv.team),
-    ] {
+/// `value / 10^scale` as a JSON number (`-0.35`, `12.5`).
+fn write_decimal(value: i64, scale: u32, out: &mut Vec<u8>) {
+    let unit = 10i64.pow(scale);
+    let sign = if value < 0 { "-" } else { "" };
+    let (whole, part) = (value.abs() / unit, value.abs() % unit);
+    let _ = write!(out, "{sign}{whole}.{part:0width$}", width = scale as usize);
+}
+
+/// `,"key":"value"` for each pair.
+fn string_fields(fields: &[(&str, &str)], out: &mut Vec<u8>) {
+    for (key, value) in fields {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");
         json_string(value, out);
     }
+}
+
+/// The `metadata` object after the turns, nested as a CRM writes it:
+/// `{"crm":{"case":…,"priority":…,"tags":[…],"escalated":…},"wait_s":…,"notes":…}`.
+fn write_extra_tail(extra: &ConvExtra, out: &mut Vec<u8>) {
+    let _ = write!(
+        out,
+        ",\"metadata\":{{\"crm\":{{\"case\":\"CS-{:07}\",\"priority\":{},\"tags\":[",
+        extra.case, extra.priority
+    );
+    for (index, tag) in extra.tags.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        json_string(tag, out);
+    }
+    let _ = write!(out, "],\"escalated\":{}}},\"wait_s\":", extra.escalated);
+    write_decimal(extra.wait_tenths, 1, out);
+    out.extend_from_slice(b",\"notes\":");
+    match extra.note {
+        Some(note) => json_string(note, out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
+fn write_jsonl(conv: &Conv, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"id\":");
+    json_string(&conv.id, out);
+    let extra = &conv.extra;
+    string_fields(
+        &[
+            ("agent_id", &conv.agent_id),
+            ("customer_id", &conv.customer_id),
+            ("started_at", &conv.started_at),
+            ("channel", conv.channel),
+            ("direction", conv.direction),
+            ("team", conv.team),
+            // Fields callqa does not read: a queue, the agent's name, a language.
+            ("queue", extra.queue),
+            ("agent_name", extra.agent_name),
+            ("language", extra.language),
+        ],
+        out,
+    );
     out.extend_from_slice(b",\"turns\":[");
     for (index, turn) in conv.turns.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"speaker\":\"");
+        // A turn's own `id` and scores, which callqa does not read either.
+        let _ = write!(out, "{{\"id\":{},\"speaker\":\"", index + 1);
         out.extend_from_slice(turn.speaker.unwrap_or(Speaker::System).as_str().as_bytes());
         out.extend_from_slice(b"\",\"text\":");
         json_string(&turn.text, out);
@@ -710,9 +902,17 @@ fn write_jsonl(conv: &Conv, out: &mut Vec<u8>) {
             out.extend_from_slice(b",\"agent_id\":");
             json_string(agent, out);
         }
+        if turn.timed {
+            out.extend_from_slice(b",\"confidence\":");
+            write_decimal(turn.confidence, 2, out);
+        }
+        out.extend_from_slice(b",\"sentiment\":");
+        write_decimal(turn.sentiment, 2, out);
         out.push(b'}');
     }
-    out.extend_from_slice(b"]}\n");
+    out.push(b']');
+    write_extra_tail(&conv.extra, out);
+    out.extend_from_slice(b"}\n");
 }
 
 fn csv_field(text: &str, out: &mut Vec<u8>) {
@@ -749,6 +949,9 @@ fn write_csv(conv: &Conv, out: &mut Vec<u8>) {
         } else {
             out.extend_from_slice(b",,");
         }
+        // The columns callqa does not read: queue, language, sentiment.
+        let _ = write!(out, ",{},{},", conv.extra.queue, conv.extra.language);
+        write_decimal(turn.sentiment, 2, out);
         out.push(b'\n');
     }
 }
@@ -757,13 +960,14 @@ fn write_csv(conv: &Conv, out: &mut Vec<u8>) {
 /// conversation that reaches the target) of file `file` to `out`, with the CSV header first.
 pub fn write_file(
     pack: &Pack,
+    profile: Profile,
     seed: u64,
     file: u32,
     format: Format,
     target_bytes: u64,
     out: &mut dyn Write,
 ) -> io::Result<Stats> {
-    let mut generator = Generator::new(pack, seed, file);
+    let mut generator = Generator::new(pack, profile, seed, file);
     let mut stats = Stats::default();
     let mut buffer: Vec<u8> = Vec::with_capacity(1 << 20);
     if format == Format::Csv {
@@ -781,10 +985,21 @@ pub fn write_file(
     Ok(stats)
 }
 
-/// An in-memory corpus of about `target_bytes`, for the benches.
+/// An in-memory corpus of about `target_bytes` in the export profile, for the benches.
 pub fn generate(pack: &Pack, seed: u64, format: Format, target_bytes: u64) -> (Vec<u8>, Stats) {
+    generate_profile(pack, Profile::Export, seed, format, target_bytes)
+}
+
+/// An in-memory corpus of about `target_bytes` in `profile`.
+pub fn generate_profile(
+    pack: &Pack,
+    profile: Profile,
+    seed: u64,
+    format: Format,
+    target_bytes: u64,
+) -> (Vec<u8>, Stats) {
     let mut data = Vec::with_capacity(target_bytes as usize + (64 << 10));
-    let stats = write_file(pack, seed, 0, format, target_bytes, &mut data)
+    let stats = write_file(pack, profile, seed, 0, format, target_bytes, &mut data)
         .expect("writing to memory cannot fail");
     (data, stats)
 }
