@@ -212,6 +212,12 @@ def failed_task_attempts(context, group):
     return failed
 
 
+def stop(spark):
+    """Stops Spark at the end; Databricks' shared context is left to Databricks."""
+    if "DATABRICKS_RUNTIME_VERSION" not in os.environ:
+        spark.stop()
+
+
 def main(argv):
     options = parse_arguments(argv)
     from pyspark.sql import SparkSession
@@ -220,6 +226,15 @@ def main(argv):
     if options.master:
         builder = builder.master(options.master)
     spark = builder.getOrCreate()
+    try:
+        # Spark stops after the merge: a binary shipped with --files lives in Spark's
+        # temporary folder, which stopping removes.
+        return run_job(options, spark)
+    finally:
+        stop(spark)
+
+
+def run_job(options, spark):
     context = spark.sparkContext
     binary = driver_binary(options)
     shipped_name = os.path.basename(binary)
@@ -250,11 +265,9 @@ def main(argv):
         lines = [line for line in message.splitlines() if EXIT_MARK in line or "injected" in line]
         print("callqa_job.py: the shards failed after Spark's retries:", file=sys.stderr)
         print("\n".join(lines[-3:]) or message[-2000:], file=sys.stderr)
-        spark.stop()
         return code
     shard_seconds = time.monotonic() - started
     retried = failed_task_attempts(context, group)
-    spark.stop()
 
     results.sort(key=lambda result: result["shard"])
     usage_errors = [result for result in results if result["exit"] != 0]

@@ -3,7 +3,8 @@
 # against one `callqa audit` run: the six report files byte for byte, standard output and the
 # exit code. local[2,3] runs 2 tasks at once and tries a task up to 3 times; the first attempt
 # of shard 1 is made to fail (CALLQA_SPARK_FAIL_ONCE), after it has written its partial, and
-# the retry must write the same bytes.
+# the retry must write the same bytes. The binary goes to the tasks both ways: with
+# spark-submit --files, and shipped by the job itself (--callqa PATH).
 #
 # Installs what it lacks: Debian's openjdk-17-jre-headless (when there is no Java 17 or later)
 # and pyspark in a venv ($CALLQA_SPARK_VENV, default /tmp/callqa-spark-venv-$PYSPARK_VERSION,
@@ -77,11 +78,11 @@ set -e
 echo "   exit $single_exit, $single_seconds s"
 [ "$single_exit" -ne 0 ] || fail "the gate should fail on the fixtures (exit 1)"
 
-echo "== spark-submit --master local[2,3]: 3 shards, the first attempt of shard 1 fails"
+echo "== spark-submit --master local[2,3] --files callqa: 3 shards, the first attempt of shard 1 fails"
 t0=$(now)
 set +e
-CALLQA_SPARK_FAIL_ONCE=1 spark-submit --master 'local[2,3]' scale/spark/callqa_job.py \
-  --shards 3 --partials "$work/parts-3" --callqa "$callqa" "${inputs[@]}" \
+CALLQA_SPARK_FAIL_ONCE=1 spark-submit --master 'local[2,3]' --files "$callqa" scale/spark/callqa_job.py \
+  --shards 3 --partials "$work/parts-3" "${inputs[@]}" \
   --merge "${options[@]}" -o "$work/spark-3" -q >"$work/spark-3.log" 2>&1
 spark_exit=$?
 set -e
@@ -104,7 +105,7 @@ done
 echo "   retried once; the retry's partial is the failed attempt's, byte for byte;"
 echo "   the six report files are one run's, byte for byte"
 
-echo "== python callqa_job.py --master local[2,3]: 7 shards, the merge's --format csv on stdout"
+echo "== python callqa_job.py --master local[2,3] --callqa PATH: 7 shards, the merge's --format csv on stdout"
 t0=$(now)
 set +e
 python scale/spark/callqa_job.py --master 'local[2,3]' \
