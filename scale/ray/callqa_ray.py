@@ -87,7 +87,9 @@ def main(argv):
     futures = [
         shard.remote(
             binary_bytes,
-            ["audit"] + inputs + options.audit_flags
+            ["audit"]
+            + inputs
+            + options.audit_flags
             + ["--shard", "%d/%d" % (i, options.shards), "--partial", partials[i]],
         )
         for i in range(options.shards)

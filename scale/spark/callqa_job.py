@@ -179,7 +179,8 @@ def make_task(options, shipped_name, fail_once, task_cpus):
             return {"shard": index, "attempt": attempt, "exit": code, "stderr": stderr}
         if code != 0:
             raise RuntimeError(
-                "shard %d/%d, attempt %d: %s %d: %s" % (index, shards, attempt, EXIT_MARK, code, stderr)
+                "shard %d/%d, attempt %d: %s %d: %s"
+                % (index, shards, attempt, EXIT_MARK, code, stderr)
             )
         if fail_once == index and attempt == 0:
             shutil.copyfile(target, target + ".failed-attempt")
@@ -255,9 +256,7 @@ def run_job(options, spark):
     task = make_task(options, shipped_name, fail_once, task_cpus)
     started = time.monotonic()
     try:
-        results = (
-            context.parallelize(range(options.shards), options.shards).map(task).collect()
-        )
+        results = context.parallelize(range(options.shards), options.shards).map(task).collect()
     except Exception as error:  # retries exhausted
         message = str(error)
         found = re.findall(EXIT_MARK + r" (\d+)", message)
