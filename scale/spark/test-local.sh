@@ -72,7 +72,9 @@ set +e
 "$callqa" audit "${inputs[@]}" "${options[@]}" -o "$work/single" -q 2>"$work/single.log"
 single_exit=$?
 single_seconds=$(elapsed "$t0" "$(now)")
-"$callqa" audit "${inputs[@]}" "${options[@]}" --format csv -q >"$work/single.stdout" 2>/dev/null
+printf '%s\n' "# the same inputs as a manifest" "${inputs[@]}" >"$work/manifest.txt"
+"$callqa" audit --manifest "$work/manifest.txt" "${options[@]}" --format csv -q \
+  >"$work/single.stdout" 2>/dev/null
 single_stdout_exit=$?
 set -e
 echo "   exit $single_exit, $single_seconds s"
@@ -105,11 +107,11 @@ done
 echo "   retried once; the retry's partial is the failed attempt's, byte for byte;"
 echo "   the six report files are one run's, byte for byte"
 
-echo "== python callqa_job.py --master local[2,3] --callqa PATH: 7 shards, the merge's --format csv on stdout"
+echo "== python callqa_job.py --master local[2,3] --callqa PATH --manifest FILE: 7 shards, the merge's --format csv on stdout"
 t0=$(now)
 set +e
 python scale/spark/callqa_job.py --master 'local[2,3]' \
-  --shards 7 --partials "$work/parts-7" --callqa "$callqa" "${inputs[@]}" \
+  --shards 7 --partials "$work/parts-7" --callqa "$callqa" --manifest "$work/manifest.txt" \
   --merge "${options[@]}" --format csv -q >"$work/spark-7.stdout" 2>"$work/spark-7.log"
 spark7_exit=$?
 set -e
@@ -117,7 +119,8 @@ spark7_seconds=$(elapsed "$t0" "$(now)")
 echo "   exit $spark7_exit, $spark7_seconds s"
 [ "$spark7_exit" -eq "$single_stdout_exit" ] ||
   fail "exit $spark7_exit, one run's is $single_stdout_exit (log: $work/spark-7.log)"
-cmp "$work/single.stdout" "$work/spark-7.stdout" || fail "standard output differs from one run's"
+cmp "$work/single.stdout" "$work/spark-7.stdout" ||
+  fail "standard output differs from one run's (callqa audit --manifest)"
 echo "   standard output is one run's, byte for byte"
 
 echo "== passed: the Spark local run (3 shards, one retried) took $spark_seconds s, one run $single_seconds s"
