@@ -139,6 +139,10 @@ def executor_binary(shipped_name, fixed_path):
     raise RuntimeError("callqa was not shipped to this executor (%s)" % shipped_name)
 
 
+def is_url(path):
+    return re.match(r"^[a-z][a-z0-9+.-]*://", path) is not None
+
+
 def partial_path(partials, index):
     return "%s/part-%d" % (partials.rstrip("/"), index)
 
@@ -188,13 +192,14 @@ def make_task(options, shipped_name, fail_once, task_cpus):
                 "shard %d/%d, attempt 0: failure injected by %s after writing %s"
                 % (index, shards, FAIL_ONCE_VARIABLE, target)
             )
+        local = not is_url(target)  # an object-storage partial is not opened here
         return {
             "shard": index,
             "attempt": attempt,
             "exit": 0,
             "stderr": stderr,
-            "bytes": os.path.getsize(target),
-            "sha256": sha256(target),
+            "bytes": os.path.getsize(target) if local else -1,
+            "sha256": sha256(target) if local else "-",
             "seconds": round(seconds, 2),
         }
 
@@ -248,7 +253,7 @@ def run_job(options, spark):
     fail_once = os.environ.get(FAIL_ONCE_VARIABLE)
     fail_once = int(fail_once) if fail_once not in (None, "") else None
     task_cpus = int(context.getConf().get("spark.task.cpus", "1"))
-    if not re.match(r"^[a-z][a-z0-9+.-]*://", options.partials):
+    if not is_url(options.partials):
         os.makedirs(options.partials, exist_ok=True)
 
     group = "callqa-shards-%d" % os.getpid()
