@@ -150,7 +150,8 @@ impl SourceArgs {
 /// eval).
 #[derive(Debug, Args)]
 pub struct JudgedArgs {
-    /// Files or folders to read (folders recursively; `-` or nothing: standard input)
+    /// Files or folders to read (folders recursively; `s3://BUCKET/PREFIX/` a folder of
+    /// objects, `s3://BUCKET/KEY` one; `-` or nothing: standard input)
     pub paths: Vec<PathBuf>,
 
     /// Rule file or folder (repeatable; `default` names the built-in pack)
@@ -256,8 +257,8 @@ pub struct AuditArgs {
 /// A sharded audit: a slice of the inputs into a partial, for `callqa merge`.
 #[derive(Debug, Args)]
 pub struct ShardArgs {
-    /// A file of input paths, one per line (relative ones from the manifest's folder),
-    /// read as if given as PATHs
+    /// A file of input paths or `s3://` URLs, one per line (relative paths from the
+    /// manifest's folder), read as if given as PATHs
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub manifest: Option<PathBuf>,
 
@@ -272,7 +273,8 @@ pub struct ShardArgs {
     )]
     pub shard: Option<String>,
 
-    /// Write a partial for `callqa merge` to FILE instead of a report
+    /// Write a partial for `callqa merge` to FILE (a path or an `s3://` URL) instead of a
+    /// report
     #[arg(
         long,
         value_name = "FILE",
@@ -334,7 +336,8 @@ pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOpt
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Partials written by `callqa audit --shard I/N --partial FILE`, in any order
+    /// Partials written by `callqa audit --shard I/N --partial FILE`, in any order; an
+    /// `s3://BUCKET/PREFIX/` stands for every object under it
     #[arg(required = true, value_name = "PARTIAL")]
     pub partials: Vec<PathBuf>,
 

@@ -102,8 +102,10 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
     }
 }
 
-/// Finds the files and reads `--metadata`; an unreadable metadata file is a usage error.
+/// Finds the files and reads `--metadata`; an unreadable metadata file is a usage error, and
+/// so is a URL of a scheme callqa does not read.
 fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure> {
+    check_urls(paths)?;
     let metadata = args.metadata.as_deref();
     Ok(Sources::open(
         paths,
@@ -111,6 +113,14 @@ fn open_sources(paths: &[PathBuf], args: &SourceArgs) -> Result<Sources, Failure
         args.read_options(),
         metadata,
     )?)
+}
+
+/// Refuses a URL callqa cannot read or write (`gs://`, `az://`: only `s3://` is tested).
+fn check_urls(paths: &[PathBuf]) -> Result<(), Failure> {
+    paths
+        .iter()
+        .try_for_each(|path| callqa::remote::check(path))
+        .map_err(Failure::Usage)
 }
 
 /// Says which format each file is read as, and which files are ignored (`--verbose`).
@@ -334,6 +344,7 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
     let spec =
         ShardSpec::parse(spec_text, |name| std::env::var(name).ok()).map_err(Failure::Usage)?;
     let paths = audit_paths(&args)?;
+    check_urls(args.shards.partial.as_slice())?;
     if paths.is_empty() || paths.iter().any(|path| path.as_os_str() == "-") {
         return Err(Failure::Usage(
             "standard input cannot be sharded: give every shard the same PATHs or --manifest"
@@ -405,6 +416,7 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
 /// `callqa merge PARTIAL...`: the report one audit over every partial's inputs would write.
 fn merge(args: MergeArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
+    check_urls(&args.partials)?;
     let partials = Partials::open(&args.partials)?;
     let rules = partials.rules();
     let as_of = match load::as_of(args.as_of.as_deref())? {

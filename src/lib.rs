@@ -27,6 +27,7 @@ pub mod partial;
 pub mod progress;
 pub mod publish;
 pub mod redact;
+pub mod remote;
 pub mod report;
 pub mod rule_examples;
 pub mod rules;

@@ -8,17 +8,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_expected, callqa, callqa_with_stdin, code, root, stderr, stdout};
-
-/// Every file a report folder holds.
-const REPORT_FILES: [&str; 6] = [
-    "scorecards.csv",
-    "findings.csv",
-    "summary.json",
-    "promises.csv",
-    "teams.csv",
-    "report.html",
-];
+use common::{
+    REPORT_FILES, assert_expected, callqa, callqa_with_stdin, code, root, stderr, stdout,
+};
 
 /// Runs `callqa audit ARGS... -o REPORT` into a fresh folder: the output, the folder (removed
 /// when dropped) and the report folder in it.

@@ -12,17 +12,9 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use common::{callqa, code, command, stderr, stdout};
+use common::{REPORT_FILES, callqa, code, command, stderr, stdout};
 
 const INPUT: &str = "fixtures/shards";
-const REPORT_FILES: [&str; 6] = [
-    "scorecards.csv",
-    "findings.csv",
-    "summary.json",
-    "promises.csv",
-    "teams.csv",
-    "report.html",
-];
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()

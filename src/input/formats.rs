@@ -8,7 +8,6 @@
 //! row here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -267,7 +266,7 @@ pub fn detect(path: &Path, forced: Option<InputFormat>) -> InputFormat {
 }
 
 fn sniff_json(path: &Path) -> Option<InputFormat> {
-    let file = File::open(path).ok()?;
+    let file = super::walk::open_raw(path).ok()?;
     let mut reader = super::walk::decompressed(BufReader::new(file)).ok()?;
     // The first MiB is kept, for the case the first value does not parse.
     let mut prefix = Vec::new();

@@ -4,7 +4,9 @@
 //! (folders walked recursively, hidden entries skipped, symbolic links to folders not followed
 //! so a link loop cannot trap the walk; in a folder, only files whose name says a format are
 //! taken, unless the format is forced). [`open`] gives a file's bytes, decompressed when it is
-//! `.gz`, counted for the progress bar and cut off past `--max-file-bytes`.
+//! `.gz`, counted for the progress bar and cut off past `--max-file-bytes`. An `s3://` PATH is
+//! a folder when it ends in `/` (its objects taken in key order, as a folder's files are) and
+//! an object otherwise; its bytes come from `crate::remote`, and go the same way from there.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -88,6 +90,10 @@ pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
             discovery.files.push(stdin_file(forced));
             continue;
         }
+        if let Some(url) = crate::remote::url(path) {
+            discover_url(url, forced, &mut discovery);
+            continue;
+        }
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => walk(path, path, forced, &mut discovery),
             Ok(meta) => {
@@ -108,6 +114,47 @@ pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
     discovery.files.sort_by(|a, b| a.display.cmp(&b.display));
     discovery.files.dedup_by(|a, b| a.display == b.display);
     discovery
+}
+
+/// An `s3://` PATH: a folder's objects (listed in key order, as a folder is walked), or one
+/// object.
+fn discover_url(url: &str, forced: Option<InputFormat>, discovery: &mut Discovery) {
+    let path = Path::new(url);
+    let named_error = |discovery: &mut Discovery, err: io::Error| {
+        discovery.errors.push(path_error(path, &err));
+        discovery.named_unreadable += 1;
+    };
+    if !crate::remote::is_folder(url) {
+        match crate::remote::size(url) {
+            Ok(size) => {
+                let name = url.rsplit('/').next().unwrap_or(url).to_string();
+                discovery
+                    .files
+                    .push(input_file(path, name, forced, Some(size)));
+            }
+            Err(err) => named_error(discovery, err),
+        }
+        return;
+    }
+    match crate::remote::list(url) {
+        Ok(objects) => {
+            for object in objects {
+                let name = object.url.rsplit('/').next().unwrap_or_default();
+                let path = PathBuf::from(&object.url);
+                if forced.is_none() && InputFormat::from_file_name(name).is_none() {
+                    discovery.ignored.push(path);
+                    continue;
+                }
+                discovery.files.push(input_file(
+                    &path,
+                    object.relative,
+                    forced,
+                    Some(object.size),
+                ));
+            }
+        }
+        Err(err) => named_error(discovery, err),
+    }
 }
 
 fn stdin_file(forced: Option<InputFormat>) -> InputFile {
@@ -326,11 +373,19 @@ impl<R: Read> Read for Prefixed<R> {
     }
 }
 
+/// The bytes of a file, or of an object when `path` is an `s3://` URL, as they are stored.
+pub(super) fn open_raw(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    Ok(match crate::remote::url(path) {
+        Some(url) => Box::new(crate::remote::open(url)?),
+        None => Box::new(File::open(path)?),
+    })
+}
+
 /// Opens a file for reading: its bytes, decompressed if it is gzip ([`decompressed`]).
 pub(super) fn open(file: &InputFile, options: &ReadOptions) -> io::Result<Box<dyn BufRead + Send>> {
     let counter = &options.bytes_read;
     let raw: Box<dyn Read + Send> = match &file.path {
-        Some(path) => Box::new(File::open(path)?),
+        Some(path) => open_raw(path)?,
         None => Box::new(io::stdin()),
     };
     let counted = CountingReader {

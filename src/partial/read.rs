@@ -4,8 +4,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
@@ -44,11 +44,18 @@ pub struct Partials {
     rules: RuleSet,
 }
 
-fn open_reader(path: &str) -> Result<BufReader<MultiGzDecoder<File>>, PartialError> {
-    let file = File::open(path).map_err(|err| PartialError::Io {
+/// A partial's lines: a file's, or an object's when `path` is an `s3://` URL.
+type Lines = BufReader<MultiGzDecoder<Box<dyn Read + Send>>>;
+
+fn open_reader(path: &str) -> Result<Lines, PartialError> {
+    let cannot_read = |err: std::io::Error| PartialError::Io {
         path: path.to_string(),
         message: format!("cannot read: {err}"),
-    })?;
+    };
+    let file: Box<dyn Read + Send> = match crate::remote::url(Path::new(path)) {
+        Some(url) => Box::new(crate::remote::open(url).map_err(cannot_read)?),
+        None => Box::new(File::open(path).map_err(cannot_read)?),
+    };
     // One per partial is open during a merge: 64 KiB each, plus the decoder's state.
     Ok(BufReader::with_capacity(
         64 << 10,
@@ -104,6 +111,31 @@ fn settings_difference(a: &Settings, b: &Settings) -> Option<(String, String, St
         })
 }
 
+/// The merge's inputs as paths: an `s3://` folder (a URL ending in `/`) stands for every
+/// object under it, in key order, as a shell's `parts/*` stands for a folder's files.
+fn expand_folders(paths: &[PathBuf]) -> Result<Vec<String>, PartialError> {
+    let mut expanded = Vec::new();
+    for path in paths {
+        match crate::remote::url(path) {
+            Some(url) if crate::remote::is_folder(url) => {
+                let objects = crate::remote::list(url).map_err(|err| PartialError::Io {
+                    path: url.to_string(),
+                    message: format!("cannot list: {err}"),
+                })?;
+                if objects.is_empty() {
+                    return Err(PartialError::Io {
+                        path: url.to_string(),
+                        message: "no partial under this prefix".into(),
+                    });
+                }
+                expanded.extend(objects.into_iter().map(|object| object.url));
+            }
+            _ => expanded.push(path.display().to_string()),
+        }
+    }
+    Ok(expanded)
+}
+
 /// A digest shortened for a message.
 fn short(digest: &str) -> &str {
     &digest[..digest.len().min(19)]
@@ -114,8 +146,7 @@ impl Partials {
     /// one rule set, the same settings, and every run complete.
     pub fn open(paths: &[PathBuf]) -> Result<Partials, PartialError> {
         let mut opened: Vec<Opened> = Vec::new();
-        for path in paths {
-            let path = path.display().to_string();
+        for path in expand_folders(paths)? {
             let mut header = read_header(&path)?;
             if let Some(first) = opened.first() {
                 agree(first, &path, &header)?;
@@ -368,7 +399,7 @@ fn rule_set(opened: &Opened) -> Result<RuleSet, PartialError> {
 /// One partial read record by record, one record ahead.
 struct Stream<'a> {
     opened: &'a Opened,
-    reader: BufReader<MultiGzDecoder<File>>,
+    reader: Lines,
     files: Vec<Arc<str>>,
     rules: usize,
     metadata_rows: Option<u64>,

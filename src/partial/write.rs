@@ -90,7 +90,7 @@ fn auto_index(env: &impl Fn(&str) -> Option<String>) -> Result<u32, String> {
 }
 
 /// The paths of a manifest: one per line, blank lines and `#` comments skipped, relative
-/// paths taken from the manifest's folder.
+/// paths taken from the manifest's folder; a URL (`s3://…`) is taken as it is.
 pub fn read_manifest(path: &Path) -> Result<Vec<PathBuf>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("--manifest: {}: {err}", path.display()))?;
@@ -99,7 +99,10 @@ pub fn read_manifest(path: &Path) -> Result<Vec<PathBuf>, String> {
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| folder.join(line))
+        .map(|line| match crate::remote::url(Path::new(line)) {
+            Some(_) => PathBuf::from(line),
+            None => folder.join(line),
+        })
         .collect())
 }
 
@@ -215,7 +218,8 @@ pub fn header(
 }
 
 /// Audits `files` (the shard's) and writes the partial to `target` through a temporary file
-/// beside it; nothing is left at `target` unless the whole partial is. Returns the
+/// beside it (under `$TMPDIR` for an `s3://` target, uploaded when whole); nothing is left at
+/// `target` unless the whole partial is. Returns the
 /// conversations read and the bytes written.
 pub fn write_partial(
     target: &Path,
@@ -229,9 +233,12 @@ pub fn write_partial(
         path: target.display().to_string(),
         message: err.to_string(),
     };
+    // An object is written whole by its upload: the temporary file goes where they all go.
+    let url = crate::remote::url(target);
     let dir = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
+        _ if url.is_some() => std::env::temp_dir(),
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
     };
     let temporary = tempfile::Builder::new()
         .prefix(".callqa-partial-")
@@ -268,9 +275,14 @@ pub fn write_partial(
         .map_err(io_error)?;
     file.sync_all().map_err(io_error)?;
     let written = file.metadata().map_err(io_error)?.len();
-    temporary
-        .persist(target)
-        .map_err(|err| io_error(err.error))?;
+    match url {
+        Some(url) => crate::remote::upload(temporary.path(), url).map_err(io_error)?,
+        None => {
+            temporary
+                .persist(target)
+                .map_err(|err| io_error(err.error))?;
+        }
+    }
     Ok((conversations, written))
 }
 

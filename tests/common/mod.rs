@@ -24,6 +24,16 @@ pub fn command() -> Command {
     command
 }
 
+/// Every file a report folder holds.
+pub const REPORT_FILES: [&str; 6] = [
+    "scorecards.csv",
+    "findings.csv",
+    "summary.json",
+    "promises.csv",
+    "teams.csv",
+    "report.html",
+];
+
 /// Runs callqa with `args` and returns what it printed and its exit status.
 pub fn callqa(args: &[&str]) -> Output {
     command()
