@@ -365,7 +365,7 @@ impl Conversation {
     }
 
     /// Checks what every reader leaves to the audit: there are turns, and timings are not
-    /// negative, do not end before they start, last a day at most ([`MAX_TURN_MS`]) and,
+    /// negative, do not end before they start, last a day at most (`MAX_TURN_MS`) and,
     /// added to `started_at`, stay within the dates callqa can tell.
     pub fn validate(&self) -> Result<(), ReadError> {
         let error = |kind: SkipKind, message: String| ReadError {
