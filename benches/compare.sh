@@ -130,9 +130,9 @@ echo
 echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 1 file), seed $SEED, profile $PROFILE," \
   "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs; $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "vs rg" "peak RSS MiB"
+printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "wall/rg" "peak RSS MiB"
 printf '|%s|%s|%s|%s|%s|\n' "------------------------------" "----------:" "---------:" "----------:" "-------------:"
-declare -A RG_SPEED=()
+declare -A RG_WALL=()
 for entry in "${ROWS[@]}"; do
   label=${entry%%|*}
   read -r micros rss bytes <<<"${entry#*|}"
@@ -140,10 +140,10 @@ for entry in "${ROWS[@]}"; do
   key=$(echo "$label" | sed -E 's/^(rg|callqa)( -z)? //')
   ratio=""
   case $label in
-  rg*) RG_SPEED[$key]=$speed ;;
+  rg*) RG_WALL[$key]=$micros ;;
   callqa*)
-    if [ -n "${RG_SPEED[$key]:-}" ]; then
-      ratio=$(awk -v a="$speed" -v b="${RG_SPEED[$key]}" 'BEGIN {printf "%.2f", a / b}')
+    if [ -n "${RG_WALL[$key]:-}" ]; then
+      ratio=$(awk -v a="$micros" -v b="${RG_WALL[$key]}" 'BEGIN {printf "%.2f", a / b}')
     fi
     ;;
   esac
@@ -151,7 +151,7 @@ for entry in "${ROWS[@]}"; do
     "$(awk -v u="$micros" 'BEGIN {printf "%.2f", u / 1e6}')" "$speed" "$ratio" \
     "$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')"
 done
-echo "(vs rg: callqa's MB/s over ripgrep's on the same input and -j; MB = 10^6 bytes)"
+echo "(wall/rg: callqa's wall time over ripgrep's on the same input and -j, below 1 when callqa is faster; MB = 10^6 bytes)"
 
 if [ "$STREAM" != "0" ]; then
   echo
