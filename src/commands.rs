@@ -405,11 +405,8 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
             target.display()
         );
     }
-    // A path named on the command line that cannot be read (reported above, by name) is a
-    // usage error, as in one run.
-    if sources.discovery.named_unreadable > 0 {
-        return Ok(Exit::Usage);
-    }
+    // A path named on the command line that cannot be read was reported above, by name; the
+    // partial records it, and the merge exits 2 for it, as one run does.
     Ok(Exit::Success)
 }
 
@@ -457,7 +454,13 @@ fn merge(args: MergeArgs) -> Result<Exit, Failure> {
         fail_on: args.fail_on,
         fail_under: args.fail_under,
     };
-    ended.report(run, partials.discovery_errors(), report)
+    let mut exit = ended.report(run, partials.discovery_errors(), report)?;
+    // A PATH named to a shard that could not be read: a usage error once the rest is
+    // reported, as in one run.
+    if partials.named_unreadable() > 0 {
+        exit = exit.max(Exit::Usage);
+    }
+    Ok(exit)
 }
 
 fn report_problems(problems: &[ReadError], verbose: bool) {

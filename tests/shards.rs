@@ -325,3 +325,19 @@ fn the_settings_travel_in_the_partials_and_empty_shards_are_valid() {
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("no conversation could be read"));
 }
+
+#[test]
+fn a_missing_path_fails_the_merge_as_it_fails_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = "fixtures/shards/not-there.jsonl";
+    let single = dir.path().join("single");
+    let out = callqa(&["audit", INPUT, missing, "-o", path(&single), "-q"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    // Each shard writes its partial and leaves the exit code to the merge.
+    let partials = shards(dir.path(), 3, &[INPUT, missing]);
+    let merged = dir.path().join("merged");
+    let out = merge(&["-o", path(&merged), "-q"], &partials);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("not-there.jsonl"), "{}", stderr(&out));
+    assert_same_report(&single, &merged, "a missing path");
+}

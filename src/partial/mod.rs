@@ -55,6 +55,10 @@ pub struct Header {
     /// the same).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_errors: Vec<PathProblem>,
+    /// How many PATHs named on the command line (or in the manifest) could not be read
+    /// (shard 0 only): the merge then exits 2, as one run does.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub named_unreadable: u64,
 }
 
 /// The rule set: the files' text, so a merge needs no `--rules`.

@@ -221,6 +221,15 @@ impl Partials {
             .collect()
     }
 
+    /// How many PATHs named to the runs could not be read (each run's shard 0 says).
+    pub fn named_unreadable(&self) -> u64 {
+        self.opened
+            .iter()
+            .filter(|o| o.header.run.shard == 0)
+            .map(|o| o.header.named_unreadable)
+            .sum()
+    }
+
     /// Replays every partial into one run's merge, files in path order, then judges the
     /// promises: the run one `callqa audit` over all the inputs makes.
     pub fn replay(

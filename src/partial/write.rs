@@ -214,6 +214,11 @@ pub fn header(
             })
             .collect(),
         discovery_errors,
+        named_unreadable: if spec.index == 0 {
+            discovery.named_unreadable as u64
+        } else {
+            0
+        },
     }
 }
 
