@@ -237,6 +237,16 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Output")]
     pub raw_csv: bool,
 
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    #[command(flatten)]
+    pub shards: ShardArgs,
+}
+
+/// The gates of a run, the same for `audit` and `merge`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
     /// Exit 1 when some agent's score is below SCORE (0 to 100)
     #[arg(long, value_name = "SCORE", value_parser = parse_score, help_heading = "Gates")]
     pub fail_under: Option<f64>,
@@ -249,9 +259,6 @@ pub struct AuditArgs {
     /// evidence) do not fail --fail-on and are not annotated by --format github
     #[arg(long, value_name = "FILE", help_heading = "Gates")]
     pub baseline: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub shards: ShardArgs,
 }
 
 /// A sharded audit: a slice of the inputs into a partial, for `callqa merge`.
@@ -329,8 +336,8 @@ pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOpt
         redact: !args.input.no_redact,
         csv_guard: !args.raw_csv,
         baseline,
-        fail_on: args.fail_on,
-        fail_under: args.fail_under,
+        fail_on: args.gates.fail_on,
+        fail_under: args.gates.fail_under,
     }
 }
 
@@ -379,17 +386,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size, help_heading = "Limits")]
     pub findings_memory: u64,
 
-    /// Exit 1 when some agent's score is below SCORE
-    #[arg(long, value_name = "SCORE", help_heading = "Gates")]
-    pub fail_under: Option<f64>,
-
-    /// Exit 1 when some finding has this severity or worse
-    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Gates")]
-    pub fail_on: Option<Severity>,
-
-    /// An earlier run's findings.csv: findings it holds do not fail --fail-on
-    #[arg(long, value_name = "FILE", help_heading = "Gates")]
-    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 /// What standard output carries: `--format`, else the scorecards without `-o`.

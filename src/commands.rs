@@ -181,7 +181,12 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
-    let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
+    let baseline = args
+        .gates
+        .baseline
+        .as_deref()
+        .map(load::baseline)
+        .transpose()?;
     let (threads, warning) = args.threads().map_err(Failure::Usage)?;
     if let Some(warning) = warning {
         message!("{warning}");
@@ -421,7 +426,12 @@ fn merge(args: MergeArgs) -> Result<Exit, Failure> {
         None => partials.as_of()?,
     };
     let carried = load::carried_promises(args.promises.as_deref(), rules)?;
-    let baseline = args.baseline.as_deref().map(load::baseline).transpose()?;
+    let baseline = args
+        .gates
+        .baseline
+        .as_deref()
+        .map(load::baseline)
+        .transpose()?;
     let settings = partials.settings().clone();
     let keep_turns = if args.output.is_some() {
         settings.keep_turns
@@ -451,8 +461,8 @@ fn merge(args: MergeArgs) -> Result<Exit, Failure> {
         redact: settings.redact,
         csv_guard: !settings.raw_csv,
         baseline,
-        fail_on: args.fail_on,
-        fail_under: args.fail_under,
+        fail_on: args.gates.fail_on,
+        fail_under: args.gates.fail_under,
     };
     let mut exit = ended.report(run, partials.discovery_errors(), report)?;
     // A PATH named to a shard that could not be read: a usage error once the rest is
