@@ -252,6 +252,13 @@ struct RetainTurns {
 }
 
 impl RetainTurns {
+    fn of(options: &AuditOptions) -> RetainTurns {
+        RetainTurns {
+            enabled: options.retain_turns > 0,
+            full: AtomicBool::new(false),
+        }
+    }
+
     fn wanted(&self) -> bool {
         self.enabled && !self.full.load(Ordering::Relaxed)
     }
@@ -606,16 +613,45 @@ pub(crate) fn run_into(
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<(), AuditError> {
     let threads = options.threads.max(1);
+    if threads == 1 {
+        // `-j1`: each chunk read, audited and merged in turn on this thread, so that one
+        // thread is all the run uses (the figure of a one-core machine). Chunks come in input
+        // order, so the merge takes each as it is audited.
+        let retain_turns = RetainTurns::of(options);
+        let mut auditor = Auditor::new(rules)
+            .redacting(options.redactor.clone())
+            .cancelled_by(options.cancel.clone());
+        let mut failure = None;
+        read_chunks(files, &options.read, |chunk| {
+            if options.cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            let result = audit_chunk(
+                &mut auditor,
+                chunk,
+                options.metadata.as_deref(),
+                &retain_turns,
+            );
+            match sink.take(result, &retain_turns.full) {
+                Ok(()) => {
+                    on_progress(sink.conversations());
+                    true
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    false
+                }
+            }
+        });
+        return failure.map_or(Ok(()), Err);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("callqa-worker-{i}"))
         .build()?;
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     let (result_tx, result_rx) = crossbeam_channel::bounded::<ChunkResult>(threads * 4);
-    let retain_turns = RetainTurns {
-        enabled: options.retain_turns > 0,
-        full: AtomicBool::new(false),
-    };
+    let retain_turns = RetainTurns::of(options);
     let metadata = options.metadata.as_deref();
     let mut failure = None;
     let retain_turns = &retain_turns;
@@ -668,10 +704,7 @@ pub(crate) fn run_into(
             }
         }
     });
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
+    failure.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -212,7 +212,8 @@ pub struct AuditArgs {
     #[arg(long, value_enum, value_name = "FMT", help_heading = "Output")]
     pub format: Option<OutputFormat>,
 
-    /// Worker threads (default: the number of cores; at most 4 × the cores, and 256)
+    /// Worker threads (default: the number of cores; at most 4 × the cores, and 256); `-j1`
+    /// does all the work on one thread
     #[arg(short = 'j', long = "threads", value_name = "N", help_heading = "Run")]
     pub threads: Option<usize>,
 
