@@ -18,12 +18,12 @@ use rayon::prelude::*;
 use crate::callbacks::{Contacts, Judge};
 use crate::checks::{Auditor, fold_judged};
 use crate::conversation_ids::{ConversationIds, NotAdded};
-use crate::finding_store::FindingStore;
+use crate::finding_store::{FindingStore, Store};
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
 use crate::model::{
-    ConversationAudit, MetadataStats, Promise, PromiseState, RetainedConversation, RetainedTurn,
-    RunStats,
+    ConversationAudit, MetadataStats, Promise, PromiseCounts, PromiseState, RetainedConversation,
+    RetainedTurn, RunStats,
 };
 use crate::redact::Redactor;
 use crate::rules::RuleSet;
@@ -124,9 +124,11 @@ pub struct AuditRun {
     pub(crate) latest_started_at: Option<jiff::Zoned>,
     /// The `as_of` promises were judged at: the option, else the latest start time.
     pub(crate) as_of: Option<jiff::Zoned>,
-    /// Every promise of the run (this input's and the carried ones), judged, sorted by
+    /// Every promise of the run (this input's and the carried ones), judged, read sorted by
     /// conversation id, turn and rule.
-    pub(crate) promises: Vec<Promise>,
+    pub(crate) promises: Store<Promise>,
+    /// How they were judged, per rule.
+    pub(crate) promise_counts: PromiseCounts,
     /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
     /// input order, by conversation id.
     pub(crate) retained: BTreeMap<String, RetainedConversation>,
@@ -320,6 +322,7 @@ impl<'r> Merger<'r> {
             rules,
             run: AuditRun {
                 findings: FindingStore::new(finding_budget),
+                promises: Store::new(finding_budget),
                 stats: RunStats {
                     metadata: metadata_rows.map(|rows| MetadataStats {
                         rows,
@@ -488,6 +491,19 @@ impl<'r> Merger<'r> {
             as_of.as_ref(),
         );
         let run = &mut self.run;
+        // The conversations kept for their promises that a broken one lets onto the page.
+        let mut broken_kept = std::collections::BTreeSet::new();
+        let mut keep = |run: &mut AuditRun, promise: Promise| {
+            if promise.state == PromiseState::Broken
+                && self
+                    .retained_promises
+                    .contains_key(&promise.conversation_id)
+            {
+                broken_kept.insert(promise.conversation_id.clone());
+            }
+            run.promise_counts.add(&promise);
+            run.promises.push(promise)
+        };
         for (mut audit, team) in std::mem::take(&mut self.held) {
             for promise in &mut audit.promises {
                 judge.judge(promise);
@@ -498,7 +514,9 @@ impl<'r> Merger<'r> {
             for finding in audit.findings.drain(..) {
                 run.findings.push(finding)?;
             }
-            run.promises.append(&mut audit.promises);
+            for promise in audit.promises.drain(..) {
+                keep(run, promise)?;
+            }
         }
         for mut promise in carried {
             // A conversation read again in this run was judged from its own copy.
@@ -510,25 +528,18 @@ impl<'r> Merger<'r> {
             if promise.state == PromiseState::Broken {
                 run.findings.push(promise.finding())?;
             }
-            run.promises.push(promise);
+            keep(run, promise)?;
         }
-        run.promises.sort_by(|a, b| {
-            (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
-                b.conversation_id.as_str(),
-                b.turn,
-                b.rule,
-            ))
-        });
         run.as_of = as_of;
         run.scorecards = self.scorecards.into_scorecards();
         run.teams = self.teams.into_scorecards();
-        // A conversation kept for its promises stays when a broken one became a finding.
-        for promise in &run.promises {
-            if promise.state == PromiseState::Broken
-                && run.retained.len() < self.retain_turns
-                && let Some(turns) = self.retained_promises.remove(&promise.conversation_id)
+        // A conversation kept for its promises stays when a broken one became a finding, in
+        // the promises' order (by conversation id) while there is room.
+        for id in broken_kept {
+            if run.retained.len() < self.retain_turns
+                && let Some(turns) = self.retained_promises.remove(&id)
             {
-                run.retained.insert(promise.conversation_id.clone(), turns);
+                run.retained.insert(id, turns);
             }
         }
         Ok(self.run)

@@ -168,7 +168,7 @@ pub fn summary<'a>(
         stats: &run.stats,
         scorecards: &run.scorecards,
         findings_per_rule,
-        promises: &run.promises,
+        promises: &run.promise_counts,
         as_of: run.as_of.as_ref().map(format_rfc3339),
         files_by_format: files_by_format.clone(),
         baselined,
@@ -341,7 +341,7 @@ impl Report<'_> {
             &mut run.findings,
             &run.scorecards,
             &run.teams,
-            &run.promises,
+            &mut run.promises,
         );
         let (pass, others) = std::thread::scope(|scope| {
             let others = std::thread::Builder::new()
@@ -351,10 +351,11 @@ impl Report<'_> {
                         report::SCORECARDS_FILE,
                         &report::scorecards_csv(scorecards, rules, render),
                     )?;
-                    write(
-                        report::PROMISES_FILE,
-                        &report::promises_csv(promises, rules, render),
-                    )?;
+                    staging.write_with(report::PROMISES_FILE, |out| {
+                        let mut out = Visible::new(out);
+                        report::write_promises_csv(promises, rules, render, &mut out)?;
+                        out.into_inner().map(drop)
+                    })?;
                     write(report::TEAMS_FILE, &report::teams_csv(teams, rules, render))
                 });
             let pass = self.write_findings(findings, baseline, &mut html_findings, &staging);
