@@ -34,8 +34,8 @@ const RUN_BUFFER_BYTES: usize = 64 << 10;
 pub trait Record: Clone + Sized {
     /// The order [`Store::visit`] gives (ties keep their input order).
     fn order(&self, other: &Self) -> Ordering;
-    /// The index of the record's rule, for [`Store::per_rule`].
-    fn rule(&self) -> u32;
+    /// The index of the record's rule, for [`Store::per_rule`] (none: not counted).
+    fn rule(&self) -> Option<u32>;
     /// The memory of the record's strings (with an allocator's overhead).
     fn text_bytes(&self) -> usize;
     /// Appends the record to `out`, its source file by number in `files`.
@@ -133,11 +133,13 @@ impl<R: Record> Store<R> {
 
     /// Adds a record; spills when the budget is passed.
     pub(crate) fn push(&mut self, record: R) -> io::Result<()> {
-        let rule = record.rule() as usize;
-        if self.per_rule.len() <= rule {
-            self.per_rule.resize(rule + 1, 0);
+        if let Some(rule) = record.rule() {
+            let rule = rule as usize;
+            if self.per_rule.len() <= rule {
+                self.per_rule.resize(rule + 1, 0);
+            }
+            self.per_rule[rule] += 1;
         }
-        self.per_rule[rule] += 1;
         self.len += 1;
         self.text_bytes += record.text_bytes();
         self.buffer.push(record);
@@ -252,8 +254,8 @@ impl Record for Finding {
         key(self).cmp(&key(other))
     }
 
-    fn rule(&self) -> u32 {
-        self.rule
+    fn rule(&self) -> Option<u32> {
+        Some(self.rule)
     }
 
     fn text_bytes(&self) -> usize {
@@ -283,8 +285,8 @@ impl Record for Promise {
         ))
     }
 
-    fn rule(&self) -> u32 {
-        self.rule
+    fn rule(&self) -> Option<u32> {
+        Some(self.rule)
     }
 
     fn text_bytes(&self) -> usize {
@@ -384,13 +386,17 @@ impl Record for Promise {
     }
 }
 
-fn write_text(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
 }
 
 /// A flag, then the value when there is one.
-fn write_optional<T>(out: &mut Vec<u8>, value: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
+pub(crate) fn write_optional<T>(
+    out: &mut Vec<u8>,
+    value: Option<T>,
+    write: impl FnOnce(&mut Vec<u8>, T),
+) {
     match value {
         Some(value) => {
             out.push(1);
@@ -400,7 +406,7 @@ fn write_optional<T>(out: &mut Vec<u8>, value: Option<T>, write: impl FnOnce(&mu
     }
 }
 
-fn read_optional<R: Read, T>(
+pub(crate) fn read_optional<R: Read, T>(
     reader: &mut R,
     read: impl FnOnce(&mut R) -> io::Result<T>,
 ) -> io::Result<Option<T>> {
@@ -536,24 +542,24 @@ fn decode_finding(reader: &mut impl Read, files: &[Arc<str>]) -> io::Result<Find
     })
 }
 
-fn corrupt(what: &str) -> io::Error {
+pub(crate) fn corrupt(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("spilled findings file is damaged: {what}"),
     )
 }
 
-fn read_array<const N: usize>(reader: &mut impl Read) -> io::Result<[u8; N]> {
+pub(crate) fn read_array<const N: usize>(reader: &mut impl Read) -> io::Result<[u8; N]> {
     let mut bytes = [0u8; N];
     reader.read_exact(&mut bytes)?;
     Ok(bytes)
 }
 
-fn read_usize(reader: &mut impl Read) -> io::Result<usize> {
+pub(crate) fn read_usize(reader: &mut impl Read) -> io::Result<usize> {
     usize::try_from(u64::from_le_bytes(read_array(reader)?)).map_err(|_| corrupt("offset"))
 }
 
-fn read_text(reader: &mut impl Read) -> io::Result<String> {
+pub(crate) fn read_text(reader: &mut impl Read) -> io::Result<String> {
     let length = read_usize(reader)?;
     let mut bytes = Vec::new();
     reader.take(length as u64).read_to_end(&mut bytes)?;
