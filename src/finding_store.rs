@@ -32,7 +32,7 @@ const RUN_BUFFER_BYTES: usize = 64 << 10;
 
 /// What a [`Store`] holds: records with an order, written to and read from its runs.
 pub trait Record: Clone + Sized {
-    /// The order [`Store::visit`] gives (ties keep their input order).
+    /// The order `Store::visit` gives (ties keep their input order).
     fn order(&self, other: &Self) -> Ordering;
     /// The index of the record's rule, for [`Store::per_rule`] (none: not counted).
     fn rule(&self) -> Option<u32>;
@@ -67,7 +67,7 @@ impl FileNumbers {
 /// The findings of a run.
 pub type FindingStore = Store<Finding>;
 
-/// Records in their order once [`Store::visit`] reads them.
+/// Records in their order once `Store::visit` reads them.
 #[derive(Debug)]
 pub struct Store<R> {
     budget_bytes: usize,
