@@ -18,12 +18,15 @@ use rayon::prelude::*;
 use crate::callbacks::{Contacts, Judge};
 use crate::checks::{Auditor, fold_judged};
 use crate::conversation_ids::{ConversationIds, NotAdded};
-use crate::finding_store::FindingStore;
+use crate::finding_store::{
+    FileNumbers, FindingStore, Record, Store, read_array, read_optional, read_text, read_usize,
+    write_optional, write_text,
+};
 use crate::input::{Chunk, InputFile, Payload, ReadOptions, read_chunks};
 use crate::metadata::Metadata;
 use crate::model::{
-    ConversationAudit, MetadataStats, Promise, PromiseState, RetainedConversation, RetainedTurn,
-    RunStats,
+    AgentPart, ConversationAudit, MetadataStats, Promise, PromiseCounts, PromiseState,
+    RetainedConversation, RetainedTurn, RuleState, RunStats,
 };
 use crate::redact::Redactor;
 use crate::rules::RuleSet;
@@ -124,9 +127,11 @@ pub struct AuditRun {
     pub(crate) latest_started_at: Option<jiff::Zoned>,
     /// The `as_of` promises were judged at: the option, else the latest start time.
     pub(crate) as_of: Option<jiff::Zoned>,
-    /// Every promise of the run (this input's and the carried ones), judged, sorted by
+    /// Every promise of the run (this input's and the carried ones), judged, read sorted by
     /// conversation id, turn and rule.
-    pub(crate) promises: Vec<Promise>,
+    pub(crate) promises: Store<Promise>,
+    /// How they were judged, per rule.
+    pub(crate) promise_counts: PromiseCounts,
     /// The turns of the first [`AuditOptions::retain_turns`] conversations with findings, in
     /// input order, by conversation id.
     pub(crate) retained: BTreeMap<String, RetainedConversation>,
@@ -279,6 +284,85 @@ fn turn_gap(
     wanted && retained < cap
 }
 
+/// A conversation held for the promise join: what scoring it needs once its promises are
+/// judged. Held in a [`Store`] in merge order, spilled past the budget like findings, so
+/// that the merge's memory does not grow with the conversations that make promises.
+#[derive(Debug, Clone)]
+struct Held {
+    /// Its place among the held conversations: the store's order.
+    number: u64,
+    team: Option<String>,
+    agents: Vec<AgentPart>,
+    promises: Vec<Promise>,
+}
+
+impl Record for Held {
+    fn order(&self, other: &Held) -> std::cmp::Ordering {
+        self.number.cmp(&other.number)
+    }
+
+    fn rule(&self) -> Option<u32> {
+        None
+    }
+
+    fn text_bytes(&self) -> usize {
+        let agents: usize = (self.agents.iter())
+            .map(|a| a.agent_id.capacity() + a.states.capacity() + 2 * 16)
+            .sum();
+        let promises: usize = self.promises.iter().map(Record::text_bytes).sum();
+        self.team.as_ref().map_or(0, |team| team.capacity() + 16)
+            + self.agents.capacity() * std::mem::size_of::<AgentPart>()
+            + agents
+            + self.promises.capacity() * std::mem::size_of::<Promise>()
+            + promises
+    }
+
+    /// Its number, team, agents (id and a byte per rule state) and promises.
+    fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> std::io::Result<()> {
+        out.extend_from_slice(&self.number.to_le_bytes());
+        write_optional(out, self.team.as_deref(), write_text);
+        out.extend_from_slice(&(self.agents.len() as u64).to_le_bytes());
+        for agent in &self.agents {
+            write_text(out, &agent.agent_id);
+            out.extend_from_slice(&(agent.states.len() as u64).to_le_bytes());
+            out.extend(agent.states.iter().map(|&state| state as u8));
+        }
+        out.extend_from_slice(&(self.promises.len() as u64).to_le_bytes());
+        for promise in &self.promises {
+            promise.encode(files, out)?;
+        }
+        Ok(())
+    }
+
+    fn decode(reader: &mut impl std::io::Read, files: &[Arc<str>]) -> std::io::Result<Held> {
+        let number = u64::from_le_bytes(read_array(reader)?);
+        let team = read_optional(reader, read_text)?;
+        let mut agents = Vec::new();
+        for _ in 0..read_usize(reader)? {
+            let agent_id = read_text(reader)?;
+            let mut states = Vec::new();
+            for _ in 0..read_usize(reader)? {
+                states.push(match read_array::<1>(reader)?[0] {
+                    0 => RuleState::NotApplicable,
+                    1 => RuleState::Passed,
+                    _ => RuleState::Failed,
+                });
+            }
+            agents.push(AgentPart { agent_id, states });
+        }
+        let mut promises = Vec::new();
+        for _ in 0..read_usize(reader)? {
+            promises.push(Promise::decode(reader, files)?);
+        }
+        Ok(Held {
+            number,
+            team,
+            agents,
+            promises,
+        })
+    }
+}
+
 /// Folds chunk results, in order, into the run's result.
 struct Merger<'r> {
     rules: &'r RuleSet,
@@ -295,9 +379,10 @@ struct Merger<'r> {
     matched_rows: Vec<bool>,
     /// Every audited conversation's customer, start and direction, for the promise join.
     contacts: Contacts,
-    /// Conversations with promises (and their team): scored only once their promises are
-    /// judged.
-    held: Vec<(ConversationAudit, Option<String>)>,
+    /// Conversations with promises: scored only once their promises are judged.
+    held: Store<Held>,
+    /// How many are held.
+    held_count: u64,
     /// [`AuditOptions::retain_turns`].
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
@@ -327,6 +412,7 @@ impl<'r> Merger<'r> {
             rules,
             run: AuditRun {
                 findings: FindingStore::new(finding_budget),
+                promises: Store::new(finding_budget),
                 stats: RunStats {
                     metadata: metadata_rows.map(|rows| MetadataStats {
                         rows,
@@ -340,7 +426,8 @@ impl<'r> Merger<'r> {
             teams: Tally::new(rules.rules.len()),
             ids: ConversationIds::default(),
             contacts: Contacts::default(),
-            held: Vec::new(),
+            held: Store::new(finding_budget),
+            held_count: 0,
             retain_turns,
             retained_promises: BTreeMap::new(),
             matched_rows: vec![false; metadata_rows.map_or(0, |rows| rows as usize)],
@@ -440,11 +527,13 @@ impl<'r> Merger<'r> {
                         run.findings.push(finding)?;
                     }
                     if held {
-                        // A vector grows to room for 4 at its first push: ~1.6 KB of
-                        // promises for the usual one.
-                        audit.promises.shrink_to_fit();
-                        audit.agents.shrink_to_fit();
-                        self.held.push((audit, team));
+                        self.held.push(Held {
+                            number: self.held_count,
+                            team,
+                            agents: audit.agents,
+                            promises: audit.promises,
+                        })?;
+                        self.held_count += 1;
                     }
                     if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
                         self.contacts.add(
@@ -495,18 +584,41 @@ impl<'r> Merger<'r> {
             as_of.as_ref(),
         );
         let run = &mut self.run;
-        for (mut audit, team) in std::mem::take(&mut self.held) {
+        // The conversations kept for their promises that a broken one lets onto the page.
+        let mut broken_kept = std::collections::BTreeSet::new();
+        let mut keep = |run: &mut AuditRun, promise: Promise| {
+            if promise.state == PromiseState::Broken
+                && self
+                    .retained_promises
+                    .contains_key(&promise.conversation_id)
+            {
+                broken_kept.insert(promise.conversation_id.clone());
+            }
+            run.promise_counts.add(&promise);
+            run.promises.push(promise)
+        };
+        let mut held = std::mem::take(&mut self.held);
+        held.visit(|conversation| {
+            let mut audit = ConversationAudit {
+                agents: conversation.agents,
+                promises: conversation.promises,
+                ..ConversationAudit::default()
+            };
             for promise in &mut audit.promises {
                 judge.judge(promise);
             }
             fold_judged(&mut audit);
             self.scorecards.add_as(&audit, self.rules, None);
-            self.teams.add_as(&audit, self.rules, Some(team_key(&team)));
+            self.teams
+                .add_as(&audit, self.rules, Some(team_key(&conversation.team)));
             for finding in audit.findings.drain(..) {
                 run.findings.push(finding)?;
             }
-            run.promises.append(&mut audit.promises);
-        }
+            for promise in audit.promises.drain(..) {
+                keep(run, promise)?;
+            }
+            Ok(())
+        })?;
         for mut promise in carried {
             // A conversation read again in this run was judged from its own copy.
             if self.ids.contains(&promise.conversation_id) {
@@ -517,25 +629,18 @@ impl<'r> Merger<'r> {
             if promise.state == PromiseState::Broken {
                 run.findings.push(promise.finding())?;
             }
-            run.promises.push(promise);
+            keep(run, promise)?;
         }
-        run.promises.sort_by(|a, b| {
-            (a.conversation_id.as_str(), a.turn, a.rule).cmp(&(
-                b.conversation_id.as_str(),
-                b.turn,
-                b.rule,
-            ))
-        });
         run.as_of = as_of;
         run.scorecards = self.scorecards.into_scorecards();
         run.teams = self.teams.into_scorecards();
-        // A conversation kept for its promises stays when a broken one became a finding.
-        for promise in &run.promises {
-            if promise.state == PromiseState::Broken
-                && run.retained.len() < self.retain_turns
-                && let Some(turns) = self.retained_promises.remove(&promise.conversation_id)
+        // A conversation kept for its promises stays when a broken one became a finding, in
+        // the promises' order (by conversation id) while there is room.
+        for id in broken_kept {
+            if run.retained.len() < self.retain_turns
+                && let Some(turns) = self.retained_promises.remove(&id)
             {
-                run.retained.insert(promise.conversation_id.clone(), turns);
+                run.retained.insert(id, turns);
             }
         }
         Ok(self.run)
@@ -769,5 +874,50 @@ mod tests {
             assert_eq!(other.scorecards, run.scorecards);
             assert_eq!(other.stats, run.stats);
         }
+    }
+
+    /// Held conversations and judged promises spilled to disk (budget 0) come back as they
+    /// were kept in memory: the same verdicts, findings, scores and order.
+    #[test]
+    fn promises_judged_from_disk_are_judged_as_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = String::new();
+        for i in 0..120 {
+            let (day, customer) = (10 + i % 9, i % 60);
+            lines.push_str(&format!(
+                "{{\"id\":\"c{:03}\",\"agent_id\":\"a{}\",\"team\":\"t{}\",\"customer_id\":\"cu{customer}\",\"started_at\":\"2026-11-{day}T10:00:00+01:00\",\"turns\":[{{\"speaker\":\"agent\",\"text\":\"I will call you back\"}}]}}\n",
+                (i * 37) % 120,
+                i % 4,
+                i % 3
+            ));
+        }
+        std::fs::write(dir.path().join("a.jsonl"), &lines).unwrap();
+        let files = discover(&[dir.path().to_path_buf()], Some(InputFormat::Jsonl)).files;
+        let rules = crate::checks::test_support::rule_set(
+            "kind = \"promise\"\nphrases = [\"call you back\"]",
+        );
+        let mut results: Vec<AuditRun> = [usize::MAX, 0]
+            .iter()
+            .map(|&budget| {
+                let options = AuditOptions {
+                    threads: 2,
+                    finding_budget_bytes: Some(budget),
+                    retain_turns: 10,
+                    ..AuditOptions::default()
+                };
+                run(&files, &rules, &options, &mut |_| {}).unwrap()
+            })
+            .collect();
+        let promises = results[0].promises.to_vec().unwrap();
+        assert_eq!(promises.len(), 120);
+        assert!(promises.iter().any(|p| p.state == PromiseState::Broken));
+        assert!(promises.iter().any(|p| p.state == PromiseState::Kept));
+        let findings = results[0].findings.to_vec().unwrap();
+        assert_eq!(results[1].promises.to_vec().unwrap(), promises);
+        assert_eq!(results[1].findings.to_vec().unwrap(), findings);
+        assert_eq!(results[1].scorecards, results[0].scorecards);
+        assert_eq!(results[1].teams, results[0].teams);
+        assert_eq!(results[1].promise_counts, results[0].promise_counts);
+        assert_eq!(results[1].retained, results[0].retained);
     }
 }

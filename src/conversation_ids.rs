@@ -4,10 +4,11 @@
 //! duplicate is skipped and named); the promise join names the conversation that kept a
 //! promise. Both need every id of the run, so this is the part of the run's memory that grows
 //! with the input. A conversation is its number in merge order; its id is a slice of one
-//! shared string, its source a file number and a line, and the lookup table holds numbers
-//! only. Per conversation that is the id's length plus [`BYTES_PER_CONVERSATION`] (plus the
-//! spare room of growing vectors and table): about 40 bytes for a 14-byte id, against about
-//! 110 for a map from a shared `Arc<str>` to a `Source`.
+//! shared string, its source a 32-bit line (and a file per run of conversations from one
+//! file), and the lookup table holds numbers only. Per conversation that is the id's length
+//! plus [`BYTES_PER_CONVERSATION`] (plus the spare room of growing vectors and table): about
+//! 31 bytes for a 14-byte id, against about 110 for a map from a shared `Arc<str>` to a
+//! `Source`.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -18,9 +19,10 @@ use hashbrown::hash_table::Entry;
 
 use crate::transcript::Source;
 
-/// Fixed bytes per conversation: the id's end (8), file number (4) and line (8) in their
-/// vectors, and a number (4) and control byte (1) in the table at a full load.
-pub const BYTES_PER_CONVERSATION: usize = 8 + 4 + 8 + 4 + 1;
+/// Fixed bytes per conversation: the id's end (8) and line (4) in their vectors, and a number
+/// (4) and control byte (1) in the table at a full load. The file is kept once per run of
+/// conversations from one file, and a line past 2^32 − 2 apart.
+pub const BYTES_PER_CONVERSATION: usize = 8 + 4 + 4 + 1;
 
 /// Distinct strings numbered in the order they came, kept one after the other in one string
 /// and found through a table of numbers: the id's bytes plus 8 + 4 + 1 bytes each.
@@ -113,9 +115,12 @@ impl StringNumbers {
 #[derive(Debug, Default)]
 pub struct ConversationIds {
     ids: StringNumbers,
-    /// Each conversation's file (an index into `file_names`) and line.
-    files: Vec<u32>,
-    lines: Vec<u64>,
+    /// Where each run of consecutive conversations from one file starts (the first one's
+    /// number), and the file (an index into `file_names`).
+    file_runs: Vec<(ConversationNumber, u32)>,
+    /// Each conversation's line; [`LONG_LINE`] for a line kept in `long_lines`.
+    lines: Vec<u32>,
+    long_lines: HashMap<ConversationNumber, u64>,
     file_names: Vec<Arc<str>>,
     file_numbers: HashMap<Arc<str>, u32>,
     /// The file of the last conversation added, and its number: consecutive conversations
@@ -123,6 +128,9 @@ pub struct ConversationIds {
     /// pointers finds it without hashing the name.
     last_file: Option<(Arc<str>, u32)>,
 }
+
+/// The mark in `ConversationIds::lines` of a line number too large for 32 bits.
+const LONG_LINE: u32 = u32::MAX;
 
 /// A conversation's number, in the order the merge read them.
 pub(crate) type ConversationNumber = u32;
@@ -157,8 +165,16 @@ impl ConversationIds {
             Number::Added(number) => number,
         };
         let file = self.file_number(&source.file)?;
-        self.files.push(file);
-        self.lines.push(source.line);
+        if self.file_runs.last().is_none_or(|&(_, last)| last != file) {
+            self.file_runs.push((number, file));
+        }
+        match u32::try_from(source.line) {
+            Ok(line) if line != LONG_LINE => self.lines.push(line),
+            _ => {
+                self.lines.push(LONG_LINE);
+                self.long_lines.insert(number, source.line);
+            }
+        }
         Ok(number)
     }
 
@@ -194,10 +210,17 @@ impl ConversationIds {
 
     /// Where conversation `number` was read.
     pub(crate) fn source(&self, number: ConversationNumber) -> Source {
-        let index = number as usize;
+        let run = self
+            .file_runs
+            .partition_point(|&(first, _)| first <= number)
+            - 1;
+        let line = match self.lines[number as usize] {
+            LONG_LINE => self.long_lines[&number],
+            line => u64::from(line),
+        };
         Source {
-            file: self.file_names[self.files[index] as usize].clone(),
-            line: self.lines[index],
+            file: self.file_names[self.file_runs[run].1 as usize].clone(),
+            line,
         }
     }
 }
@@ -283,6 +306,18 @@ mod tests {
             assert_eq!(ids.source(n as u32), at(file, n as u64 + 1));
         }
         assert_eq!(ids.file_names.len(), 2);
+    }
+
+    #[test]
+    fn lines_past_32_bits_are_kept_whole() {
+        let mut ids = ConversationIds::default();
+        let lines = [1, u64::from(u32::MAX) - 1, u64::from(u32::MAX), 1 << 40, 7];
+        for (n, &line) in lines.iter().enumerate() {
+            assert_eq!(ids.add(&format!("c-{n}"), &at("f", line)), Ok(n as u32));
+        }
+        for (n, &line) in lines.iter().enumerate() {
+            assert_eq!(ids.source(n as u32), at("f", line));
+        }
     }
 
     #[test]

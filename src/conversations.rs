@@ -142,12 +142,15 @@ pub(crate) fn audit_in_context(
         .redacting(options.redactor.clone())
         .audit(conversation);
     if !audit.promises.is_empty() {
-        let run = crate::audit::run(files, rules, options, &mut |_| {})?;
-        audit.promises = run
-            .promises
-            .into_iter()
-            .filter(|p| p.conversation_id == conversation.id && !p.carried)
-            .collect();
+        let mut run = crate::audit::run(files, rules, options, &mut |_| {})?;
+        let mut promises = Vec::new();
+        run.promises.visit(|promise| {
+            if promise.conversation_id == conversation.id && !promise.carried {
+                promises.push(promise);
+            }
+            Ok(())
+        })?;
+        audit.promises = promises;
         fold_judged(&mut audit);
     }
     Ok(audit)

@@ -1,16 +1,17 @@
-//! The findings of a run, kept for sorting: in memory up to a budget, on disk beyond it.
+//! The findings of a run (and any other [`Record`]s), kept for sorting: in memory up to a
+//! budget, on disk beyond it.
 //!
 //! Findings are written sorted by conversation id, then turn, then rule (SPEC), but they are
 //! found in input order, and a large audit finds more of them than should stay in memory (a
 //! generated 1 GiB export yields about 930,000, some 350 bytes each in memory). The store keeps
-//! findings in memory until their estimated size passes its budget, then sorts them and writes
+//! records in memory until their estimated size passes its budget, then sorts them and writes
 //! them to an unnamed temporary file as one sorted run (about 200 bytes a finding on disk).
 //! Reading them back merges the runs, and what is still in memory, through a heap: an external
 //! merge sort. Ties keep their input order, as one stable in-memory sort would: every run is
 //! sorted stably, and on equal keys an earlier run comes first. So the order (and every output
 //! byte) is the same whether the store spilled or not.
 //!
-//! Memory is the budget plus, while merging, one decoded finding and one read buffer per run.
+//! Memory is the budget plus, while merging, one decoded record and one read buffer per run.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
@@ -18,7 +19,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-use crate::model::Finding;
+use jiff::Zoned;
+
+use crate::model::{Finding, Promise, PromiseState};
 use crate::transcript::Source;
 
 /// The default memory budget of a [`FindingStore`].
@@ -27,20 +30,55 @@ pub(crate) const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;
 
-/// Findings in the run's order once `FindingStore::visit` reads them.
+/// What a [`Store`] holds: records with an order, written to and read from its runs.
+pub trait Record: Clone + Sized {
+    /// The order `Store::visit` gives (ties keep their input order).
+    fn order(&self, other: &Self) -> Ordering;
+    /// The index of the record's rule, for [`Store::per_rule`] (none: not counted).
+    fn rule(&self) -> Option<u32>;
+    /// The memory of the record's strings (with an allocator's overhead).
+    fn text_bytes(&self) -> usize;
+    /// Appends the record to `out`, its source file by number in `files`.
+    fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> io::Result<()>;
+    /// The record [`Record::encode`] wrote, its file named from `files`.
+    fn decode(reader: &mut impl Read, files: &[Arc<str>]) -> io::Result<Self>;
+}
+
+/// The source file names of a store's runs, written to them by number.
+#[derive(Debug, Default)]
+pub struct FileNumbers {
+    names: Vec<Arc<str>>,
+    numbers: HashMap<Arc<str>, u32>,
+}
+
+impl FileNumbers {
+    fn number(&mut self, file: &Arc<str>) -> io::Result<u32> {
+        if let Some(&number) = self.numbers.get(file) {
+            return Ok(number);
+        }
+        let number = u32::try_from(self.names.len())
+            .map_err(|_| io::Error::other("too many source files"))?;
+        self.names.push(file.clone());
+        self.numbers.insert(file.clone(), number);
+        Ok(number)
+    }
+}
+
+/// The findings of a run.
+pub type FindingStore = Store<Finding>;
+
+/// Records in their order once `Store::visit` reads them.
 #[derive(Debug)]
-pub struct FindingStore {
+pub struct Store<R> {
     budget_bytes: usize,
-    /// Findings not yet spilled, in input order until the store is read.
-    buffer: Vec<Finding>,
-    /// What the buffered findings' strings take (their slots in `buffer` are counted apart).
+    /// Records not yet spilled, in input order until the store is read.
+    buffer: Vec<R>,
+    /// What the buffered records' strings take (their slots in `buffer` are counted apart).
     text_bytes: usize,
     /// Whether `buffer` is sorted (set by a read, cleared by a push).
     buffer_sorted: bool,
     runs: Vec<Run>,
-    /// Source file names, written to runs by index.
-    files: Vec<Arc<str>>,
-    file_index: HashMap<Arc<str>, u32>,
+    files: FileNumbers,
     len: u64,
     per_rule: Vec<u64>,
 }
@@ -52,24 +90,23 @@ struct Run {
     count: u64,
 }
 
-impl Default for FindingStore {
-    fn default() -> FindingStore {
-        FindingStore::new(DEFAULT_BUDGET_BYTES)
+impl<R: Record> Default for Store<R> {
+    fn default() -> Store<R> {
+        Store::new(DEFAULT_BUDGET_BYTES)
     }
 }
 
-impl FindingStore {
-    /// A store that spills once its findings take about `budget_bytes` of memory (0: spill
-    /// every finding, for tests).
-    pub(crate) fn new(budget_bytes: usize) -> FindingStore {
-        FindingStore {
+impl<R: Record> Store<R> {
+    /// A store that spills once its records take about `budget_bytes` of memory (0: spill
+    /// every record, for tests).
+    pub(crate) fn new(budget_bytes: usize) -> Store<R> {
+        Store {
             budget_bytes,
             buffer: Vec::new(),
             text_bytes: 0,
             buffer_sorted: true,
             runs: Vec::new(),
-            files: Vec::new(),
-            file_index: HashMap::new(),
+            files: FileNumbers::default(),
             len: 0,
             per_rule: Vec::new(),
         }
@@ -94,18 +131,20 @@ impl FindingStore {
         self.runs.len()
     }
 
-    /// Adds a finding; spills when the budget is passed.
-    pub(crate) fn push(&mut self, finding: Finding) -> io::Result<()> {
-        let rule = finding.rule as usize;
-        if self.per_rule.len() <= rule {
-            self.per_rule.resize(rule + 1, 0);
+    /// Adds a record; spills when the budget is passed.
+    pub(crate) fn push(&mut self, record: R) -> io::Result<()> {
+        if let Some(rule) = record.rule() {
+            let rule = rule as usize;
+            if self.per_rule.len() <= rule {
+                self.per_rule.resize(rule + 1, 0);
+            }
+            self.per_rule[rule] += 1;
         }
-        self.per_rule[rule] += 1;
         self.len += 1;
-        self.text_bytes += text_bytes(&finding);
-        self.buffer.push(finding);
+        self.text_bytes += record.text_bytes();
+        self.buffer.push(record);
         self.buffer_sorted = false;
-        let slots = self.buffer.capacity() * std::mem::size_of::<Finding>();
+        let slots = self.buffer.capacity() * std::mem::size_of::<R>();
         if slots + self.text_bytes > self.budget_bytes {
             self.spill()?;
         }
@@ -117,21 +156,11 @@ impl FindingStore {
         sort(&mut self.buffer);
         let file = tempfile::tempfile()?;
         let mut writer = BufWriter::with_capacity(RUN_BUFFER_BYTES, file);
-        let mut record = Vec::new();
-        for finding in &self.buffer {
-            record.clear();
-            let file = match self.file_index.get(&finding.source.file) {
-                Some(&index) => index,
-                None => {
-                    let index = u32::try_from(self.files.len())
-                        .map_err(|_| io::Error::other("too many source files"))?;
-                    self.files.push(finding.source.file.clone());
-                    self.file_index.insert(finding.source.file.clone(), index);
-                    index
-                }
-            };
-            encode(finding, file, &mut record);
-            writer.write_all(&record)?;
+        let mut bytes = Vec::new();
+        for record in &self.buffer {
+            bytes.clear();
+            record.encode(&mut self.files, &mut bytes)?;
+            writer.write_all(&bytes)?;
         }
         let file = writer
             .into_inner()
@@ -147,13 +176,10 @@ impl FindingStore {
         Ok(())
     }
 
-    /// Hands `each` every finding (a copy: the store keeps its own) in the run's order:
-    /// conversation id, then turn, then rule, ties in input order. Can be called again (each
-    /// call reads the runs anew); the first error (of `each` or of reading a run) stops it.
-    pub(crate) fn visit(
-        &mut self,
-        mut each: impl FnMut(Finding) -> io::Result<()>,
-    ) -> io::Result<()> {
+    /// Hands `each` every record (a copy: the store keeps its own) in the records' order,
+    /// ties in input order. Can be called again (each call reads the runs anew); the first
+    /// error (of `each` or of reading a run) stops it.
+    pub(crate) fn visit(&mut self, mut each: impl FnMut(R) -> io::Result<()>) -> io::Result<()> {
         if !self.buffer_sorted {
             sort(&mut self.buffer);
             self.buffer_sorted = true;
@@ -175,26 +201,26 @@ impl FindingStore {
         let mut memory = self.buffer.iter();
         let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
         for (source, reader) in readers.iter_mut().enumerate() {
-            if let Some(finding) = reader.next(&self.files)? {
-                heap.push(Reverse(Head { finding, source }));
+            if let Some(record) = reader.next(&self.files.names)? {
+                heap.push(Reverse(Head { record, source }));
             }
         }
-        if let Some(finding) = memory.next() {
+        if let Some(record) = memory.next() {
             heap.push(Reverse(Head {
-                finding: finding.clone(),
+                record: record.clone(),
                 source: memory_source,
             }));
         }
         while let Some(Reverse(head)) = heap.pop() {
-            each(head.finding)?;
+            each(head.record)?;
             let next = if head.source == memory_source {
                 memory.next().cloned()
             } else {
-                readers[head.source].next(&self.files)?
+                readers[head.source].next(&self.files.names)?
             };
-            if let Some(finding) = next {
+            if let Some(record) = next {
                 heap.push(Reverse(Head {
-                    finding,
+                    record,
                     source: head.source,
                 }));
             }
@@ -202,8 +228,8 @@ impl FindingStore {
         Ok(())
     }
 
-    /// Every finding, in the run's order, in memory: for tests and small runs.
-    pub fn to_vec(&mut self) -> io::Result<Vec<Finding>> {
+    /// Every record, in order, in memory: for tests and small runs.
+    pub fn to_vec(&mut self) -> io::Result<Vec<R>> {
         let mut all = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
         self.visit(|finding| {
             all.push(finding);
@@ -213,51 +239,229 @@ impl FindingStore {
     }
 }
 
-/// The run's order; stable, so equal keys keep input order.
-fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| key(a).cmp(&key(b)));
+/// The records' order; stable, so equal keys keep input order.
+fn sort<R: Record>(records: &mut [R]) {
+    records.sort_by(R::order);
 }
 
 fn key(finding: &Finding) -> (&str, usize, u32) {
     (finding.conversation_id.as_str(), finding.turn, finding.rule)
 }
 
-/// The memory of a finding's three strings (with an allocator's overhead).
-fn text_bytes(finding: &Finding) -> usize {
-    finding.conversation_id.capacity()
-        + finding.agent_id.capacity()
-        + finding.evidence.capacity()
-        + 3 * 16
+/// Findings come in the run's order: conversation id, then turn, then rule.
+impl Record for Finding {
+    fn order(&self, other: &Finding) -> Ordering {
+        key(self).cmp(&key(other))
+    }
+
+    fn rule(&self) -> Option<u32> {
+        Some(self.rule)
+    }
+
+    fn text_bytes(&self) -> usize {
+        self.conversation_id.capacity()
+            + self.agent_id.capacity()
+            + self.evidence.capacity()
+            + 3 * 16
+    }
+
+    fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> io::Result<()> {
+        encode(self, files.number(&self.source.file)?, out);
+        Ok(())
+    }
+
+    fn decode(reader: &mut impl Read, files: &[Arc<str>]) -> io::Result<Finding> {
+        decode_finding(reader, files)
+    }
 }
 
-/// The next finding of one source in a merge.
+/// Promises come in `promises.csv`'s order: conversation id, then turn, then rule.
+impl Record for Promise {
+    fn order(&self, other: &Promise) -> Ordering {
+        (self.conversation_id.as_str(), self.turn, self.rule).cmp(&(
+            other.conversation_id.as_str(),
+            other.turn,
+            other.rule,
+        ))
+    }
+
+    fn rule(&self) -> Option<u32> {
+        Some(self.rule)
+    }
+
+    fn text_bytes(&self) -> usize {
+        let optional = |text: &Option<String>| text.as_ref().map_or(0, |t| t.capacity() + 16);
+        self.conversation_id.capacity()
+            + self.agent_id.capacity()
+            + self.evidence.capacity()
+            + 3 * 16
+            + optional(&self.customer_id)
+            + optional(&self.time_words)
+            + self
+                .kept_by
+                .as_ref()
+                .map_or(0, |(id, _)| id.capacity() + 16)
+    }
+
+    /// Its fields in order; a time as its instant and its offset, all its outputs show.
+    fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> io::Result<()> {
+        let optional_text = |out: &mut Vec<u8>, text: Option<&str>| match text {
+            Some(text) => {
+                out.push(1);
+                write_text(out, text);
+            }
+            None => out.push(0),
+        };
+        write_text(out, &self.conversation_id);
+        write_text(out, &self.agent_id);
+        optional_text(out, self.customer_id.as_deref());
+        out.extend_from_slice(&self.rule.to_le_bytes());
+        out.extend_from_slice(&(self.turn as u64).to_le_bytes());
+        write_optional(out, self.at_ms, |out, at| {
+            out.extend_from_slice(&at.to_le_bytes())
+        });
+        write_optional(out, self.made_at.as_ref(), write_time);
+        write_optional(out, self.deadline.as_ref(), write_time);
+        optional_text(out, self.time_words.as_deref());
+        write_text(out, &self.evidence);
+        write_optional(out, self.span, |out, (from, to)| {
+            out.extend_from_slice(&(from as u64).to_le_bytes());
+            out.extend_from_slice(&(to as u64).to_le_bytes());
+        });
+        out.extend_from_slice(&files.number(&self.source.file)?.to_le_bytes());
+        out.extend_from_slice(&self.source.line.to_le_bytes());
+        out.push(self.state as u8);
+        write_optional(out, self.kept_by.as_ref(), |out, (id, at)| {
+            write_text(out, id);
+            write_time(out, at);
+        });
+        out.push(u8::from(self.carried));
+        Ok(())
+    }
+
+    fn decode(reader: &mut impl Read, files: &[Arc<str>]) -> io::Result<Promise> {
+        let optional_text = |reader: &mut _| read_optional(reader, read_text);
+        let conversation_id = read_text(reader)?;
+        let agent_id = read_text(reader)?;
+        let customer_id = optional_text(reader)?;
+        let rule = u32::from_le_bytes(read_array(reader)?);
+        let turn = read_usize(reader)?;
+        let at_ms = read_optional(reader, |r| Ok(i64::from_le_bytes(read_array(r)?)))?;
+        let made_at = read_optional(reader, read_time)?;
+        let deadline = read_optional(reader, read_time)?;
+        let time_words = optional_text(reader)?;
+        let evidence = read_text(reader)?;
+        let span = read_optional(reader, |r| Ok((read_usize(r)?, read_usize(r)?)))?;
+        let file = files
+            .get(u32::from_le_bytes(read_array(reader)?) as usize)
+            .cloned()
+            .ok_or_else(|| corrupt("source file index out of range"))?;
+        let line = u64::from_le_bytes(read_array(reader)?);
+        let state = match read_array::<1>(reader)?[0] {
+            0 => PromiseState::Kept,
+            1 => PromiseState::Broken,
+            2 => PromiseState::Pending,
+            3 => PromiseState::Unverifiable,
+            _ => return Err(corrupt("a promise's state")),
+        };
+        let kept_by = read_optional(reader, |r| Ok((read_text(r)?, read_time(r)?)))?;
+        let carried = read_array::<1>(reader)?[0] != 0;
+        Ok(Promise {
+            conversation_id,
+            agent_id,
+            customer_id,
+            rule,
+            turn,
+            at_ms,
+            made_at,
+            deadline,
+            time_words,
+            evidence,
+            span,
+            source: Source { file, line },
+            state,
+            kept_by,
+            carried,
+        })
+    }
+}
+
+pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// A flag, then the value when there is one.
+pub(crate) fn write_optional<T>(
+    out: &mut Vec<u8>,
+    value: Option<T>,
+    write: impl FnOnce(&mut Vec<u8>, T),
+) {
+    match value {
+        Some(value) => {
+            out.push(1);
+            write(out, value);
+        }
+        None => out.push(0),
+    }
+}
+
+pub(crate) fn read_optional<R: Read, T>(
+    reader: &mut R,
+    read: impl FnOnce(&mut R) -> io::Result<T>,
+) -> io::Result<Option<T>> {
+    match read_array::<1>(reader)?[0] {
+        0 => Ok(None),
+        _ => read(reader).map(Some),
+    }
+}
+
+/// A time: its instant (seconds and nanoseconds) and its UTC offset. Every time callqa
+/// makes has a fixed offset, and the outputs show only the instant and the offset.
+fn write_time(out: &mut Vec<u8>, time: &Zoned) {
+    let instant = time.timestamp();
+    out.extend_from_slice(&instant.as_second().to_le_bytes());
+    out.extend_from_slice(&instant.subsec_nanosecond().to_le_bytes());
+    out.extend_from_slice(&time.offset().seconds().to_le_bytes());
+}
+
+fn read_time(reader: &mut impl Read) -> io::Result<Zoned> {
+    let seconds = i64::from_le_bytes(read_array(reader)?);
+    let nanoseconds = i32::from_le_bytes(read_array(reader)?);
+    let offset = i32::from_le_bytes(read_array(reader)?);
+    let instant = jiff::Timestamp::new(seconds, nanoseconds).map_err(|_| corrupt("a time"))?;
+    let offset = jiff::tz::Offset::from_seconds(offset).map_err(|_| corrupt("an offset"))?;
+    Ok(instant.to_zoned(jiff::tz::TimeZone::fixed(offset)))
+}
+
+/// The next record of one source in a merge.
 #[derive(Debug)]
-struct Head {
-    finding: Finding,
+struct Head<R> {
+    record: R,
     source: usize,
 }
 
-impl Ord for Head {
-    fn cmp(&self, other: &Head) -> Ordering {
-        key(&self.finding)
-            .cmp(&key(&other.finding))
+impl<R: Record> Ord for Head<R> {
+    fn cmp(&self, other: &Head<R>) -> Ordering {
+        self.record
+            .order(&other.record)
             .then(self.source.cmp(&other.source))
     }
 }
 
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Head) -> Option<Ordering> {
+impl<R: Record> PartialOrd for Head<R> {
+    fn partial_cmp(&self, other: &Head<R>) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Head {
-    fn eq(&self, other: &Head) -> bool {
+impl<R: Record> PartialEq for Head<R> {
+    fn eq(&self, other: &Head<R>) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Head {}
+impl<R: Record> Eq for Head<R> {}
 
 /// A run's records: little-endian integers and length-prefixed UTF-8, in this order:
 /// conversation id, agent id, rule, turn, at_ms (flag + value), evidence, source file (index
@@ -297,70 +501,89 @@ struct RunReader<'f> {
 }
 
 impl RunReader<'_> {
-    fn next(&mut self, files: &[Arc<str>]) -> io::Result<Option<Finding>> {
+    fn next<R: Record>(&mut self, files: &[Arc<str>]) -> io::Result<Option<R>> {
         if self.left == 0 {
             return Ok(None);
         }
         self.left -= 1;
-        let reader = &mut self.reader;
-        let conversation_id = read_text(reader)?;
-        let agent_id = read_text(reader)?;
-        let rule = u32::from_le_bytes(read_array(reader)?);
-        let turn = read_usize(reader)?;
-        let at_ms = match read_array::<1>(reader)?[0] {
-            0 => None,
-            _ => Some(i64::from_le_bytes(read_array(reader)?)),
-        };
-        let evidence = read_text(reader)?;
-        let file_index = u32::from_le_bytes(read_array(reader)?) as usize;
-        let file = files
-            .get(file_index)
-            .cloned()
-            .ok_or_else(|| corrupt("source file index out of range"))?;
-        let line = u64::from_le_bytes(read_array(reader)?);
-        let span = match read_array::<1>(reader)?[0] {
-            0 => None,
-            _ => Some((read_usize(reader)?, read_usize(reader)?)),
-        };
-        Ok(Some(Finding {
-            conversation_id,
-            agent_id,
-            rule,
-            turn,
-            at_ms,
-            evidence,
-            source: Source { file, line },
-            span,
-        }))
+        R::decode(&mut self.reader, files).map(Some)
     }
 }
 
-fn corrupt(what: &str) -> io::Error {
+fn decode_finding(reader: &mut impl Read, files: &[Arc<str>]) -> io::Result<Finding> {
+    let conversation_id = read_text(reader)?;
+    let agent_id = read_text(reader)?;
+    let rule = u32::from_le_bytes(read_array(reader)?);
+    let turn = read_usize(reader)?;
+    let at_ms = match read_array::<1>(reader)?[0] {
+        0 => None,
+        _ => Some(i64::from_le_bytes(read_array(reader)?)),
+    };
+    let evidence = read_text(reader)?;
+    let file_index = u32::from_le_bytes(read_array(reader)?) as usize;
+    let file = files
+        .get(file_index)
+        .cloned()
+        .ok_or_else(|| corrupt("source file index out of range"))?;
+    let line = u64::from_le_bytes(read_array(reader)?);
+    let span = match read_array::<1>(reader)?[0] {
+        0 => None,
+        _ => Some((read_usize(reader)?, read_usize(reader)?)),
+    };
+    Ok(Finding {
+        conversation_id,
+        agent_id,
+        rule,
+        turn,
+        at_ms,
+        evidence,
+        source: Source { file, line },
+        span,
+    })
+}
+
+pub(crate) fn corrupt(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("spilled findings file is damaged: {what}"),
     )
 }
 
-fn read_array<const N: usize>(reader: &mut impl Read) -> io::Result<[u8; N]> {
+pub(crate) fn read_array<const N: usize>(reader: &mut impl Read) -> io::Result<[u8; N]> {
     let mut bytes = [0u8; N];
     reader.read_exact(&mut bytes)?;
     Ok(bytes)
 }
 
-fn read_usize(reader: &mut impl Read) -> io::Result<usize> {
+pub(crate) fn read_usize(reader: &mut impl Read) -> io::Result<usize> {
     usize::try_from(u64::from_le_bytes(read_array(reader)?)).map_err(|_| corrupt("offset"))
 }
 
-fn read_text(reader: &mut impl Read) -> io::Result<String> {
+pub(crate) fn read_text(reader: &mut impl Read) -> io::Result<String> {
     let length = read_usize(reader)?;
     let mut bytes = Vec::new();
-    reader.take(length as u64).read_to_end(&mut bytes)?;
-    if bytes.len() != length {
-        return Err(corrupt("a text is cut short"));
+    if length <= SHORT_TEXT {
+        // Ids and evidence: read in one copy from the reader's buffer (`read_to_end` probes
+        // and grows, about half of what decoding a record cost).
+        bytes.resize(length, 0);
+        reader
+            .read_exact(&mut bytes)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::UnexpectedEof => corrupt("a text is cut short"),
+                _ => err,
+            })?;
+    } else {
+        // A damaged length must not allocate what it claims before the bytes are there.
+        reader.take(length as u64).read_to_end(&mut bytes)?;
+        if bytes.len() != length {
+            return Err(corrupt("a text is cut short"));
+        }
     }
     String::from_utf8(bytes).map_err(|_| corrupt("a text is not UTF-8"))
 }
+
+/// Texts up to this length are read into a buffer of their length at once.
+const SHORT_TEXT: usize = 64 << 10;
 
 #[cfg(test)]
 mod tests {
@@ -415,6 +638,62 @@ mod tests {
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}");
             // A second read gives the same.
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}, again");
+        }
+    }
+
+    /// Promises with every field set and unset, in a scrambled order with ties.
+    fn promises() -> Vec<Promise> {
+        let time = |text: &str| crate::transcript::parse_started_at(text).unwrap();
+        (0..60u32)
+            .map(|i| {
+                let some = i % 2 == 0;
+                Promise {
+                    conversation_id: format!("c-{}", (i * 7) % 11),
+                    agent_id: format!("agent «{i}»"),
+                    customer_id: some.then(|| format!("cu-{i}")),
+                    rule: i % 3,
+                    turn: (i % 4) as usize,
+                    at_ms: some.then_some(i64::from(i) * 1000 - 5),
+                    made_at: some.then(|| time("2026-11-19T10:00:00.123456789+05:30")),
+                    deadline: (i % 3 != 0).then(|| time("2026-11-20T17:00:00Z")),
+                    time_words: (i % 3 == 0).then(|| "by Friday".to_string()),
+                    evidence: format!("I will call you back — {i}"),
+                    span: some.then_some((3, 9)),
+                    source: Source {
+                        file: Arc::from(["a.jsonl", "b d.jsonl"][(i % 2) as usize]),
+                        line: u64::from(i) + 1,
+                    },
+                    state: [
+                        PromiseState::Kept,
+                        PromiseState::Broken,
+                        PromiseState::Pending,
+                        PromiseState::Unverifiable,
+                    ][(i % 4) as usize],
+                    kept_by: (i % 4 == 0)
+                        .then(|| ("c-9".to_string(), time("2026-11-20T09:00:00-07:00"))),
+                    carried: i % 5 == 0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spilled_promises_come_back_whole_in_order() {
+        let mut expected = promises();
+        expected.sort_by(Promise::order);
+        for budget in [usize::MAX, 0] {
+            let mut store = Store::new(budget);
+            for promise in promises() {
+                store.push(promise).unwrap();
+            }
+            let back = store.to_vec().unwrap();
+            assert_eq!(back, expected, "budget {budget}");
+            let offsets = |p: &[Promise]| {
+                p.iter()
+                    .map(|p| p.made_at.as_ref().map(|t| t.offset()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(offsets(&back), offsets(&expected));
         }
     }
 

@@ -164,6 +164,73 @@ impl Promise {
     }
 }
 
+/// How a run's promises of one rule went: made in its input or carried from an earlier run,
+/// and how all of them were judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromiseCount {
+    pub made: u64,
+    pub carried: u64,
+    pub kept: u64,
+    pub broken: u64,
+    pub pending: u64,
+    pub unverifiable: u64,
+}
+
+impl PromiseCount {
+    fn add(&mut self, promise: &Promise) {
+        *if promise.carried {
+            &mut self.carried
+        } else {
+            &mut self.made
+        } += 1;
+        *match promise.state {
+            PromiseState::Kept => &mut self.kept,
+            PromiseState::Broken => &mut self.broken,
+            PromiseState::Pending => &mut self.pending,
+            PromiseState::Unverifiable => &mut self.unverifiable,
+        } += 1;
+    }
+}
+
+/// The counts of a run's judged promises, by rule index: what the summary says of them,
+/// kept as the promises are judged so that they need not stay in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromiseCounts {
+    per_rule: Vec<PromiseCount>,
+}
+
+impl PromiseCounts {
+    pub fn add(&mut self, promise: &Promise) {
+        let rule = promise.rule as usize;
+        if self.per_rule.len() <= rule {
+            self.per_rule.resize(rule + 1, PromiseCount::default());
+        }
+        self.per_rule[rule].add(promise);
+    }
+
+    /// The counts of rule `rule`.
+    pub fn of_rule(&self, rule: u32) -> PromiseCount {
+        self.per_rule
+            .get(rule as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The counts of every rule together.
+    pub fn total(&self) -> PromiseCount {
+        let mut total = PromiseCount::default();
+        for count in &self.per_rule {
+            total.made += count.made;
+            total.carried += count.carried;
+            total.kept += count.kept;
+            total.broken += count.broken;
+            total.pending += count.pending;
+            total.unverifiable += count.unverifiable;
+        }
+        total
+    }
+}
+
 /// A turn kept for the HTML report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetainedTurn {

@@ -1,9 +1,10 @@
 //! The report pipeline: a finished run in, the report folder and standard output out.
 //!
 //! One pass over the run's sorted findings (read back from disk when they spilled) serves the
-//! baseline, the severity gate, `findings.csv` and the page's findings; the other files are
-//! rendered one at a time just before they are written, and the folder is replaced whole or
-//! not at all (`atomic::Staging`). Then the findings (or the scorecards) are streamed to
+//! baseline, the severity gate, `findings.csv` and the page's findings; meanwhile another
+//! thread writes the files that do not need that pass (scorecards, promises, teams), each
+//! rendered just before it is written; then the summary and the page are written, and the
+//! folder is replaced whole or not at all (`atomic::Staging`). Then the findings (or the scorecards) are streamed to
 //! standard output in the chosen format, and the gates are judged. The command line only
 //! chooses the options and prints what comes back; a `merge` of sharded runs would call the
 //! same [`publish`].
@@ -167,7 +168,7 @@ pub fn summary<'a>(
         stats: &run.stats,
         scorecards: &run.scorecards,
         findings_per_rule,
-        promises: &run.promises,
+        promises: &run.promise_counts,
         as_of: run.as_of.as_ref().map(format_rfc3339),
         files_by_format: files_by_format.clone(),
         baselined,
@@ -314,7 +315,10 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    /// Writes the six files of the report folder, replacing it whole.
+    /// Writes the six files of the report folder, replacing it whole. The files that do not
+    /// depend on the pass over the findings (the scorecards, promises and teams) are written
+    /// on a thread of their own while this one reads the findings, then the summary and the
+    /// page, which need that pass.
     fn write(
         &self,
         run: &mut AuditRun,
@@ -324,24 +328,51 @@ impl Report<'_> {
         let (rules, render) = (self.rules, self.render);
         let staging = atomic::Staging::new(dir)?;
         let mut html_findings = HtmlFindings::new(&run.retained);
-        let file = staging.create(report::FINDINGS_FILE)?;
-        let findings_io = |source| atomic::WriteError::Io {
-            path: staging.path(report::FINDINGS_FILE),
-            source,
+        // Each file is rendered just before it is written, so that only one is in memory;
+        // the page, the largest, is written as it is made.
+        let write = |name: &str, bytes: &[u8]| {
+            staging.write_with(name, |out| {
+                let mut out = Visible::new(out);
+                out.write_all(bytes)?;
+                out.into_inner().map(drop)
+            })
         };
-        let out = Visible::new(io::BufWriter::with_capacity(256 << 10, file));
-        let mut csv = FindingsCsv::new(out, rules, render).map_err(findings_io)?;
-        let findings = &mut run.findings;
-        let pass = visit_findings(findings, rules, self.options, baseline, render, |finding| {
-            html_findings.add(&finding);
-            csv.write(finding).map_err(|err| findings_io(err).into())
-        })?;
-        let file = csv
-            .finish()
-            .and_then(Visible::into_inner)
-            .and_then(|out| out.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(findings_io)?;
-        staging.sync(report::FINDINGS_FILE, &file)?;
+        let (findings, scorecards, teams, promises) = (
+            &mut run.findings,
+            &run.scorecards,
+            &run.teams,
+            &mut run.promises,
+        );
+        let (pass, others) = std::thread::scope(|scope| {
+            let others = std::thread::Builder::new()
+                .name("callqa-report".into())
+                .spawn_scoped(scope, || -> Result<(), atomic::WriteError> {
+                    write(
+                        report::SCORECARDS_FILE,
+                        &report::scorecards_csv(scorecards, rules, render),
+                    )?;
+                    staging.write_with(report::PROMISES_FILE, |out| {
+                        let mut out = Visible::new(out);
+                        report::write_promises_csv(promises, rules, render, &mut out)?;
+                        out.into_inner().map(drop)
+                    })?;
+                    write(report::TEAMS_FILE, &report::teams_csv(teams, rules, render))
+                });
+            let pass = self.write_findings(findings, baseline, &mut html_findings, &staging);
+            let others = match others {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => Err(atomic::WriteError::Io {
+                    path: staging.path(report::SCORECARDS_FILE),
+                    source: error,
+                }),
+            };
+            (pass, others)
+        });
+        // The first failure in the order the files were once written one after another.
+        let pass = pass?;
+        others?;
         let summary = summary(
             run,
             rules,
@@ -361,34 +392,42 @@ impl Report<'_> {
                 .collect(),
             render,
         };
-        // Each file is rendered just before it is written, so that only one is in memory;
-        // the page, the largest, is written as it is made.
-        let write = |name: &str, bytes: &[u8]| {
-            staging.write_with(name, |out| {
-                let mut out = Visible::new(out);
-                out.write_all(bytes)?;
-                out.into_inner().map(drop)
-            })
-        };
-        write(
-            report::SCORECARDS_FILE,
-            &report::scorecards_csv(&run.scorecards, rules, render),
-        )?;
         write(report::SUMMARY_FILE, &summary.to_json())?;
-        write(
-            report::PROMISES_FILE,
-            &report::promises_csv(&run.promises, rules, render),
-        )?;
-        write(
-            report::TEAMS_FILE,
-            &report::teams_csv(&run.teams, rules, render),
-        )?;
         staging.write_with(report::HTML_FILE, |out| {
             let mut out = Visible::new(out);
             html.write_html_to(&mut out)?;
             out.into_inner().map(drop)
         })?;
         staging.commit()?;
+        Ok(pass)
+    }
+
+    /// `findings.csv`, and the page's findings, in one pass over the findings.
+    fn write_findings(
+        &self,
+        findings: &mut FindingStore,
+        baseline: &mut Option<Baseline>,
+        html_findings: &mut HtmlFindings,
+        staging: &atomic::Staging,
+    ) -> Result<FindingsPass, PublishError> {
+        let (rules, render) = (self.rules, self.render);
+        let file = staging.create(report::FINDINGS_FILE)?;
+        let findings_io = |source| atomic::WriteError::Io {
+            path: staging.path(report::FINDINGS_FILE),
+            source,
+        };
+        let out = Visible::new(io::BufWriter::with_capacity(256 << 10, file));
+        let mut csv = FindingsCsv::new(out, rules, render).map_err(findings_io)?;
+        let pass = visit_findings(findings, rules, self.options, baseline, render, |finding| {
+            html_findings.add(&finding);
+            csv.write(finding).map_err(|err| findings_io(err).into())
+        })?;
+        let file = csv
+            .finish()
+            .and_then(Visible::into_inner)
+            .and_then(|out| out.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(findings_io)?;
+        staging.sync(report::FINDINGS_FILE, &file)?;
         Ok(pass)
     }
 }

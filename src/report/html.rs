@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
+
 use super::Render;
 use crate::model::{Finding, RetainedConversation, RetainedTurn, RunStats};
 use crate::rules::{RuleKind, RuleSet};
@@ -31,6 +33,9 @@ pub const KEEP_CONVERSATIONS: usize = 2_000;
 pub(crate) const FINDINGS_PER_AGENT: usize = 50;
 /// Findings listed on the page in all.
 pub(crate) const FINDINGS_EMBEDDED: usize = 10_000;
+/// Kept conversations rendered at once on the pool: enough to keep its threads busy, few
+/// enough that the page is never held whole.
+const ARTICLES_PER_BATCH: usize = 64;
 /// Below this many conversations, an agent's rates are flagged as too few to trust.
 pub(crate) const SMALL_SAMPLE: u64 = 30;
 
@@ -146,16 +151,22 @@ impl HtmlFindings {
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    // Every character escaped is ASCII: the stretches between them are copied whole.
+    let mut from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&text[from..at]);
+        out.push_str(entity);
+        from = at + 1;
     }
+    out.push_str(&text[from..]);
     out
 }
 
@@ -675,21 +686,49 @@ impl HtmlReport<'_> {
                 )
             }
         );
-        for (index, (id, conversation)) in self.retained.iter().enumerate() {
-            let Some(turn_marks) = findings.marks.get(id) else {
-                continue;
-            };
-            let _ = write!(
-                page,
-                "<article class=\"conv\" id=\"conv-{index}\"><h3>{} <small><code>{}</code></small></h3><ol>",
-                escape(id),
-                escape(&conversation.source.to_string())
-            );
-            for (t, turn) in conversation.turns.iter().enumerate() {
-                self.write_turn(page, index, t + 1, turn, turn_marks.get(&(t + 1)));
+        // The articles (redaction and escaping of every kept turn: most of the page's work)
+        // are made on the pool a batch at a time, and written in order.
+        let shown: Vec<_> = self
+            .retained
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (id, conversation))| {
+                Some((index, id, conversation, findings.marks.get(id)?))
+            })
+            .collect();
+        for batch in shown.chunks(ARTICLES_PER_BATCH) {
+            let articles: Vec<String> = batch
+                .par_iter()
+                .map(|&(index, id, conversation, turn_marks)| {
+                    self.article(index, id, conversation, turn_marks)
+                })
+                .collect();
+            for article in articles {
+                let _ = page.write_str(&article);
             }
-            let _ = page.write_str("</ol></article>\n");
         }
+    }
+
+    /// Kept conversation `index`, turn by turn, with what its findings mark.
+    fn article(
+        &self,
+        index: usize,
+        id: &str,
+        conversation: &RetainedConversation,
+        turn_marks: &BTreeMap<usize, TurnMarks>,
+    ) -> String {
+        let mut article = String::new();
+        let _ = write!(
+            article,
+            "<article class=\"conv\" id=\"conv-{index}\"><h3>{} <small><code>{}</code></small></h3><ol>",
+            escape(id),
+            escape(&conversation.source.to_string())
+        );
+        for (t, turn) in conversation.turns.iter().enumerate() {
+            self.write_turn(&mut article, index, t + 1, turn, turn_marks.get(&(t + 1)));
+        }
+        article.push_str("</ol></article>\n");
+        article
     }
 
     /// One kept turn (`number` is 1-based) of conversation `index`: who spoke, the text with
@@ -736,6 +775,21 @@ impl HtmlReport<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_replaces_the_five_characters_and_keeps_the_rest() {
+        // text, escaped
+        let cases = [
+            ("", ""),
+            ("plain", "plain"),
+            ("<b>&\"'</b>", "&lt;b&gt;&amp;&quot;&#39;&lt;/b&gt;"),
+            ("café <東京> 😀&", "café &lt;東京&gt; 😀&amp;"),
+            ("&&", "&amp;&amp;"),
+        ];
+        for (text, escaped) in cases {
+            assert_eq!(escape(text), escaped, "{text:?}");
+        }
+    }
 
     #[test]
     fn wilson_intervals() {

@@ -13,7 +13,7 @@ pub(crate) mod promises;
 mod summary;
 
 pub use baseline::Baseline;
-pub(crate) use promises::{PROMISES_FILE, promises_csv};
+pub(crate) use promises::{PROMISES_FILE, write_promises_csv};
 pub(crate) use summary::Summary;
 
 use std::borrow::Cow;

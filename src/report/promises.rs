@@ -1,11 +1,13 @@
 //! `promises.csv`: every promise of a run, written at the end of an audit and read back by the
 //! next run's `--promises`, which carries the pending ones into its own join.
 
+use std::io;
 use std::sync::Arc;
 
 use jiff::Zoned;
 
-use super::{Render, csv_writer, finish, unguard};
+use super::{Render, unguard};
+use crate::finding_store::Store;
 use crate::model::{Promise, PromiseState};
 use crate::rules::RuleSet;
 use crate::transcript::{Source, format_rfc3339, parse_started_at};
@@ -126,18 +128,26 @@ pub(crate) fn read_promises_csv(
     Ok(carried)
 }
 
-/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule.
-pub(crate) fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Render) -> Vec<u8> {
-    let mut writer = csv_writer();
-    let _ = writer.write_record(COLUMNS);
+/// `promises.csv`: every promise of the run, sorted by conversation id, turn and rule, written
+/// to `out` as the store is read.
+pub(crate) fn write_promises_csv(
+    promises: &mut Store<Promise>,
+    rules: &RuleSet,
+    render: &Render,
+    out: impl io::Write,
+) -> io::Result<()> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    writer.write_record(COLUMNS)?;
     let time = |t: &Option<Zoned>| t.as_ref().map(format_rfc3339).unwrap_or_default();
-    for p in promises {
+    promises.visit(|p| {
         let (kept_by, kept_at) = match &p.kept_by {
             Some((id, at)) => (id.clone(), format_rfc3339(at)),
             None => (String::new(), String::new()),
         };
         let evidence = render.evidence(&p.evidence);
-        let _ = writer.write_record([
+        writer.write_record([
             render.cell(&p.conversation_id).as_ref(),
             render.cell(&p.agent_id).as_ref(),
             render.cell(p.customer_id.as_deref().unwrap_or("")).as_ref(),
@@ -151,7 +161,8 @@ pub(crate) fn promises_csv(promises: &[Promise], rules: &RuleSet, render: &Rende
             &kept_at,
             render.cell(&evidence).as_ref(),
             render.cell(&p.source.to_string()).as_ref(),
-        ]);
-    }
-    finish(writer)
+        ])?;
+        Ok(())
+    })?;
+    writer.flush()
 }

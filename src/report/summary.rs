@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::is_promise;
-use crate::model::{Promise, PromiseState, RunStats};
+use crate::model::{PromiseCounts, RunStats};
 use crate::rules::RuleSet;
 use crate::scorecard::Scorecards;
 use crate::transcript::SkipKind;
@@ -17,8 +17,8 @@ pub struct Summary<'a> {
     pub(crate) scorecards: &'a Scorecards,
     /// How many findings each rule has, in rule order.
     pub(crate) findings_per_rule: Vec<u64>,
-    /// Every promise of the run, judged.
-    pub(crate) promises: &'a [Promise],
+    /// How the run's promises were judged.
+    pub(crate) promises: &'a PromiseCounts,
     /// RFC 3339, when known.
     pub(crate) as_of: Option<String>,
     /// Files read, per input format.
@@ -36,15 +36,14 @@ impl Summary<'_> {
     /// A promise rule's totals: made (in this input), carried (from an earlier run), and
     /// how all of them were judged.
     fn promise_totals(&self, rule: u32) -> serde_json::Value {
-        let of_rule = || self.promises.iter().filter(move |p| p.rule == rule);
-        let state = |s: PromiseState| of_rule().filter(|p| p.state == s).count();
+        let count = self.promises.of_rule(rule);
         serde_json::json!({
-            "made": of_rule().filter(|p| !p.carried).count(),
-            "carried": of_rule().filter(|p| p.carried).count(),
-            "kept": state(PromiseState::Kept),
-            "broken": state(PromiseState::Broken),
-            "pending": state(PromiseState::Pending),
-            "unverifiable": state(PromiseState::Unverifiable),
+            "made": count.made,
+            "carried": count.carried,
+            "kept": count.kept,
+            "broken": count.broken,
+            "pending": count.pending,
+            "unverifiable": count.unverifiable,
         })
     }
 
@@ -131,17 +130,16 @@ impl Summary<'_> {
     pub fn lines(&self, seconds: f64) -> Vec<String> {
         let stats = self.stats;
         let mut lines = vec![self.read_line(), self.findings_line()];
-        if !self.promises.is_empty() {
-            let count =
-                |state: PromiseState| self.promises.iter().filter(|p| p.state == state).count();
-            let carried = self.promises.iter().filter(|p| p.carried).count();
+        let promises = self.promises.total();
+        if promises.made + promises.carried > 0 {
             lines.push(format!(
-                "promises: {} made, {carried} carried; {} kept, {} broken, {} pending, {} unverifiable",
-                self.promises.len() - carried,
-                count(PromiseState::Kept),
-                count(PromiseState::Broken),
-                count(PromiseState::Pending),
-                count(PromiseState::Unverifiable)
+                "promises: {} made, {} carried; {} kept, {} broken, {} pending, {} unverifiable",
+                promises.made,
+                promises.carried,
+                promises.kept,
+                promises.broken,
+                promises.pending,
+                promises.unverifiable
             ));
         }
         if let Some(baselined) = self.baselined {
