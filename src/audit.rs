@@ -400,8 +400,9 @@ impl ChunkSink for Merger<'_> {
 }
 
 impl<'r> Merger<'r> {
-    /// A merge of nothing yet: `retain_turns` as [`AuditOptions::retain_turns`], findings
-    /// spilled past `finding_budget` bytes, `metadata_rows` the rows of `--metadata`.
+    /// A merge of nothing yet: `retain_turns` as [`AuditOptions::retain_turns`], findings,
+    /// judged promises and held conversations spilled past `finding_budget` bytes in all,
+    /// `metadata_rows` the rows of `--metadata`.
     fn new(
         rules: &'r RuleSet,
         retain_turns: usize,
@@ -411,8 +412,11 @@ impl<'r> Merger<'r> {
         Merger {
             rules,
             run: AuditRun {
-                findings: FindingStore::new(finding_budget),
-                promises: Store::new(finding_budget),
+                // One budget for the three stores that wait for the end of the run: half for
+                // the findings, a quarter each for the judged promises and the conversations
+                // held for the promise join.
+                findings: FindingStore::new(finding_budget / 2),
+                promises: Store::new(finding_budget / 4),
                 stats: RunStats {
                     metadata: metadata_rows.map(|rows| MetadataStats {
                         rows,
@@ -426,7 +430,7 @@ impl<'r> Merger<'r> {
             teams: Tally::new(rules.rules.len()),
             ids: ConversationIds::default(),
             contacts: Contacts::default(),
-            held: Store::new(finding_budget),
+            held: Store::new(finding_budget / 4),
             held_count: 0,
             retain_turns,
             retained_promises: BTreeMap::new(),

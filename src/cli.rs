@@ -229,8 +229,10 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Run")]
     pub strict: bool,
 
-    /// Memory for findings waiting to be sorted; beyond it they are sorted in runs in a
-    /// temporary file ($TMPDIR) and merged from there. The output is the same either way
+    /// Memory for findings waiting to be sorted (half of it) and for promises and the
+    /// conversations that hold them, waiting for the promise join (a quarter each); beyond it
+    /// they are sorted in runs in a temporary file ($TMPDIR) and merged from there. The output
+    /// is the same either way
     #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size, help_heading = "Limits")]
     pub findings_memory: u64,
 
@@ -383,7 +385,8 @@ pub struct MergeArgs {
     #[arg(long, help_heading = "Run")]
     pub strict: bool,
 
-    /// Memory for findings waiting to be sorted; beyond it they go to a temporary file
+    /// Memory for findings, promises and the conversations that hold them, waiting for the
+    /// end of the run; beyond it they go to a temporary file
     #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size, help_heading = "Limits")]
     pub findings_memory: u64,
 
