@@ -16,7 +16,7 @@
 //! errors) and writes the results into `<pre id="selftest">`, so a headless browser's
 //! `--dump-dom` shows what a person would see (`tests/browser.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use rayon::prelude::*;
@@ -64,11 +64,17 @@ pub(crate) struct HtmlFindings {
     /// Conversations with findings (the findings come grouped by conversation).
     conversations: u64,
     last_conversation: Option<String>,
-    by_agent: BTreeMap<String, AgentFindings>,
-    /// Findings held in `by_agent` lists.
+    /// Whether the report shows the turns of the last conversation.
+    last_kept: bool,
+    /// Per agent with findings, in the order first seen; [`HtmlFindings::agents`] sorts them.
+    /// A hash map finds an agent's place: a sorted map's search was most of the cost of a
+    /// finding, on the thread that reads them all at the run's end.
+    agents: Vec<(String, AgentFindings)>,
+    agent_slot: HashMap<String, usize>,
+    /// Findings held in the agents' lists.
     held: usize,
     /// The conversations whose turns the report shows.
-    kept: BTreeSet<String>,
+    kept: HashSet<String>,
     /// Per kept conversation with findings, per 1-based turn: what the findings mark there.
     marks: BTreeMap<String, BTreeMap<usize, TurnMarks>>,
 }
@@ -105,11 +111,19 @@ impl HtmlFindings {
         if self.last_conversation.as_deref() != Some(finding.conversation_id.as_str()) {
             self.conversations += 1;
             self.last_conversation = Some(finding.conversation_id.clone());
+            self.last_kept = self.kept.contains(finding.conversation_id.as_str());
         }
-        let agent = match self.by_agent.get_mut(finding.agent_id.as_str()) {
-            Some(agent) => agent,
-            None => self.by_agent.entry(finding.agent_id.clone()).or_default(),
+        let slot = match self.agent_slot.get(finding.agent_id.as_str()) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.agents.len();
+                self.agent_slot.insert(finding.agent_id.clone(), slot);
+                let agent = (finding.agent_id.clone(), AgentFindings::default());
+                self.agents.push(agent);
+                slot
+            }
         };
+        let agent = &mut self.agents[slot].1;
         agent.count += 1;
         if !agent.closed && agent.first.len() < FINDINGS_PER_AGENT {
             agent.first.push(finding.clone());
@@ -118,7 +132,7 @@ impl HtmlFindings {
                 self.close_agents_past_the_cap();
             }
         }
-        if self.kept.contains(finding.conversation_id.as_str()) {
+        if self.last_kept {
             let turn = self
                 .marks
                 .entry(finding.conversation_id.clone())
@@ -136,7 +150,10 @@ impl HtmlFindings {
     /// show none (agents before them only gain findings): their lists are dropped.
     fn close_agents_past_the_cap(&mut self) {
         let mut before = 0usize;
-        for agent in self.by_agent.values_mut() {
+        let mut by_id: Vec<usize> = (0..self.agents.len()).collect();
+        by_id.sort_unstable_by(|&a, &b| self.agents[a].0.cmp(&self.agents[b].0));
+        for slot in by_id {
+            let agent = &mut self.agents[slot].1;
             if before >= FINDINGS_EMBEDDED {
                 self.held -= agent.first.len();
                 agent.first = Vec::new();
@@ -145,6 +162,15 @@ impl HtmlFindings {
                 before += agent.first.len();
             }
         }
+    }
+
+    /// The agents with findings, by id.
+    fn agents(&self) -> Vec<(&str, &AgentFindings)> {
+        let mut agents: Vec<(&str, &AgentFindings)> = (self.agents.iter())
+            .map(|(agent, findings)| (agent.as_str(), findings))
+            .collect();
+        agents.sort_unstable_by_key(|&(agent, _)| agent);
+        agents
     }
 }
 
@@ -472,10 +498,10 @@ impl HtmlReport<'_> {
         // Each agent with findings has an anchor, by agent order.
         let anchors: BTreeMap<&str, usize> = self
             .findings
-            .by_agent
-            .keys()
+            .agents()
+            .into_iter()
             .enumerate()
-            .map(|(index, agent)| (agent.as_str(), index))
+            .map(|(index, (agent, _))| (agent, index))
             .collect();
         self.write_head(page);
         self.write_totals(page);
@@ -590,14 +616,14 @@ impl HtmlReport<'_> {
             .collect();
         let mut embedded = 0usize;
         let mut findings_html = String::new();
-        for (agent, of_agent) in &findings.by_agent {
+        for (agent, of_agent) in findings.agents() {
             let room = FINDINGS_PER_AGENT.min(FINDINGS_EMBEDDED.saturating_sub(embedded));
             let shown = of_agent.first.len().min(room);
             embedded += shown;
             let _ = write!(
                 findings_html,
                 "<details id=\"agent-{}\"><summary>{} — {} finding{}{}</summary>",
-                anchors[agent.as_str()],
+                anchors[agent],
                 escape(agent),
                 of_agent.count,
                 plural(of_agent.count),

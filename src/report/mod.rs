@@ -179,7 +179,7 @@ pub(crate) struct FindingsCsv<W: Write> {
 /// What rendering a finding's row needs, owned, so that a batch can render on the pool while
 /// the caller holds on to its borrows.
 struct RowRenderer {
-    /// Per rule: id, severity and message.
+    /// Per rule: id, severity and message, the message as its cell ([`Render::cell`]).
     rules: Vec<(String, &'static str, String)>,
     redactor: Option<Redactor>,
     csv_guard: bool,
@@ -199,7 +199,7 @@ impl RowRenderer {
         let mut writer = csv_writer();
         for finding in findings {
             let (rule_id, severity, message) = &self.rules[finding.rule as usize];
-            let evidence = render.evidence(&finding.evidence);
+            // The cell strips hidden characters as `Render::evidence` does, once.
             let _ = writer.write_record([
                 render.cell(&finding.conversation_id).as_ref(),
                 render.cell(&finding.agent_id).as_ref(),
@@ -207,8 +207,8 @@ impl RowRenderer {
                 severity,
                 &finding.turn.to_string(),
                 &finding.at_ms.map(|ms| ms.to_string()).unwrap_or_default(),
-                render.cell(&evidence).as_ref(),
-                render.cell(message).as_ref(),
+                render.cell(&finding.evidence).as_ref(),
+                message.as_str(),
                 render.cell(&finding.source.to_string()).as_ref(),
             ]);
         }
@@ -230,7 +230,7 @@ impl<W: Write> FindingsCsv<W> {
                     (
                         rule.id.clone(),
                         rule.severity.as_str(),
-                        rule.message.clone(),
+                        render.cell(&rule.message).into_owned(),
                     )
                 })
                 .collect(),
