@@ -18,7 +18,7 @@
 //! on the text, the moment and the windows.
 //!
 //! Parsing allocates nothing but the words it returns: a word is held inline in lower case
-//! ([`Word`]), a worker tokenizes every promise turn into the same buffer, and expressions are
+//! (`Word`), a worker tokenizes every promise turn into the same buffer, and expressions are
 //! read only until the chosen one and the one after it are known. On a generated corpus with
 //! a promise in most conversations (6 MB, `audit -j1`, callgrind), the deadlines of its 1,317
 //! promises took about 51 M instructions with a `String` a word and a `Vec` a turn, 21 M now.

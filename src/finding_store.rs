@@ -595,7 +595,7 @@ mod tests {
             agent_id: format!("agent of {id}"),
             rule,
             turn,
-            at_ms: (turn % 2 == 0).then_some(turn as i64 * 1000 - 7),
+            at_ms: turn.is_multiple_of(2).then_some(turn as i64 * 1000 - 7),
             evidence: evidence.into(),
             source: Source {
                 file: Arc::from(file),

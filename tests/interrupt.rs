@@ -85,7 +85,10 @@ fn assert_whole(report: &Path, previous: &[Vec<u8>], conversations: u64) -> &'st
     );
     // Every conversation of the input is alike: as many findings each, all of them written.
     let total = summary["findings"].as_u64().expect("a count of findings");
-    assert!(total > 0 && total % conversations == 0, "{total} findings");
+    assert!(
+        total > 0 && total.is_multiple_of(conversations),
+        "{total} findings"
+    );
     let findings = String::from_utf8(current[0].clone()).unwrap();
     assert_eq!(
         findings.lines().count() as u64,
