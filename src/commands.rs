@@ -24,7 +24,7 @@ use callqa::transcript::ReadError;
 use callqa::visible::Visible;
 
 use crate::cli::{AuditArgs, Cli, Command, ConvertArgs, ExplainArgs, InputArgs, RulesCommand};
-use crate::cli::{EvalArgs, MergeArgs, SourceArgs, report_options, stdout_format};
+use crate::cli::{EvalArgs, GateArgs, MergeArgs, SourceArgs, report_options, stdout_format};
 use crate::messages::{err_message, message};
 
 /// Exit codes, in one place. When several apply, the highest wins.
@@ -151,6 +151,11 @@ fn rules_list(paths: &[PathBuf], phrases: bool) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
+/// The `--baseline` of audit or merge, read, when it is given.
+fn load_baseline(gates: &GateArgs) -> Result<Option<report::Baseline>, Failure> {
+    Ok(gates.baseline.as_deref().map(load::baseline).transpose()?)
+}
+
 /// What audit and explain load before reading transcripts: the rules, `--as-of` and the
 /// promises carried by `--promises`.
 fn load_inputs(input: &InputArgs) -> Result<(RuleSet, Option<jiff::Zoned>, Vec<Promise>), Failure> {
@@ -181,12 +186,7 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
     let cancel = cancel_on_ctrl_c();
     let (rules, as_of, carried) = load_inputs(&args.input)?;
-    let baseline = args
-        .gates
-        .baseline
-        .as_deref()
-        .map(load::baseline)
-        .transpose()?;
+    let baseline = load_baseline(&args.gates)?;
     let (threads, warning) = args.threads().map_err(Failure::Usage)?;
     if let Some(warning) = warning {
         message!("{warning}");
@@ -429,12 +429,7 @@ fn merge(args: MergeArgs) -> Result<Exit, Failure> {
         None => partials.as_of()?,
     };
     let carried = load::carried_promises(args.promises.as_deref(), rules)?;
-    let baseline = args
-        .gates
-        .baseline
-        .as_deref()
-        .map(load::baseline)
-        .transpose()?;
+    let baseline = load_baseline(&args.gates)?;
     let settings = partials.settings().clone();
     let keep_turns = if args.output.is_some() {
         settings.keep_turns
