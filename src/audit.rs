@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::callbacks::{Contacts, Judge};
 use crate::checks::{Auditor, fold_judged};
-use crate::conversation_ids::{ConversationIds, NotAdded};
+use crate::conversation_ids::{ConversationIds, ConversationNumber, NotAdded};
 use crate::finding_store::{
     FileNumbers, FindingStore, Record, Store, read_array, read_optional, read_text, read_usize,
     write_optional, write_text,
@@ -291,6 +291,8 @@ fn turn_gap(
 struct Held {
     /// Its place among the held conversations: the store's order.
     number: u64,
+    /// Its number in the run's [`ConversationIds`]: its own contact never keeps its promises.
+    conversation: ConversationNumber,
     team: Option<String>,
     agents: Vec<AgentPart>,
     promises: Vec<Promise>,
@@ -320,6 +322,7 @@ impl Record for Held {
     /// Its number, team, agents (id and a byte per rule state) and promises.
     fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> std::io::Result<()> {
         out.extend_from_slice(&self.number.to_le_bytes());
+        out.extend_from_slice(&self.conversation.to_le_bytes());
         write_optional(out, self.team.as_deref(), write_text);
         out.extend_from_slice(&(self.agents.len() as u64).to_le_bytes());
         for agent in &self.agents {
@@ -336,6 +339,7 @@ impl Record for Held {
 
     fn decode(reader: &mut impl std::io::Read, files: &[Arc<str>]) -> std::io::Result<Held> {
         let number = u64::from_le_bytes(read_array(reader)?);
+        let conversation = u32::from_le_bytes(read_array(reader)?);
         let team = read_optional(reader, read_text)?;
         let mut agents = Vec::new();
         for _ in 0..read_usize(reader)? {
@@ -356,6 +360,7 @@ impl Record for Held {
         }
         Ok(Held {
             number,
+            conversation,
             team,
             agents,
             promises,
@@ -387,6 +392,8 @@ struct Merger<'r> {
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
     retained_promises: BTreeMap<String, RetainedConversation>,
+    /// The threads the promise join may use at the end (see [`judge_held`]).
+    threads: usize,
 }
 
 impl ChunkSink for Merger<'_> {
@@ -402,12 +409,13 @@ impl ChunkSink for Merger<'_> {
 impl<'r> Merger<'r> {
     /// A merge of nothing yet: `retain_turns` as [`AuditOptions::retain_turns`], findings,
     /// judged promises and held conversations spilled past `finding_budget` bytes in all,
-    /// `metadata_rows` the rows of `--metadata`.
+    /// `metadata_rows` the rows of `--metadata`; the promise join at the end on `threads`.
     fn new(
         rules: &'r RuleSet,
         retain_turns: usize,
         finding_budget: usize,
         metadata_rows: Option<u64>,
+        threads: usize,
     ) -> Merger<'r> {
         Merger {
             rules,
@@ -434,6 +442,7 @@ impl<'r> Merger<'r> {
             held_count: 0,
             retain_turns,
             retained_promises: BTreeMap::new(),
+            threads,
             matched_rows: vec![false; metadata_rows.map_or(0, |rows| rows as usize)],
         }
     }
@@ -533,6 +542,7 @@ impl<'r> Merger<'r> {
                     if held {
                         self.held.push(Held {
                             number: self.held_count,
+                            conversation: number,
                             team,
                             agents: audit.agents,
                             promises: audit.promises,
@@ -602,15 +612,12 @@ impl<'r> Merger<'r> {
             run.promises.push(promise)
         };
         let mut held = std::mem::take(&mut self.held);
-        held.visit(|conversation| {
+        judge_held(&mut held, &judge, self.threads, |conversation| {
             let mut audit = ConversationAudit {
                 agents: conversation.agents,
                 promises: conversation.promises,
                 ..ConversationAudit::default()
             };
-            for promise in &mut audit.promises {
-                judge.judge(promise);
-            }
             fold_judged(&mut audit);
             self.scorecards.add_as(&audit, self.rules, None);
             self.teams
@@ -628,7 +635,7 @@ impl<'r> Merger<'r> {
             if self.ids.contains(&promise.conversation_id) {
                 continue;
             }
-            judge.judge(&mut promise);
+            judge.judge(&mut promise, None);
             self.scorecards.add_carried(&promise, self.rules);
             if promise.state == PromiseState::Broken {
                 run.findings.push(promise.finding())?;
@@ -651,6 +658,62 @@ impl<'r> Merger<'r> {
     }
 }
 
+/// How many held conversations the promise join's reader hands over at a time.
+const JUDGED_BATCH: usize = 256;
+
+/// Reads the held conversations back in order, judges their promises, and hands each to
+/// `fold`, in order. On more than one thread the reading and judging run on a thread of their
+/// own, a few batches ahead of the folding (findings, promises, scorecards) on this one: the
+/// join runs after the last chunk, when no other work overlaps it, so it would otherwise be
+/// the run's one serial stretch. The first error (of either side) stops both.
+fn judge_held(
+    held: &mut Store<Held>,
+    judge: &Judge,
+    threads: usize,
+    mut fold: impl FnMut(Held) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let judge_one = move |conversation: &mut Held| {
+        for promise in &mut conversation.promises {
+            judge.judge(promise, Some(conversation.conversation));
+        }
+    };
+    if threads < 2 {
+        return held.visit(|mut conversation| {
+            judge_one(&mut conversation);
+            fold(conversation)
+        });
+    }
+    let (send, receive) = crossbeam_channel::bounded::<Vec<Held>>(4);
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("callqa-judge".into())
+            .spawn_scoped(scope, move || {
+                let mut batch = Vec::with_capacity(JUDGED_BATCH);
+                held.visit(|mut conversation| {
+                    judge_one(&mut conversation);
+                    batch.push(conversation);
+                    if batch.len() == JUDGED_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(JUDGED_BATCH));
+                        // Fails only when the folding stopped on an error, which it returns.
+                        send.send(full)
+                            .map_err(|_| std::io::Error::other("the promise join stopped"))?;
+                    }
+                    Ok(())
+                })?;
+                // As above: a failed send means the folding's error is the one to report.
+                let _ = send.send(batch);
+                Ok(())
+            })?;
+        let folded = receive.iter().flatten().try_for_each(&mut fold);
+        // Unblocks the reader if the folding stopped early.
+        drop(receive);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        folded.and(read)
+    })
+}
+
 /// Audits `files` against `rules`. `on_progress(conversations)` is called on the calling thread
 /// after each chunk is merged.
 pub fn run(
@@ -666,6 +729,7 @@ pub fn run(
             .finding_budget_bytes
             .unwrap_or(crate::finding_store::DEFAULT_BUDGET_BYTES),
         options.metadata.as_ref().map(|m| m.rows.len() as u64),
+        options.threads,
     );
     run_into(files, rules, options, &mut merger, on_progress)?;
     Ok(merger.finish(options.as_of.clone(), options.carried_promises.clone())?)
@@ -679,15 +743,17 @@ pub(crate) struct Replay<'r> {
 }
 
 impl<'r> Replay<'r> {
-    /// As [`run`] would merge with `retain_turns`, `finding_budget` and `--metadata`'s rows.
+    /// As [`run`] would merge with `retain_turns`, `finding_budget` and `--metadata`'s rows,
+    /// judging the promises on `threads`.
     pub(crate) fn new(
         rules: &'r RuleSet,
         retain_turns: usize,
         finding_budget: usize,
         metadata_rows: Option<u64>,
+        threads: usize,
     ) -> Replay<'r> {
         Replay {
-            merger: Merger::new(rules, retain_turns, finding_budget, metadata_rows),
+            merger: Merger::new(rules, retain_turns, finding_budget, metadata_rows, threads),
             turns_full: AtomicBool::new(false),
         }
     }

@@ -124,15 +124,15 @@ impl Contacts {
         }
     }
 
-    /// The earliest contact of `customer` after `after` and no later than `until`.
+    /// The earliest contact of `customer` after `after` and no later than `until`, other than
+    /// conversation `except`.
     fn keeping(
         &self,
         customer: &str,
         after: Timestamp,
         until: Timestamp,
         outbound_only: bool,
-        except: &str,
-        ids: &ConversationIds,
+        except: Option<ConversationNumber>,
     ) -> Option<&Contact> {
         let customer = self.customers.find(customer)?;
         let (after, until) = (instant(after), instant(until));
@@ -142,7 +142,7 @@ impl Contacts {
         self.list[from..]
             .iter()
             .take_while(|c| c.customer == customer && c.start() <= until)
-            .find(|c| (!outbound_only || c.outbound()) && ids.id(c.conversation) != except)
+            .find(|c| (!outbound_only || c.outbound()) && Some(c.conversation) != except)
     }
 }
 
@@ -171,7 +171,9 @@ impl<'a> Judge<'a> {
         }
     }
 
-    pub(crate) fn judge(&self, promise: &mut Promise) {
+    /// Judges `promise`, made in conversation `own` of this run (`None`: one not read in this
+    /// run, as a carried promise's), whose own contact never keeps it.
+    pub(crate) fn judge(&self, promise: &mut Promise, own: Option<ConversationNumber>) {
         promise.kept_by = None;
         let (Some(customer), Some(made_at), Some(deadline)) =
             (&promise.customer_id, &promise.made_at, &promise.deadline)
@@ -191,8 +193,7 @@ impl<'a> Judge<'a> {
             made_at.timestamp(),
             deadline.timestamp(),
             outbound_only,
-            &promise.conversation_id,
-            self.ids,
+            own,
         );
         promise.state = if let Some(contact) = keeping {
             promise.kept_by = Some((
@@ -234,7 +235,7 @@ mod tests {
         add("2026-11-19T12:00:00Z", true, "callback");
         let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
         let mut promise = test_promise("2026-11-20T10:00:00Z");
-        judge.judge(&mut promise);
+        judge.judge(&mut promise, None);
         assert_eq!(promise.state, PromiseState::Kept);
         assert_eq!(promise.kept_by.unwrap().0, "callback");
     }
@@ -301,16 +302,43 @@ mod tests {
         ];
         for (deadline, state, kept_by) in cases {
             let mut p = promise(deadline);
-            judge.judge(&mut p);
+            judge.judge(&mut p, None);
             assert_eq!(p.state, state, "{deadline}");
             assert_eq!(p.kept_by.as_ref().map(|k| k.0.as_str()), kept_by);
         }
         let mut pending = promise("2026-11-26T00:00:00Z");
         pending.customer_id = Some("nobody".into());
-        judge.judge(&mut pending);
+        judge.judge(&mut pending, None);
         assert_eq!(pending.state, PromiseState::Pending);
         pending.customer_id = None;
-        judge.judge(&mut pending);
+        judge.judge(&mut pending, None);
         assert_eq!(pending.state, PromiseState::Unverifiable);
+    }
+
+    #[test]
+    fn a_promise_is_never_kept_by_its_own_conversation() {
+        let rules = crate::checks::test_support::rule_set(
+            "kind = \"promise\"\nphrases = [\"call you back\"]",
+        );
+        let mut contacts = Contacts::default();
+        let mut ids = ConversationIds::default();
+        // The promise's own conversation starts inside the window (a clock skew, or a
+        // promise made before the conversation's stated start); another contact keeps it later.
+        let own = ids.add("c", &test_source()).unwrap();
+        contacts.add("cu", &zoned("2026-11-19T11:00:00Z"), false, own);
+        let other = ids.add("later", &test_source()).unwrap();
+        contacts.add("cu", &zoned("2026-11-19T12:00:00Z"), false, other);
+        let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
+        let cases = [
+            (Some(own), Some("later")),
+            (Some(other), Some("c")),
+            (None, Some("c")),
+        ];
+        for (excluded, kept_by) in cases {
+            let mut promise = test_promise("2026-11-20T10:00:00Z");
+            judge.judge(&mut promise, excluded);
+            assert_eq!(promise.state, PromiseState::Kept, "{excluded:?}");
+            assert_eq!(promise.kept_by.as_ref().map(|k| k.0.as_str()), kept_by);
+        }
     }
 }

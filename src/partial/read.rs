@@ -241,7 +241,14 @@ impl Partials {
         on_progress: &mut dyn FnMut(u64),
     ) -> Result<AuditRun, PartialError> {
         let metadata_rows = self.settings().metadata.as_ref().map(|m| m.rows);
-        let mut replay = Replay::new(&self.rules, keep_turns, finding_budget, metadata_rows);
+        // The join at the end on as many threads as the report is rendered on.
+        let mut replay = Replay::new(
+            &self.rules,
+            keep_turns,
+            finding_budget,
+            metadata_rows,
+            rayon::current_num_threads(),
+        );
         let mut streams = self
             .opened
             .iter()
