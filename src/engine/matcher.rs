@@ -147,16 +147,26 @@ impl PhraseMatcher {
         };
         first_visit(start);
         let mut order = vec![start];
+        // The NFA's transitions of `order[i]`, one per class, at `i * class_count`: asked once
+        // here and reused to fill the table (each `next_state` follows failure links).
+        let class_count = class_bytes.len();
+        let mut transitions = Vec::new();
         let mut visited = 0;
         while visited < order.len() {
             let state = order[visited];
             visited += 1;
             for &byte in &class_bytes {
                 let next = nfa.next_state(Anchored::No, state, byte);
+                transitions.push(next);
                 if first_visit(next) {
                     order.push(next);
                 }
             }
+        }
+        // `visit_of[state]`: the place of a reachable NFA state in `order`.
+        let mut visit_of = vec![0; seen.len()];
+        for (visit, &state) in order.iter().enumerate() {
+            visit_of[state.as_usize()] = visit;
         }
         let (mut rows, other): (Vec<StateID>, Vec<StateID>) =
             order.into_iter().partition(|&state| nfa.is_match(state));
@@ -168,7 +178,6 @@ impl PhraseMatcher {
             row_of[state.as_usize()] = row;
         }
 
-        let class_count = class_bytes.len();
         if rows
             .len()
             .checked_mul(class_count)
@@ -184,8 +193,9 @@ impl PhraseMatcher {
         let mut match_starts = vec![0];
         let mut matches = Vec::new();
         for (row, &state) in rows.iter().enumerate() {
-            for &byte in &class_bytes {
-                next.push(state_of(nfa.next_state(Anchored::No, state, byte)));
+            let first = visit_of[state.as_usize()] * class_count;
+            for &target in &transitions[first..first + class_count] {
+                next.push(state_of(target));
             }
             if row < match_rows {
                 for index in 0..nfa.match_len(state) {

@@ -427,11 +427,9 @@ impl RuleSet {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    // Asked once per example and pattern of a pack: memchr counts the file's newlines by the
+    // vector, where a byte-by-byte count took a tenth of every start.
+    memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() + 1
 }
 
 /// A phrase of a rule as compiled: its role, how it was written, its literal variants, and
