@@ -317,8 +317,8 @@ struct Report<'a> {
 impl Report<'_> {
     /// Writes the six files of the report folder, replacing it whole. The files that do not
     /// depend on the pass over the findings (the scorecards, promises and teams) are written
-    /// on a thread of their own while this one reads the findings, then the summary and the
-    /// page, which need that pass.
+    /// on a thread of their own while this one reads the findings (on one thread, after
+    /// them), then the summary and the page, which need that pass.
     fn write(
         &self,
         run: &mut AuditRun,
@@ -343,33 +343,41 @@ impl Report<'_> {
             &run.teams,
             &mut run.promises,
         );
-        let (pass, others) = std::thread::scope(|scope| {
-            let others = std::thread::Builder::new()
-                .name("callqa-report".into())
-                .spawn_scoped(scope, || -> Result<(), atomic::WriteError> {
-                    write(
-                        report::SCORECARDS_FILE,
-                        &report::scorecards_csv(scorecards, rules, render),
-                    )?;
-                    staging.write_with(report::PROMISES_FILE, |out| {
-                        let mut out = Visible::new(out);
-                        report::write_promises_csv(promises, rules, render, &mut out)?;
-                        out.into_inner().map(drop)
-                    })?;
-                    write(report::TEAMS_FILE, &report::teams_csv(teams, rules, render))
-                });
+        let mut write_others = || -> Result<(), atomic::WriteError> {
+            write(
+                report::SCORECARDS_FILE,
+                &report::scorecards_csv(scorecards, rules, render),
+            )?;
+            staging.write_with(report::PROMISES_FILE, |out| {
+                let mut out = Visible::new(out);
+                report::write_promises_csv(promises, rules, render, &mut out)?;
+                out.into_inner().map(drop)
+            })?;
+            write(report::TEAMS_FILE, &report::teams_csv(teams, rules, render))
+        };
+        // `-j1` (a rayon pool of one, built by the audit command) is a one-core run: the
+        // files one after another on this thread.
+        let (pass, others) = if rayon::current_num_threads() == 1 {
             let pass = self.write_findings(findings, baseline, &mut html_findings, &staging);
-            let others = match others {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(error) => Err(atomic::WriteError::Io {
-                    path: staging.path(report::SCORECARDS_FILE),
-                    source: error,
-                }),
-            };
-            (pass, others)
-        });
+            (pass, write_others())
+        } else {
+            std::thread::scope(|scope| {
+                let others = std::thread::Builder::new()
+                    .name("callqa-report".into())
+                    .spawn_scoped(scope, write_others);
+                let pass = self.write_findings(findings, baseline, &mut html_findings, &staging);
+                let others = match others {
+                    Ok(thread) => thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(error) => Err(atomic::WriteError::Io {
+                        path: staging.path(report::SCORECARDS_FILE),
+                        source: error,
+                    }),
+                };
+                (pass, others)
+            })
+        };
         // The first failure in the order the files were once written one after another.
         let pass = pass?;
         others?;

@@ -179,6 +179,55 @@ fn file_order_and_threads_change_nothing() {
 }
 
 #[test]
+fn a_join_of_many_held_conversations_is_the_same_on_any_thread_count() {
+    // 1,500 conversations, every one holding a promise: more than the join hands over in one
+    // batch, and with 4 KiB of memory the held conversations spill to disk. Customers come
+    // back within hours or days, so promises end kept, broken and pending.
+    let temp = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..1500u32 {
+        let (day, hour) = (10 + i % 15, i % 24);
+        text.push_str(&format!(
+            "{{\"id\": \"m-{i:04}\", \"agent_id\": \"a-{}\", \"customer_id\": \"cu-{}\", \
+             \"started_at\": \"2026-11-{day:02}T{hour:02}:00:00Z\", \"turns\": [\
+             {{\"speaker\": \"customer\", \"text\": \"my line is down\"}}, \
+             {{\"speaker\": \"agent\", \"text\": \"I'll call you back within {} hours.\"}}]}}\n",
+            i % 7,
+            i % 97,
+            1 + i % 30,
+        ));
+    }
+    let input = temp.path().join("many.jsonl");
+    std::fs::write(&input, text).unwrap();
+    let mut reports = Vec::new();
+    for (threads, memory) in [("1", "32M"), ("2", "32M"), ("2", "4K"), ("3", "4K")] {
+        let out = temp.path().join(format!("out-{threads}-{memory}"));
+        audit(
+            &[input.to_str().unwrap()],
+            &["-j", threads, "--findings-memory", memory],
+            &out,
+        );
+        let files: Vec<Vec<u8>> = REPORT
+            .iter()
+            .map(|name| std::fs::read(out.join(name)).unwrap())
+            .collect();
+        reports.push(files);
+    }
+    let promises = String::from_utf8(reports[0][3].clone()).unwrap();
+    for state in ["kept", "broken", "pending"] {
+        assert!(promises.contains(state), "no {state} promise");
+    }
+    for (other, setting) in reports[1..].iter().zip(["-j2", "-j2 4K", "-j3 4K"]) {
+        for (index, name) in REPORT.iter().enumerate() {
+            assert!(
+                other[index] == reports[0][index],
+                "{name} differs with {setting}"
+            );
+        }
+    }
+}
+
+#[test]
 fn explain_shows_each_promise_with_its_state_and_keeper() {
     let output = common::command()
         .args([
