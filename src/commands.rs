@@ -276,6 +276,7 @@ impl Ended<'_> {
         report_problems(&problems, self.verbose);
         let mut exit = Exit::Success;
         let mut baselined = None;
+        let mut failed_gates = Vec::new();
         if let Some(failure) = publish::input_failure(&run, self.strict, problems.len()) {
             err_message!("{failure}");
             exit = Exit::Input;
@@ -283,10 +284,10 @@ impl Ended<'_> {
             let mut stdout = std::io::stdout().lock();
             let published =
                 publish::publish(&mut run, rules, files_by_format, options, &mut stdout)?;
-            for gate in &published.failed_gates {
-                message!("{gate}");
+            if !published.failed_gates.is_empty() {
                 exit = Exit::GateFailed;
             }
+            failed_gates = published.failed_gates;
             baselined = published.baselined;
         }
         if !self.quiet {
@@ -294,6 +295,10 @@ impl Ended<'_> {
             for line in summary.lines(self.started.elapsed().as_secs_f64()) {
                 message!("{line}");
             }
+        }
+        // Last, under the summary: the line a CI log's reader looks for.
+        for gate in &failed_gates {
+            message!("{gate}");
         }
         // The report is written and in place, and the process ends next: freeing the run's
         // findings, promises and kept turns one by one would only delay the exit.
