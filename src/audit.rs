@@ -663,9 +663,11 @@ const JUDGED_BATCH: usize = 256;
 
 /// Reads the held conversations back in order, judges their promises, and hands each to
 /// `fold`, in order. On more than one thread the reading and judging run on a thread of their
-/// own, a few batches ahead of the folding (findings, promises, scorecards) on this one: the
-/// join runs after the last chunk, when no other work overlaps it, so it would otherwise be
-/// the run's one serial stretch. The first error (of either side) stops both.
+/// own, ahead of the folding (findings, promises, scorecards) on this one: the join runs
+/// after the last chunk, when no other work overlaps it, so it would otherwise be the run's
+/// one serial stretch. Up to 16 batches wait between the two, so that neither waits on the
+/// other's uneven batches (with 4, both were busy four fifths of the time). The first error
+/// (of either side) stops both.
 fn judge_held(
     held: &mut Store<Held>,
     judge: &Judge,
@@ -683,7 +685,7 @@ fn judge_held(
             fold(conversation)
         });
     }
-    let (send, receive) = crossbeam_channel::bounded::<Vec<Held>>(4);
+    let (send, receive) = crossbeam_channel::bounded::<Vec<Held>>(16);
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("callqa-judge".into())
