@@ -77,6 +77,12 @@ pub struct Store<R> {
     text_bytes: usize,
     /// Whether `buffer` is sorted (set by a read, cleared by a push).
     buffer_sorted: bool,
+    /// Whether every record came in order (none before the one pushed ahead of it): then the
+    /// runs follow one another and are read back one at a time, not merged.
+    pushed_in_order: bool,
+    /// The last record of the last run, while `pushed_in_order`: what the next push is
+    /// compared with when the buffer is empty.
+    last_spilled: Option<R>,
     runs: Vec<Run>,
     files: FileNumbers,
     len: u64,
@@ -105,6 +111,8 @@ impl<R: Record> Store<R> {
             buffer: Vec::new(),
             text_bytes: 0,
             buffer_sorted: true,
+            pushed_in_order: true,
+            last_spilled: None,
             runs: Vec::new(),
             files: FileNumbers::default(),
             len: 0,
@@ -142,6 +150,13 @@ impl<R: Record> Store<R> {
         }
         self.len += 1;
         self.text_bytes += record.text_bytes();
+        if self.pushed_in_order {
+            let previous = self.buffer.last().or(self.last_spilled.as_ref());
+            if previous.is_some_and(|previous| record.order(previous) == Ordering::Less) {
+                self.pushed_in_order = false;
+                self.last_spilled = None;
+            }
+        }
         self.buffer.push(record);
         self.buffer_sorted = false;
         let slots = self.buffer.capacity() * std::mem::size_of::<R>();
@@ -169,6 +184,9 @@ impl<R: Record> Store<R> {
             file,
             count: self.buffer.len() as u64,
         });
+        if self.pushed_in_order {
+            self.last_spilled = self.buffer.last().cloned();
+        }
         // The next run is about as long: no doubling (and copying) of the buffer past it.
         self.buffer = Vec::with_capacity(self.buffer.len());
         self.text_bytes = 0;
@@ -185,6 +203,21 @@ impl<R: Record> Store<R> {
             self.buffer_sorted = true;
         }
         if self.runs.is_empty() {
+            return self.buffer.iter().cloned().try_for_each(&mut each);
+        }
+        if self.pushed_in_order {
+            // The runs, then the buffer, are in order one after another: one read buffer at a
+            // time (a merge keeps one per run: with hundreds of runs, tens of MB).
+            for run in &mut self.runs {
+                run.file.seek(SeekFrom::Start(0))?;
+                let mut reader = RunReader {
+                    reader: BufReader::with_capacity(RUN_BUFFER_BYTES, &run.file),
+                    left: run.count,
+                };
+                while let Some(record) = reader.next(&self.files.names)? {
+                    each(record)?;
+                }
+            }
             return self.buffer.iter().cloned().try_for_each(each);
         }
         let mut readers = Vec::with_capacity(self.runs.len());
@@ -638,6 +671,38 @@ mod tests {
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}");
             // A second read gives the same.
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}, again");
+        }
+    }
+
+    #[test]
+    fn records_pushed_in_order_read_back_run_by_run_and_one_out_of_order_merges() {
+        // In key order with ties (equal keys in evidence order), then the same with one
+        // finding moved to the end, which must turn the read back into a merge.
+        let mut in_order = scrambled();
+        in_order.sort_by(|a, b| key(a).cmp(&key(b)));
+        let mut one_late = in_order.clone();
+        let late = one_late.remove(3);
+        one_late.push(late);
+        for (input, sequential) in [(&in_order, true), (&one_late, false)] {
+            let mut expected = input.clone();
+            expected.sort_by(|a, b| key(a).cmp(&key(b)));
+            for budget in [usize::MAX, 4096, 0] {
+                let mut store = FindingStore::new(budget);
+                for finding in input.iter().cloned() {
+                    store.push(finding).unwrap();
+                }
+                assert_eq!(store.pushed_in_order, sequential, "budget {budget}");
+                assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}");
+                // Pushed after a read, in order still: read back after the others.
+                let mut after = finding("z-999", 1, 0, "after", "a.jsonl");
+                store.push(after.clone()).unwrap();
+                let all = store.to_vec().unwrap();
+                assert_eq!(all.last(), Some(&after), "budget {budget}");
+                after.conversation_id = "a-000".into();
+                store.push(after.clone()).unwrap();
+                assert!(!store.pushed_in_order);
+                assert_eq!(store.to_vec().unwrap()[0], after, "budget {budget}");
+            }
         }
     }
 
