@@ -21,6 +21,7 @@
 
 use jiff::{Timestamp, Zoned};
 
+use crate::chunked::Chunked;
 use crate::conversation_ids::{ConversationIds, ConversationNumber, StringNumbers};
 use crate::model::{Promise, PromiseState};
 use crate::rules::{KeptBy, RuleKind, RuleSet};
@@ -74,8 +75,11 @@ const _: () = assert!(CONTACT_BYTES <= 24);
 #[derive(Debug, Default)]
 pub struct Contacts {
     customers: StringNumbers,
+    /// Contacts as they are added, in chunks: the list grows to the run's end without a
+    /// doubling vector's moment of holding two copies.
+    added: Chunked<Contact>,
+    /// The contacts by customer and start, once [`Contacts::sort`] has moved `added` here.
     list: Vec<Contact>,
-    sorted: bool,
 }
 
 impl Contacts {
@@ -91,27 +95,32 @@ impl Contacts {
             return;
         };
         let (start_second, start_nanosecond) = instant(start.timestamp());
-        self.list.push(Contact {
+        self.added.push(Contact {
             start_second,
             start_nanosecond,
             customer,
             conversation,
             offset_and_outbound: start.offset().seconds() * 2 + i32::from(outbound),
         });
-        self.sorted = false;
     }
 
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.list.len() + self.added.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len() == 0
     }
 
     /// Ties of customer and start are ordered by conversation id.
     fn sort(&mut self, ids: &ConversationIds) {
-        if !self.sorted {
+        if !self.added.is_empty() {
+            let added = std::mem::take(&mut self.added);
+            if self.list.is_empty() {
+                self.list = added.into_vec();
+            } else {
+                self.list.extend(added.into_vec());
+            }
             // The ids are looked up only on a tie: they live elsewhere in memory. Ids are
             // unique in a run, so the order is total and an unstable sort gives the same
             // list without a stable sort's scratch buffer (up to 8 MB, at the run's peak).
@@ -120,7 +129,6 @@ impl Contacts {
                     .cmp(&(b.customer, b.start()))
                     .then_with(|| ids.id(a.conversation).cmp(ids.id(b.conversation)))
             });
-            self.sorted = true;
         }
     }
 

@@ -6,7 +6,7 @@
 //! with the input. A conversation is its number in merge order; its id is a slice of one
 //! shared string, its source a 32-bit line (and a file per run of conversations from one
 //! file), and the lookup table holds numbers only. Per conversation that is the id's length
-//! plus [`BYTES_PER_CONVERSATION`] (plus the spare room of growing vectors and table): about
+//! plus [`BYTES_PER_CONVERSATION`] (plus the spare room of a chunk and the table): about
 //! 31 bytes for a 14-byte id, against about 110 for a map from a shared `Arc<str>` to a
 //! `Source`.
 
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
+use crate::chunked::Chunked;
 use crate::transcript::Source;
 
 /// Fixed bytes per conversation: the id's end (8) and line (4) in their vectors, and a number
@@ -29,8 +30,8 @@ pub const BYTES_PER_CONVERSATION: usize = 8 + 4 + 4 + 1;
 #[derive(Debug, Default)]
 pub struct StringNumbers {
     text: String,
-    /// Where each string ends in `text`.
-    ends: Vec<u64>,
+    /// Where each string ends in `text` (in chunks, see [`Chunked`]).
+    ends: Chunked<u64>,
     /// String numbers, found by their string's hash.
     table: HashTable<u32>,
     /// foldhash, randomly seeded: SipHash (std's) was 0.4% of a run's samples on the merge.
@@ -54,7 +55,7 @@ impl Number {
     }
 }
 
-fn string_of<'t>(text: &'t str, ends: &[u64], number: u32) -> &'t str {
+fn string_of<'t>(text: &'t str, ends: &Chunked<u64>, number: u32) -> &'t str {
     let number = number as usize;
     let start = if number == 0 { 0 } else { ends[number - 1] };
     &text[start as usize..ends[number] as usize]
@@ -119,7 +120,7 @@ pub struct ConversationIds {
     /// number), and the file (an index into `file_names`).
     file_runs: Vec<(ConversationNumber, u32)>,
     /// Each conversation's line; [`LONG_LINE`] for a line kept in `long_lines`.
-    lines: Vec<u32>,
+    lines: Chunked<u32>,
     long_lines: HashMap<ConversationNumber, u64>,
     file_names: Vec<Arc<str>>,
     file_numbers: HashMap<Arc<str>, u32>,

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod callbacks;
 pub mod checks;
+pub mod chunked;
 pub mod conversation_ids;
 pub mod conversations;
 pub mod deadline;
