@@ -13,7 +13,7 @@ use std::ops::Index;
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
-/// A growing list, in chunks of [`CHUNK`] items.
+/// A growing list, in chunks of 65,536 items.
 #[derive(Debug, Clone)]
 pub struct Chunked<T> {
     chunks: Vec<Vec<T>>,
