@@ -392,7 +392,7 @@ struct Merger<'r> {
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
     retained_promises: BTreeMap<String, RetainedConversation>,
-    /// The threads the promise join may use at the end (see [`judge_held`]).
+    /// The threads the promise join may use at the end (two at most: see `finish`).
     threads: usize,
 }
 
@@ -612,7 +612,15 @@ impl<'r> Merger<'r> {
             run.promises.push(promise)
         };
         let mut held = std::mem::take(&mut self.held);
-        judge_held(&mut held, &judge, self.threads, |conversation| {
+        // On more than one thread, the held conversations are read back and judged on a second
+        // thread while this one folds them: the join runs after the last chunk, when nothing
+        // else overlaps it (a quarter of a callback-heavy run's end on one thread).
+        let judge_one = |conversation: &mut Held| {
+            for promise in &mut conversation.promises {
+                judge.judge(promise, Some(conversation.conversation));
+            }
+        };
+        held.visit_ahead(self.threads > 1, judge_one, |conversation| {
             let mut audit = ConversationAudit {
                 agents: conversation.agents,
                 promises: conversation.promises,
@@ -656,64 +664,6 @@ impl<'r> Merger<'r> {
         }
         Ok(self.run)
     }
-}
-
-/// How many held conversations the promise join's reader hands over at a time.
-const JUDGED_BATCH: usize = 256;
-
-/// Reads the held conversations back in order, judges their promises, and hands each to
-/// `fold`, in order. On more than one thread the reading and judging run on a thread of their
-/// own, ahead of the folding (findings, promises, scorecards) on this one: the join runs
-/// after the last chunk, when no other work overlaps it, so it would otherwise be the run's
-/// one serial stretch. Up to 16 batches wait between the two, so that neither waits on the
-/// other's uneven batches (with 4, both were busy four fifths of the time). The first error
-/// (of either side) stops both.
-fn judge_held(
-    held: &mut Store<Held>,
-    judge: &Judge,
-    threads: usize,
-    mut fold: impl FnMut(Held) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let judge_one = move |conversation: &mut Held| {
-        for promise in &mut conversation.promises {
-            judge.judge(promise, Some(conversation.conversation));
-        }
-    };
-    if threads < 2 {
-        return held.visit(|mut conversation| {
-            judge_one(&mut conversation);
-            fold(conversation)
-        });
-    }
-    let (send, receive) = crossbeam_channel::bounded::<Vec<Held>>(16);
-    std::thread::scope(|scope| {
-        let reader = std::thread::Builder::new()
-            .name("callqa-judge".into())
-            .spawn_scoped(scope, move || {
-                let mut batch = Vec::with_capacity(JUDGED_BATCH);
-                held.visit(|mut conversation| {
-                    judge_one(&mut conversation);
-                    batch.push(conversation);
-                    if batch.len() == JUDGED_BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(JUDGED_BATCH));
-                        // Fails only when the folding stopped on an error, which it returns.
-                        send.send(full)
-                            .map_err(|_| std::io::Error::other("the promise join stopped"))?;
-                    }
-                    Ok(())
-                })?;
-                // As above: a failed send means the folding's error is the one to report.
-                let _ = send.send(batch);
-                Ok(())
-            })?;
-        let folded = receive.iter().flatten().try_for_each(&mut fold);
-        // Unblocks the reader if the folding stopped early.
-        drop(receive);
-        let read = reader
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        folded.and(read)
-    })
 }
 
 /// Audits `files` against `rules`. `on_progress(conversations)` is called on the calling thread
