@@ -196,6 +196,9 @@ fn audit(args: AuditArgs) -> Result<Exit, Failure> {
         report::atomic::check_target(output).map_err(|err| Failure::Usage(err.to_string()))?;
     }
     let sources = open_sources(&audit_paths(&args)?, &args.input.judged.source)?;
+    for line in sources.discovery.assumed_lines() {
+        message!("{line}");
+    }
     if args.verbose {
         print_formats(&sources.discovery);
     }
@@ -371,6 +374,9 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
         message!("{warning}");
     }
     let sources = open_sources(&paths, &args.input.judged.source)?;
+    for line in sources.discovery.assumed_lines() {
+        message!("{line}");
+    }
     if args.verbose {
         print_formats(&sources.discovery);
     }

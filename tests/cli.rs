@@ -906,3 +906,27 @@ fn a_thread_count_past_the_machine_is_clamped_with_a_warning() {
     assert_eq!(stdout(&many), stdout(&one));
     assert!(!stderr(&one).contains("-j"), "{}", stderr(&one));
 }
+
+#[test]
+fn a_named_file_whose_name_says_no_format_is_read_as_json_lines_and_said_so() {
+    // Named on the command line: read as JSON Lines, with a line saying why; in a folder the
+    // same file is ignored (and listed by --verbose), and --input-format silences the line.
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("calls.export");
+    std::fs::copy(root().join("fixtures/demo/calls.jsonl"), &export).unwrap();
+    let said = "calls.export: its name says no format callqa reads; read as JSON Lines";
+    let (named, _out, _) = audit_into_report(&[export.to_str().unwrap(), "-q"]);
+    assert_eq!(code(&named), 0, "{}", stderr(&named));
+    assert!(stderr(&named).contains(said), "{}", stderr(&named));
+    let (forced, _out, _) =
+        audit_into_report(&[export.to_str().unwrap(), "-q", "--input-format", "jsonl"]);
+    assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+    assert!(!stderr(&forced).contains(said), "{}", stderr(&forced));
+    let (folder, _out, _) = audit_into_report(&[dir.path().to_str().unwrap(), "-v"]);
+    assert!(!stderr(&folder).contains(said), "{}", stderr(&folder));
+    assert!(
+        stderr(&folder).contains("calls.export: ignored"),
+        "{}",
+        stderr(&folder)
+    );
+}

@@ -27,6 +27,8 @@ pub struct Discovery {
     pub named_unreadable: usize,
     /// Files in folders whose name says no format callqa reads.
     pub(crate) ignored: Vec<PathBuf>,
+    /// Files named on the command line whose name says no format: read as JSON Lines.
+    pub(crate) assumed: Vec<PathBuf>,
 }
 
 impl Discovery {
@@ -52,6 +54,22 @@ impl Discovery {
             )
         });
         read.chain(ignored).collect()
+    }
+
+    /// A line per file named on the command line whose name says no format: such a file is
+    /// read as JSON Lines, and when it is something else every line of it fails, so the
+    /// reason is said first.
+    pub fn assumed_lines(&self) -> Vec<String> {
+        self.assumed
+            .iter()
+            .map(|path| {
+                format!(
+                    "{}: its name says no format callqa reads; read as JSON Lines \
+                     (--input-format names another)",
+                    path.display()
+                )
+            })
+            .collect()
     }
 
     /// The lines that report `problems` (all of them, or the first 20 with a line saying how
@@ -101,6 +119,9 @@ pub fn discover(paths: &[PathBuf], forced: Option<InputFormat>) -> Discovery {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                if forced.is_none() && InputFormat::from_file_name(&name).is_none() {
+                    discovery.assumed.push(path.clone());
+                }
                 discovery
                     .files
                     .push(input_file(path, name, forced, Some(meta.len())));
