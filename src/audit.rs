@@ -392,8 +392,8 @@ struct Merger<'r> {
     retain_turns: usize,
     /// The turns of conversations with promises but no finding yet, in input order.
     retained_promises: BTreeMap<String, RetainedConversation>,
-    /// The threads the promise join may use at the end (two at most: see `finish`).
-    threads: usize,
+    /// Whether the promise join at the end reads and judges on a second thread (see `finish`).
+    join_ahead: bool,
 }
 
 impl ChunkSink for Merger<'_> {
@@ -442,7 +442,7 @@ impl<'r> Merger<'r> {
             held_count: 0,
             retain_turns,
             retained_promises: BTreeMap::new(),
-            threads,
+            join_ahead: threads > 1,
             matched_rows: vec![false; metadata_rows.map_or(0, |rows| rows as usize)],
         }
     }
@@ -620,7 +620,7 @@ impl<'r> Merger<'r> {
                 judge.judge(promise, Some(conversation.conversation));
             }
         };
-        held.visit_ahead(self.threads > 1, judge_one, |conversation| {
+        held.visit_ahead(self.join_ahead, judge_one, |conversation| {
             let mut audit = ConversationAudit {
                 agents: conversation.agents,
                 promises: conversation.promises,

@@ -228,6 +228,17 @@ mod tests {
         parse_started_at(text).unwrap()
     }
 
+    /// Adds conversation `id` of `customer`, started `at`, to both tables; its number.
+    fn add_contact(
+        contacts: &mut Contacts,
+        ids: &mut ConversationIds,
+        (customer, at, outbound, id): (&str, &str, bool, &str),
+    ) -> ConversationNumber {
+        let number = ids.add(id, &test_source()).unwrap();
+        contacts.add(customer, &zoned(at), outbound, number);
+        number
+    }
+
     #[test]
     fn kept_by_outbound_counts_only_outbound_contacts() {
         let rules = crate::checks::test_support::rule_set(
@@ -236,8 +247,7 @@ mod tests {
         let mut contacts = Contacts::default();
         let mut ids = ConversationIds::default();
         let mut add = |at: &str, outbound: bool, id: &str| {
-            let number = ids.add(id, &test_source()).unwrap();
-            contacts.add("cu", &zoned(at), outbound, number);
+            add_contact(&mut contacts, &mut ids, ("cu", at, outbound, id));
         };
         add("2026-11-19T11:00:00Z", false, "chase");
         add("2026-11-19T12:00:00Z", true, "callback");
@@ -286,8 +296,7 @@ mod tests {
         let mut contacts = Contacts::default();
         let mut ids = ConversationIds::default();
         let mut add = |customer: &str, at: &str, id: &str| {
-            let number = ids.add(id, &test_source()).unwrap();
-            contacts.add(customer, &zoned(at), false, number);
+            add_contact(&mut contacts, &mut ids, (customer, at, false, id));
         };
         add("cu", "2026-11-20T12:00:00Z", "late");
         add("cu", "2026-11-19T09:00:00Z", "before");
@@ -332,10 +341,10 @@ mod tests {
         let mut ids = ConversationIds::default();
         // The promise's own conversation starts inside the window (a clock skew, or a
         // promise made before the conversation's stated start); another contact keeps it later.
-        let own = ids.add("c", &test_source()).unwrap();
-        contacts.add("cu", &zoned("2026-11-19T11:00:00Z"), false, own);
-        let other = ids.add("later", &test_source()).unwrap();
-        contacts.add("cu", &zoned("2026-11-19T12:00:00Z"), false, other);
+        let mut add =
+            |at: &str, id: &str| add_contact(&mut contacts, &mut ids, ("cu", at, false, id));
+        let own = add("2026-11-19T11:00:00Z", "c");
+        let other = add("2026-11-19T12:00:00Z", "later");
         let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
         let cases = [
             (Some(own), Some("later")),
