@@ -1,19 +1,19 @@
 //! The parallel audit: read, check, merge in input order.
 //!
 //! Three stages run at once. A reader thread walks the files in order and cuts them into
-//! numbered `Chunk`s (decompression happens there, overlapped with parsing). A pool of
-//! `threads` workers parses and audits chunks as they come, each with its own reusable
+//! numbered `Chunk`s (decompression happens there, overlapped with parsing). `threads`
+//! worker threads parse and audit chunks as they come, each with its own reusable
 //! [`Auditor`] buffers; nothing shared is locked on that path. The calling thread merges the
 //! chunk results strictly in chunk order, through a small reorder buffer, so duplicates are
 //! resolved exactly as a sequential reader would ("the first copy in path and line order"),
-//! and findings and scorecards come out the same for any number of threads. The channels are
-//! bounded, so memory stays bounded by a few chunks per worker whatever the input size.
+//! and findings and scorecards come out the same for any number of threads. What the merge
+//! does not keep of a result goes back to the worker that made it, to be freed there. The
+//! chunk and result channels are bounded, so memory stays bounded by a few chunks per worker
+//! whatever the input size.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use rayon::prelude::*;
 
 use crate::callbacks::{Contacts, Judge};
 use crate::checks::{Auditor, fold_judged};
@@ -81,8 +81,6 @@ impl AuditOptions {
 /// Why an audit could not run to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("cannot start the worker threads: {0}")]
-    Threads(#[from] rayon::ThreadPoolBuildError),
     #[error("cannot start a thread: {0}")]
     Spawn(std::io::Error),
     #[error("cannot keep the findings in a temporary file: {0}")]
@@ -189,12 +187,31 @@ pub(crate) struct ChunkResult {
     pub(crate) items: Vec<Item>,
     /// Uncompressed bytes the chunk covered.
     pub(crate) bytes: u64,
+    /// Where the items go once the sink has taken what it keeps: back to the worker that
+    /// made them, so that their memory is freed by the thread that allocated it. Freeing a
+    /// worker's strings on the merge's thread cost the allocator a cross-thread free each
+    /// (mimalloc), about 3% more CPU time at `-j2` (`benches/scaling.sh`); `None`: dropped
+    /// where the sink is.
+    pub(crate) give_back: Option<crossbeam_channel::Sender<Vec<Item>>>,
+}
+
+impl ChunkResult {
+    /// Hands what is left of the items back to their worker (or drops them here).
+    fn give_back(self) {
+        if let Some(worker) = self.give_back {
+            // A worker that has ended no longer takes them: they are dropped here.
+            let _ = worker.send(self.items);
+        }
+    }
 }
 
 /// What takes the chunk results, strictly in input order: the run's merge, or a shard's
-/// partial. `turns_full` tells the workers to stop copying turns for the page.
+/// partial. The sink moves out of `result.items` what it keeps; the caller disposes of the
+/// rest ([`ChunkResult::give_back`]). `turns_full` tells the workers to stop copying turns
+/// for the page.
 pub(crate) trait ChunkSink {
-    fn take(&mut self, result: ChunkResult, turns_full: &AtomicBool) -> Result<(), AuditError>;
+    fn take(&mut self, result: &mut ChunkResult, turns_full: &AtomicBool)
+    -> Result<(), AuditError>;
     /// Conversations taken so far, for the progress bar.
     fn conversations(&self) -> u64;
 }
@@ -245,6 +262,7 @@ fn audit_chunk(
         file,
         items,
         bytes,
+        give_back: None,
     }
 }
 
@@ -397,7 +415,11 @@ struct Merger<'r> {
 }
 
 impl ChunkSink for Merger<'_> {
-    fn take(&mut self, result: ChunkResult, turns_full: &AtomicBool) -> Result<(), AuditError> {
+    fn take(
+        &mut self,
+        result: &mut ChunkResult,
+        turns_full: &AtomicBool,
+    ) -> Result<(), AuditError> {
         self.take_chunk(result, turns_full)
     }
 
@@ -447,15 +469,16 @@ impl<'r> Merger<'r> {
         }
     }
 
-    /// Fails when findings cannot be spilled to disk, or past 2^32 − 1 conversations.
+    /// Moves out of `result`'s items what the run keeps. Fails when findings cannot be
+    /// spilled to disk, or past 2^32 − 1 conversations.
     fn take_chunk(
         &mut self,
-        result: ChunkResult,
+        result: &mut ChunkResult,
         turns_full: &AtomicBool,
     ) -> Result<(), AuditError> {
         let run = &mut self.run;
         run.stats.bytes += result.bytes;
-        for item in result.items {
+        for item in &mut result.items {
             match item {
                 Item::Audited {
                     id,
@@ -468,13 +491,14 @@ impl<'r> Merger<'r> {
                     turns,
                     metadata_row,
                 } => {
+                    let metadata_row = *metadata_row;
                     run.stats.read += 1;
                     if let Some(row) = metadata_row
                         && let Some(matched) = self.matched_rows.get_mut(row)
                     {
                         *matched = true;
                     }
-                    let number = match self.ids.add(&id, &source) {
+                    let number = match self.ids.add(id, source) {
                         Ok(number) => number,
                         Err(NotAdded::Duplicate(first)) => {
                             *run.stats.skipped.entry(SkipKind::Duplicate).or_default() += 1;
@@ -482,7 +506,7 @@ impl<'r> Merger<'r> {
                                 message: format!(
                                     "duplicate conversation id {id:?}: already read at {first}; skipped"
                                 ),
-                                source,
+                                source: source.clone(),
                                 kind: SkipKind::Duplicate,
                             });
                             continue;
@@ -498,7 +522,7 @@ impl<'r> Merger<'r> {
                     }
                     if turns.is_none()
                         && turn_gap(
-                            &audit,
+                            audit,
                             self.retain_turns,
                             self.retained_promises.len(),
                             run.retained.len(),
@@ -506,7 +530,7 @@ impl<'r> Merger<'r> {
                     {
                         run.turn_gaps += 1;
                     }
-                    if let Some(turns) = turns {
+                    if let Some(turns) = turns.take() {
                         // Conversations with findings fill the cap; those with only promises
                         // wait apart until the join says whether one was broken.
                         let (kept, cap) = if audit.findings.is_empty() {
@@ -523,37 +547,36 @@ impl<'r> Merger<'r> {
                             turns_full.store(true, Ordering::Relaxed);
                         }
                     }
-                    let mut audit = audit;
                     // Held for the promise join: its findings are counted now (and stored,
                     // below), those of its broken promises once they are judged.
                     let held = !audit.promises.is_empty();
                     if held {
                         self.scorecards
-                            .count_findings_ahead(&audit, self.rules, None);
+                            .count_findings_ahead(audit, self.rules, None);
                         self.teams
-                            .count_findings_ahead(&audit, self.rules, Some(team_key(&team)));
+                            .count_findings_ahead(audit, self.rules, Some(team_key(team)));
                     } else {
-                        self.scorecards.add_as(&audit, self.rules, None);
-                        self.teams.add_as(&audit, self.rules, Some(team_key(&team)));
+                        self.scorecards.add_as(audit, self.rules, None);
+                        self.teams.add_as(audit, self.rules, Some(team_key(team)));
                     }
-                    for finding in std::mem::take(&mut audit.findings) {
+                    for finding in audit.findings.drain(..) {
                         run.findings.push(finding)?;
                     }
                     if held {
                         self.held.push(Held {
                             number: self.held_count,
                             conversation: number,
-                            team,
-                            agents: audit.agents,
-                            promises: audit.promises,
+                            team: team.take(),
+                            agents: std::mem::take(&mut audit.agents),
+                            promises: std::mem::take(&mut audit.promises),
                         })?;
                         self.held_count += 1;
                     }
-                    if let (Some(customer), Some(started)) = (&customer_id, &started_at) {
+                    if let (Some(customer), Some(started)) = (customer_id, started_at.as_ref()) {
                         self.contacts.add(
                             customer,
                             started,
-                            direction == Some(Direction::Outbound),
+                            *direction == Some(Direction::Outbound),
                             number,
                         );
                     }
@@ -563,17 +586,17 @@ impl<'r> Merger<'r> {
                             .as_ref()
                             .is_none_or(|latest| started.timestamp() > latest.timestamp())
                     {
-                        run.latest_started_at = Some(started);
+                        run.latest_started_at = started_at.take();
                     }
                 }
                 Item::Skipped(error) => {
                     run.stats.read += 1;
                     *run.stats.skipped.entry(error.kind).or_default() += 1;
-                    run.problems.push(error);
+                    run.problems.push(error.clone());
                 }
                 Item::FileError(error) => {
                     run.stats.unreadable_files += 1;
-                    run.problems.push(error);
+                    run.problems.push(error.clone());
                 }
             }
         }
@@ -710,8 +733,8 @@ impl<'r> Replay<'r> {
         }
     }
 
-    pub(crate) fn take(&mut self, result: ChunkResult) -> Result<(), AuditError> {
-        self.merger.take_chunk(result, &self.turns_full)
+    pub(crate) fn take(&mut self, mut result: ChunkResult) -> Result<(), AuditError> {
+        self.merger.take_chunk(&mut result, &self.turns_full)
     }
 
     /// Conversations taken so far.
@@ -753,13 +776,13 @@ pub(crate) fn run_into(
             if options.cancel.load(Ordering::Relaxed) {
                 return false;
             }
-            let result = audit_chunk(
+            let mut result = audit_chunk(
                 &mut auditor,
                 chunk,
                 options.metadata.as_deref(),
                 &retain_turns,
             );
-            match sink.take(result, &retain_turns.full) {
+            match sink.take(&mut result, &retain_turns.full) {
                 Ok(()) => {
                     on_progress(sink.conversations());
                     true
@@ -772,10 +795,6 @@ pub(crate) fn run_into(
         });
         return failure.map_or(Ok(()), Err);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("callqa-worker-{i}"))
-        .build()?;
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     let (result_tx, result_rx) = crossbeam_channel::bounded::<ChunkResult>(threads * 4);
     let retain_turns = RetainTurns::of(options);
@@ -786,31 +805,40 @@ pub(crate) fn run_into(
         let read_options = &options.read;
         let cancel = &options.cancel;
         // Named, so that profiles tell the stages apart.
-        let reader = std::thread::Builder::new().name("callqa-reader".into());
-        let bridge = std::thread::Builder::new().name("callqa-bridge".into());
-        let spawned = reader.spawn_scoped(scope, move || {
-            read_chunks(files, read_options, |chunk| {
-                !cancel.load(Ordering::Relaxed) && chunk_tx.send(chunk).is_ok()
-            });
-        });
-        let spawned = spawned.and_then(|_| {
-            bridge.spawn_scoped(scope, move || {
-                pool.install(|| {
-                    chunk_rx.into_iter().par_bridge().for_each_init(
-                        || {
-                            Auditor::new(rules)
-                                .redacting(options.redactor.clone())
-                                .cancelled_by(cancel.clone())
-                        },
-                        |auditor, chunk| {
-                            // A closed channel means the merge has stopped; nothing to do then.
-                            let _ =
-                                result_tx.send(audit_chunk(auditor, chunk, metadata, retain_turns));
-                        },
-                    );
+        let spawned = std::thread::Builder::new()
+            .name("callqa-reader".into())
+            .spawn_scoped(scope, move || {
+                read_chunks(files, read_options, |chunk| {
+                    !cancel.load(Ordering::Relaxed) && chunk_tx.send(chunk).is_ok()
                 });
+            });
+        let spawned = spawned.and_then(|_| {
+            (0..threads).try_for_each(|worker| {
+                let (chunk_rx, result_tx) = (chunk_rx.clone(), result_tx.clone());
+                std::thread::Builder::new()
+                    .name(format!("callqa-worker-{worker}"))
+                    .spawn_scoped(scope, move || {
+                        let mut auditor = Auditor::new(rules)
+                            .redacting(options.redactor.clone())
+                            .cancelled_by(cancel.clone());
+                        // The items of this worker's results, back from the merge.
+                        let (give_back, given_back) = crossbeam_channel::unbounded();
+                        for chunk in chunk_rx {
+                            given_back.try_iter().for_each(drop);
+                            let mut result =
+                                audit_chunk(&mut auditor, chunk, metadata, retain_turns);
+                            result.give_back = Some(give_back.clone());
+                            // A closed channel means the merge has stopped; nothing to do then.
+                            if result_tx.send(result).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map(drop)
             })
         });
+        // The workers hold their own ends: the merge below ends when the last worker has.
+        drop((chunk_rx, result_tx));
         if let Err(error) = spawned {
             failure = Some(AuditError::Spawn(error));
             return;
@@ -819,8 +847,10 @@ pub(crate) fn run_into(
         let mut next_seq = 0u64;
         'merge: for result in result_rx {
             waiting.insert(result.seq, result);
-            while let Some(result) = waiting.remove(&next_seq) {
-                if let Err(error) = sink.take(result, &retain_turns.full) {
+            while let Some(mut result) = waiting.remove(&next_seq) {
+                let taken = sink.take(&mut result, &retain_turns.full);
+                result.give_back();
+                if let Err(error) = taken {
                     // Stop the reader; the workers then run dry.
                     options.cancel.store(true, Ordering::Relaxed);
                     failure = Some(error);

@@ -301,6 +301,7 @@ fn feed(
         file: Arc::from(""),
         items: std::mem::take(batch),
         bytes,
+        give_back: None,
     })?;
     *seq += 1;
     Ok(())

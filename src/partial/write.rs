@@ -431,7 +431,11 @@ impl<W: Write> PartialSink<W> {
 }
 
 impl<W: Write> ChunkSink for PartialSink<W> {
-    fn take(&mut self, result: ChunkResult, turns_full: &AtomicBool) -> Result<(), AuditError> {
+    fn take(
+        &mut self,
+        result: &mut ChunkResult,
+        turns_full: &AtomicBool,
+    ) -> Result<(), AuditError> {
         self.bytes += result.bytes;
         let f = *self.files.get(&result.file).ok_or_else(|| {
             AuditError::Partial(io::Error::other(format!(
@@ -439,7 +443,7 @@ impl<W: Write> ChunkSink for PartialSink<W> {
                 result.file
             )))
         })?;
-        for item in result.items {
+        for item in result.items.drain(..) {
             if !matches!(item, Item::FileError(_)) {
                 self.conversations += 1;
             }
