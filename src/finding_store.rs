@@ -11,6 +11,13 @@
 //! sorted stably, and on equal keys an earlier run comes first. So the order (and every output
 //! byte) is the same whether the store spilled or not.
 //!
+//! Runs are merged as they pile up, a log-structured merge: once 16 runs (`RUN_FAN_IN`) of one
+//! level follow each other at the end, they become one run of the next level. So a store keeps
+//! at most `RUN_FAN_IN - 1` runs a level, a few dozen files open whatever the input's size (a
+//! process may open only 1,024 files), and each record is rewritten once a level
+//! (log16 of the spills). Records that come in order (the promise join's held conversations)
+//! make one run, each spill appended to it.
+//!
 //! Memory is the budget plus, while merging, one decoded record and one read buffer per run.
 
 use std::cmp::{Ordering, Reverse};
@@ -29,6 +36,9 @@ pub(crate) const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;
+
+/// Runs of one level merged into one of the next (see the module's comment).
+const RUN_FAN_IN: usize = 16;
 
 /// Records [`Store::visit_ahead`] hands over at a time, and how many such batches may wait:
 /// room enough that neither side waits on the other's uneven batches (with 4, the promise
@@ -100,6 +110,8 @@ pub struct Store<R> {
 struct Run {
     file: File,
     count: u64,
+    /// 0 for a spilled buffer, one more than its sources' for a merge of runs.
+    level: u32,
 }
 
 impl<R: Record> Default for Store<R> {
@@ -140,7 +152,7 @@ impl<R: Record> Store<R> {
         &self.per_rule
     }
 
-    /// How many sorted runs went to disk.
+    /// How many sorted runs are on disk (runs merged into one count as one).
     pub fn spilled_runs(&self) -> usize {
         self.runs.len()
     }
@@ -172,24 +184,27 @@ impl<R: Record> Store<R> {
         Ok(())
     }
 
-    /// Sorts the buffer and writes it to a new run file.
+    /// Sorts the buffer and writes it to a new run file, and merges the runs that piled up;
+    /// or, while the records come in order, appends it to the one run they make.
     fn spill(&mut self) -> io::Result<()> {
         sort(&mut self.buffer);
-        let file = tempfile::tempfile()?;
-        let mut writer = BufWriter::with_capacity(RUN_BUFFER_BYTES, file);
-        let mut bytes = Vec::new();
+        let continued = match self.runs.pop() {
+            Some(last) if self.pushed_in_order => Some(last),
+            Some(last) => {
+                self.runs.push(last);
+                None
+            }
+            None => None,
+        };
+        let mut writer = match continued {
+            Some(last) => RunWriter::after(last)?,
+            None => RunWriter::new()?,
+        };
         for record in &self.buffer {
-            bytes.clear();
-            record.encode(&mut self.files, &mut bytes)?;
-            writer.write_all(&bytes)?;
+            writer.write(record, &mut self.files)?;
         }
-        let file = writer
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
-        self.runs.push(Run {
-            file,
-            count: self.buffer.len() as u64,
-        });
+        self.runs.push(writer.finish()?);
+        self.merge_piled_up_runs()?;
         if self.pushed_in_order {
             self.last_spilled = self.buffer.last().cloned();
         }
@@ -197,6 +212,28 @@ impl<R: Record> Store<R> {
         self.buffer = Vec::with_capacity(self.buffer.len());
         self.text_bytes = 0;
         self.buffer_sorted = true;
+        Ok(())
+    }
+
+    /// While the last [`RUN_FAN_IN`] runs are of one level, merges them into one run of the
+    /// next. Runs are kept in the order they were spilled, so ties keep their input order.
+    fn merge_piled_up_runs(&mut self) -> io::Result<()> {
+        while self.runs.len() >= RUN_FAN_IN {
+            let first = self.runs.len() - RUN_FAN_IN;
+            let level = self.runs[first].level;
+            if self.runs[first..].iter().any(|run| run.level != level) {
+                break;
+            }
+            let mut piled_up = self.runs.split_off(first);
+            let mut writer = RunWriter::new()?;
+            writer.level = level + 1;
+            // The records name files already numbered: the names are read while they are.
+            let names = self.files.names.clone();
+            merge::<R>(&mut piled_up, &[], &names, |record| {
+                writer.write(&record, &mut self.files)
+            })?;
+            self.runs.push(writer.finish()?);
+        }
         Ok(())
     }
 
@@ -213,7 +250,7 @@ impl<R: Record> Store<R> {
         }
         if self.pushed_in_order {
             // The runs, then the buffer, are in order one after another: one read buffer at a
-            // time (a merge keeps one per run: with hundreds of runs, tens of MB).
+            // time, not one per run.
             for run in &mut self.runs {
                 run.file.seek(SeekFrom::Start(0))?;
                 let mut reader = RunReader {
@@ -226,45 +263,7 @@ impl<R: Record> Store<R> {
             }
             return self.buffer.iter().cloned().try_for_each(each);
         }
-        let mut readers = Vec::with_capacity(self.runs.len());
-        for run in &mut self.runs {
-            run.file.seek(SeekFrom::Start(0))?;
-            readers.push(RunReader {
-                reader: BufReader::with_capacity(RUN_BUFFER_BYTES, &run.file),
-                left: run.count,
-            });
-        }
-        // Every source's next finding, smallest key (then earliest source) first; the buffer
-        // is the last source: it holds the latest findings.
-        let memory_source = readers.len();
-        let mut memory = self.buffer.iter();
-        let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
-        for (source, reader) in readers.iter_mut().enumerate() {
-            if let Some(record) = reader.next(&self.files.names)? {
-                heap.push(Reverse(Head { record, source }));
-            }
-        }
-        if let Some(record) = memory.next() {
-            heap.push(Reverse(Head {
-                record: record.clone(),
-                source: memory_source,
-            }));
-        }
-        while let Some(Reverse(head)) = heap.pop() {
-            each(head.record)?;
-            let next = if head.source == memory_source {
-                memory.next().cloned()
-            } else {
-                readers[head.source].next(&self.files.names)?
-            };
-            if let Some(record) = next {
-                heap.push(Reverse(Head {
-                    record,
-                    source: head.source,
-                }));
-            }
-        }
-        Ok(())
+        merge(&mut self.runs, &self.buffer, &self.files.names, each)
     }
 
     /// As [`Store::visit`], with each record first handed to `prepare`; with `ahead` the
@@ -527,6 +526,105 @@ fn read_time(reader: &mut impl Read) -> io::Result<Zoned> {
     Ok(instant.to_zoned(jiff::tz::TimeZone::fixed(offset)))
 }
 
+/// Hands `each` the records of `runs` and then `memory`, each source sorted, merged into one
+/// order; on equal records an earlier source comes first.
+fn merge<R: Record>(
+    runs: &mut [Run],
+    memory: &[R],
+    names: &[Arc<str>],
+    mut each: impl FnMut(R) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut readers = Vec::with_capacity(runs.len());
+    for run in runs {
+        run.file.seek(SeekFrom::Start(0))?;
+        readers.push(RunReader {
+            reader: BufReader::with_capacity(RUN_BUFFER_BYTES, &run.file),
+            left: run.count,
+        });
+    }
+    // Every source's next record, smallest (then earliest source) first; the memory is the
+    // last source.
+    let memory_source = readers.len();
+    let mut memory = memory.iter();
+    let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
+    for (source, reader) in readers.iter_mut().enumerate() {
+        if let Some(record) = reader.next(names)? {
+            heap.push(Reverse(Head { record, source }));
+        }
+    }
+    if let Some(record) = memory.next() {
+        heap.push(Reverse(Head {
+            record: record.clone(),
+            source: memory_source,
+        }));
+    }
+    while let Some(Reverse(head)) = heap.pop() {
+        each(head.record)?;
+        let next = if head.source == memory_source {
+            memory.next().cloned()
+        } else {
+            readers[head.source].next(names)?
+        };
+        if let Some(record) = next {
+            heap.push(Reverse(Head {
+                record,
+                source: head.source,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// A run being written to an unnamed temporary file.
+struct RunWriter {
+    writer: BufWriter<File>,
+    bytes: Vec<u8>,
+    count: u64,
+    level: u32,
+}
+
+impl RunWriter {
+    /// A new run of level 0.
+    fn new() -> io::Result<RunWriter> {
+        Ok(RunWriter {
+            writer: BufWriter::with_capacity(RUN_BUFFER_BYTES, tempfile::tempfile()?),
+            bytes: Vec::new(),
+            count: 0,
+            level: 0,
+        })
+    }
+
+    /// `run`, to be continued with records that follow its last.
+    fn after(mut run: Run) -> io::Result<RunWriter> {
+        run.file.seek(SeekFrom::End(0))?;
+        Ok(RunWriter {
+            writer: BufWriter::with_capacity(RUN_BUFFER_BYTES, run.file),
+            bytes: Vec::new(),
+            count: run.count,
+            level: run.level,
+        })
+    }
+
+    fn write<R: Record>(&mut self, record: &R, files: &mut FileNumbers) -> io::Result<()> {
+        self.bytes.clear();
+        record.encode(files, &mut self.bytes)?;
+        self.count += 1;
+        self.writer.write_all(&self.bytes)
+    }
+
+    fn finish(self) -> io::Result<Run> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        Ok(Run {
+            file,
+            count: self.count,
+            level: self.level,
+        })
+    }
+}
+
 /// The next record of one source in a merge.
 #[derive(Debug)]
 struct Head<R> {
@@ -731,6 +829,30 @@ mod tests {
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}");
             // A second read gives the same.
             assert_eq!(store.to_vec().unwrap(), expected, "budget {budget}, again");
+        }
+    }
+
+    #[test]
+    fn runs_that_pile_up_are_merged_a_level_at_a_time_in_order() {
+        // One finding a run (budget 0), with equal keys whose input order must stay.
+        let findings: Vec<Finding> = (0..1000u32)
+            .map(|i| {
+                // 186 keys, each five or six times.
+                let id = format!("c-{:02}", (i * 37) % 31);
+                finding(&id, (i % 2) as usize, i % 3, &format!("e{i}"), "a.jsonl")
+            })
+            .collect();
+        let mut sorted = findings.clone();
+        sorted.sort_by(|a, b| key(a).cmp(&key(b)));
+        // In order, each spill continues the one run. Scrambled, the first six come in order
+        // (one run), then 994 spills = 3 × 16² + 14 × 16 + 2: runs of levels 2, 1 and 0.
+        for (input, runs) in [(&findings, 1 + 3 + 14 + 2), (&sorted, 1)] {
+            let mut store = FindingStore::new(0);
+            for finding in input.iter().cloned() {
+                store.push(finding).unwrap();
+            }
+            assert_eq!(store.spilled_runs(), runs);
+            assert_eq!(store.to_vec().unwrap(), sorted);
         }
     }
 
