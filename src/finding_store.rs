@@ -11,12 +11,13 @@
 //! sorted stably, and on equal keys an earlier run comes first. So the order (and every output
 //! byte) is the same whether the store spilled or not.
 //!
-//! Runs are merged as they pile up, a log-structured merge: once 16 runs (`RUN_FAN_IN`) of one
-//! level follow each other at the end, they become one run of the next level. So a store keeps
-//! at most `RUN_FAN_IN - 1` runs a level, a few dozen files open whatever the input's size (a
-//! process may open only 1,024 files), and each record is rewritten once a level
-//! (log16 of the spills). Records that come in order (the promise join's held conversations)
-//! make one run, each spill appended to it.
+//! Runs are merged once they pile up, a log-structured merge: when a store has 64 runs
+//! (`MAX_RUNS`), every 16 runs of one level (`RUN_FAN_IN`) become one run of the next level.
+//! So a store never has more than 64 files open, whatever the input's size (a process may open
+//! only 1,024 files), and a record is rewritten at most once a level (log16 of the spills);
+//! an audit whose findings fit in 64 runs (some 250 MB of them at the default budget) merges
+//! nothing. Records that come in order (the promise join's held conversations) make one run,
+//! each spill appended to it.
 //!
 //! Memory is the budget plus, while merging, one decoded record and one read buffer per run.
 
@@ -37,7 +38,9 @@ pub(crate) const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 /// Read and write buffer of a run file.
 const RUN_BUFFER_BYTES: usize = 64 << 10;
 
-/// Runs of one level merged into one of the next (see the module's comment).
+/// Runs a store keeps before it merges some, and how many runs of one level it merges into
+/// one of the next (see the module's comment).
+const MAX_RUNS: usize = 64;
 const RUN_FAN_IN: usize = 16;
 
 /// Records [`Store::visit_ahead`] hands over at a time, and how many such batches may wait:
@@ -215,16 +218,29 @@ impl<R: Record> Store<R> {
         Ok(())
     }
 
-    /// While the last [`RUN_FAN_IN`] runs are of one level, merges them into one run of the
-    /// next. Runs are kept in the order they were spilled, so ties keep their input order.
+    /// Once the store has [`MAX_RUNS`] runs, merges them a level at a time: from the lowest
+    /// level up, the oldest [`RUN_FAN_IN`] runs of a level become one run of the next, in
+    /// their place, until every level has fewer. A level's runs sit side by side (levels
+    /// never rise from older runs to younger), so each merge takes neighbours and ties keep
+    /// their input order.
     fn merge_piled_up_runs(&mut self) -> io::Result<()> {
-        while self.runs.len() >= RUN_FAN_IN {
-            let first = self.runs.len() - RUN_FAN_IN;
-            let level = self.runs[first].level;
-            if self.runs[first..].iter().any(|run| run.level != level) {
-                break;
-            }
-            let mut piled_up = self.runs.split_off(first);
+        if self.runs.len() < MAX_RUNS {
+            return Ok(());
+        }
+        let mut level = 0;
+        while self.runs.iter().any(|run| run.level >= level) {
+            let first = self.runs.iter().position(|run| run.level == level);
+            let side_by_side = first.map_or(0, |first| {
+                self.runs[first..]
+                    .iter()
+                    .take_while(|run| run.level == level)
+                    .count()
+            });
+            let Some(first) = first.filter(|_| side_by_side >= RUN_FAN_IN) else {
+                level += 1;
+                continue;
+            };
+            let mut piled_up: Vec<Run> = self.runs.drain(first..first + RUN_FAN_IN).collect();
             let mut writer = RunWriter::new()?;
             writer.level = level + 1;
             // The records name files already numbered: the names are read while they are.
@@ -232,7 +248,7 @@ impl<R: Record> Store<R> {
             merge::<R>(&mut piled_up, &[], &names, |record| {
                 writer.write(&record, &mut self.files)
             })?;
-            self.runs.push(writer.finish()?);
+            self.runs.insert(first, writer.finish()?);
         }
         Ok(())
     }
@@ -845,8 +861,9 @@ mod tests {
         let mut sorted = findings.clone();
         sorted.sort_by(|a, b| key(a).cmp(&key(b)));
         // In order, each spill continues the one run. Scrambled, the first six come in order
-        // (one run), then 994 spills = 3 × 16² + 14 × 16 + 2: runs of levels 2, 1 and 0.
-        for (input, runs) in [(&findings, 1 + 3 + 14 + 2), (&sorted, 1)] {
+        // (one run), then 994 spills, each a run: merged at every 64th run, 995 runs end as
+        // 3 of level 2 (16² each), 13 of level 1 (16 each) and 19 of level 0.
+        for (input, runs) in [(&findings, 3 + 13 + 19), (&sorted, 1)] {
             let mut store = FindingStore::new(0);
             for finding in input.iter().cloned() {
                 store.push(finding).unwrap();
