@@ -301,7 +301,7 @@ fn feed(
         file: Arc::from(""),
         items: std::mem::take(batch),
         bytes,
-        give_back: None,
+        worker: None,
     })?;
     *seq += 1;
     Ok(())
