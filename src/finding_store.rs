@@ -13,8 +13,9 @@
 //!
 //! Runs are merged once they pile up, a log-structured merge: when a store has 64 runs
 //! (`MAX_RUNS`), every 16 runs of one level (`RUN_FAN_IN`) become one run of the next level.
-//! So a store never has more than 64 files open, whatever the input's size (a process may open
-//! only 1,024 files), and a record is rewritten at most once a level (log16 of the spills);
+//! So a store keeps at most 64 files open (15 a level after a merge: 64 until four levels,
+//! 65,536 spills), whatever the input's size (a process may open only 1,024 files), and a
+//! record is rewritten at most once a level (log16 of the spills);
 //! an audit whose findings fit in 64 runs (some 250 MB of them at the default budget) merges
 //! nothing. Records that come in order (the promise join's held conversations) make one run,
 //! each spill appended to it.
