@@ -20,7 +20,12 @@ const REPORT: [&str; 4] = [
 /// Runs `callqa audit` in the package root (paths in the report stay relative) and returns
 /// the report folder.
 fn audit(inputs: &[&str], extra: &[&str], out: &Path) {
-    let output = common::command()
+    audit_by(common::command(), inputs, extra, out);
+}
+
+/// As [`audit`], through `command`, which runs callqa with the arguments it is given.
+fn audit_by(mut command: std::process::Command, inputs: &[&str], extra: &[&str], out: &Path) {
+    let output = command
         .arg("audit")
         .args(inputs)
         .args(["--rules", RULES, "--quiet", "-o"])
@@ -178,12 +183,10 @@ fn file_order_and_threads_change_nothing() {
     }
 }
 
-#[test]
-fn a_join_of_many_held_conversations_is_the_same_on_any_thread_count() {
-    // 1,500 conversations, every one holding a promise: more than the join hands over in one
-    // batch, and with 4 KiB of memory the held conversations spill to disk. Customers come
-    // back within hours or days, so promises end kept, broken and pending.
-    let temp = tempfile::tempdir().unwrap();
+/// 1,500 conversations, every one holding a promise, in `dir`: more than the join hands over
+/// in one batch. Customers come back within hours or days, so promises end kept, broken and
+/// pending.
+fn many_held_conversations(dir: &Path) -> PathBuf {
     let mut text = String::new();
     for i in 0..1500u32 {
         let (day, hour) = (10 + i % 15, i % 24);
@@ -197,8 +200,16 @@ fn a_join_of_many_held_conversations_is_the_same_on_any_thread_count() {
             1 + i % 30,
         ));
     }
-    let input = temp.path().join("many.jsonl");
+    let input = dir.join("many.jsonl");
     std::fs::write(&input, text).unwrap();
+    input
+}
+
+#[test]
+fn a_join_of_many_held_conversations_is_the_same_on_any_thread_count() {
+    // With 4 KiB of memory the held conversations spill to disk.
+    let temp = tempfile::tempdir().unwrap();
+    let input = many_held_conversations(temp.path());
     let mut reports = Vec::new();
     for (threads, memory) in [("1", "32M"), ("2", "32M"), ("2", "4K"), ("3", "4K")] {
         let out = temp.path().join(format!("out-{threads}-{memory}"));
@@ -227,6 +238,43 @@ fn a_join_of_many_held_conversations_is_the_same_on_any_thread_count() {
     }
 }
 
+/// A budget of one byte spills every record: thousands of runs of findings, promises and held
+/// conversations. Unless they are merged as they pile up (or appended, for records that come
+/// in order), a run needs a file open for each, and fails with "Too many open files" under a
+/// common limit.
+#[cfg(unix)]
+#[test]
+fn a_one_byte_budget_stays_under_a_low_open_file_limit() {
+    let temp = tempfile::tempdir().unwrap();
+    let input = many_held_conversations(temp.path());
+    let roomy = temp.path().join("roomy");
+    audit(
+        &[input.to_str().unwrap()],
+        &["--findings-memory", "32M"],
+        &roomy,
+    );
+    let tight = temp.path().join("tight");
+    // The shell lowers its own limit on open files, then becomes callqa.
+    let mut limited = std::process::Command::new("sh");
+    limited
+        .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    audit_by(
+        limited,
+        &[input.to_str().unwrap()],
+        &["--findings-memory", "1"],
+        &tight,
+    );
+    for name in REPORT {
+        assert!(
+            std::fs::read(roomy.join(name)).unwrap() == std::fs::read(tight.join(name)).unwrap(),
+            "{name} differs with one byte of memory"
+        );
+    }
+}
 #[test]
 fn explain_shows_each_promise_with_its_state_and_keeper() {
     let output = common::command()
