@@ -69,29 +69,34 @@ SINGLE=$CORPUS/single/part-000.jsonl
 # Warm the page cache, so every row reads from memory.
 cat "$CORPUS"/multi/* "$CORPUS"/gz/* "$SINGLE" >/dev/null
 
-# measure BYTES COMMAND...: prints "median_seconds peak_rss_kib" over RUNS runs (RSS: the
-# largest of the runs). ripgrep exits 1 when nothing matches: only >1 is a failure.
+# run_once COMMAND...: runs it once under GNU time; prints "microseconds peak_rss_kib". ripgrep
+# exits 1 when nothing matches: only >1 is a failure.
+run_once() {
+  local start end status=0
+  start=$(date +%s%N)
+  /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/stderr.txt" || status=$?
+  end=$(date +%s%N)
+  if [ "$status" -gt 1 ]; then
+    echo "compare: failed ($status): $*" >&2
+    cat "$WORK/stderr.txt" >&2
+    exit 1
+  fi
+  echo "$(((end - start) / 1000)) $(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")"
+}
+
+# summarize BYTES: reads "microseconds rss" lines; prints "median_microseconds max_rss bytes".
+summarize() {
+  sort -n | awk -v bytes="$1" '{t[NR] = $1; if ($2 > rss) rss = $2} END {print t[int((NR + 1) / 2)], rss, bytes}'
+}
+
+# measure BYTES COMMAND...: prints "median_microseconds peak_rss_kib bytes" over RUNS runs (RSS:
+# the largest of the runs).
 measure() {
-  local bytes=$1
+  local bytes=$1 run
   shift
-  local times=() rss=0 run start end status kib
   for ((run = 0; run < RUNS; run++)); do
-    start=$(date +%s%N)
-    status=0
-    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/stderr.txt" || status=$?
-    end=$(date +%s%N)
-    if [ "$status" -gt 1 ]; then
-      echo "compare: failed ($status): $*" >&2
-      cat "$WORK/stderr.txt" >&2
-      exit 1
-    fi
-    kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-    ((kib > rss)) && rss=$kib
-    times+=("$(((end - start) / 1000))")
-  done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$median $rss $bytes"
+    run_once "$@"
+  done | summarize "$bytes"
 }
 
 ROWS=()
@@ -120,15 +125,27 @@ row "callqa -j2, $FILES files" "$MULTI_BYTES" "${AUDIT[@]}" -j2 "$CORPUS/multi"
 row "cat, 1 file" "$SINGLE_BYTES" cat "$SINGLE"
 row "rg -j1, 1 file" "$SINGLE_BYTES" "${RG[@]}" -j1 "$SINGLE"
 row "rg -j2, 1 file" "$SINGLE_BYTES" "${RG[@]}" -j2 "$SINGLE"
-row "callqa -j1, 1 file" "$SINGLE_BYTES" "${AUDIT[@]}" -j1 "$SINGLE"
-row "callqa -j2, 1 file" "$SINGLE_BYTES" "${AUDIT[@]}" -j2 "$SINGLE"
+# The one-file -j1 and -j2 runs in turn (-j1, -j2, -j1, …), so that a slow minute of a shared
+# machine lands on both rather than on one row: their ratio is the scaling figure.
+: >"$WORK/single-j1.txt"
+: >"$WORK/single-j2.txt"
+for ((run = 0; run < RUNS; run++)); do
+  for jobs in 1 2; do
+    run_once "${AUDIT[@]}" -j"$jobs" "$SINGLE" >>"$WORK/single-j$jobs.txt"
+  done
+done
+for jobs in 1 2; do
+  result=$(summarize "$SINGLE_BYTES" <"$WORK/single-j$jobs.txt")
+  ROWS+=("callqa -j$jobs, 1 file|$result")
+  echo "compare: callqa -j$jobs, 1 file (alternated): $result" >&2
+done
 row "rg -z -j2, $FILES gzip files" "$MULTI_BYTES" "${RG[@]}" -z -j2 "${GZ[@]}"
 row "callqa -j2, $FILES gzip files" "$MULTI_BYTES" "${AUDIT[@]}" -j2 "$CORPUS/gz"
 
 # The table: each callqa row is compared with the ripgrep row of the same input and -j.
 echo
 echo "corpus: $SIZE ($MULTI_BYTES bytes in $FILES files; $SINGLE_BYTES bytes in 1 file), seed $SEED, profile $PROFILE," \
-  "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs; $(nproc) cores," \
+  "$(wc -l <"$WORK/phrases.txt") phrases; median of $RUNS runs (callqa's one-file rows run in turn); $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-28s | %9s | %8s | %9s | %12s |\n' "command" "wall (s)" "MB/s" "wall/rg" "peak RSS MiB"
 printf '|%s|%s|%s|%s|%s|\n' "------------------------------" "----------:" "---------:" "----------:" "-------------:"
