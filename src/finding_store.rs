@@ -192,15 +192,8 @@ impl<R: Record> Store<R> {
     /// or, while the records come in order, appends it to the one run they make.
     fn spill(&mut self) -> io::Result<()> {
         sort(&mut self.buffer);
-        let continued = match self.runs.pop() {
-            Some(last) if self.pushed_in_order => Some(last),
-            Some(last) => {
-                self.runs.push(last);
-                None
-            }
-            None => None,
-        };
-        let mut writer = match continued {
+        let in_order = self.pushed_in_order;
+        let mut writer = match self.runs.pop_if(|_| in_order) {
             Some(last) => RunWriter::after(last)?,
             None => RunWriter::new()?,
         };
