@@ -341,3 +341,78 @@ fn a_missing_path_fails_the_merge_as_it_fails_one_run() {
     assert!(stderr(&out).contains("not-there.jsonl"), "{}", stderr(&out));
     assert_same_report(&single, &merged, "a missing path");
 }
+
+/// Runs callqa from a shell that first lowers its own limit on open files with `limit` (a
+/// `ulimit` command), then becomes callqa.
+#[cfg(unix)]
+fn callqa_under(limit: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("{limit} && exec \"$0\" \"$@\"")])
+        .arg(env!("CARGO_BIN_EXE_callqa"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("sh runs")
+}
+
+/// A merge reads every partial at once, a file open for each: more partials than a shell's
+/// limit on open files (often 1,024; 256 on macOS) failed with "Too many open files". The
+/// merge raises its soft limit as far as the hard one allows, and when that is not enough says
+/// so before it opens any. A folder given to `merge` stands for the partials in it (hidden
+/// files, as a partial being written, left out).
+#[cfg(unix)]
+#[test]
+fn a_merge_of_more_partials_than_files_may_be_open_raises_the_limit_or_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single");
+    let out = callqa(&["audit", INPUT, "-o", path(&single), "-q"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    shards(&parts, 40, &[INPUT]);
+    std::fs::write(parts.join(".part-being-written"), "not a partial").unwrap();
+
+    let merged = dir.path().join("merged");
+    let out = callqa_under(
+        "ulimit -Sn 24",
+        &["merge", path(&parts), "-o", path(&merged), "-q"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_same_report(
+        &single,
+        &merged,
+        "40 partials under a soft limit of 24 files",
+    );
+
+    let out = callqa_under(
+        "ulimit -n 24",
+        &[
+            "merge",
+            path(&parts),
+            "-o",
+            path(&dir.path().join("not")),
+            "-q",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "40 partials are read at once, and this process may open 24 files (`ulimit -n`, which callqa could not raise further): raise it to 168 at least"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("not").exists(), "no report is written");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = merge(&["-q"], &[&empty]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("empty: no partial in this folder"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -303,6 +303,14 @@ pub enum PartialError {
     Mismatch(String),
     #[error("{0}")]
     Incomplete(String),
+    #[error(
+        "{partials} partials are read at once, and this process may open {allowed} files (`ulimit -n`, which callqa could not raise further): raise it to {needed} at least"
+    )]
+    TooManyOpenFiles {
+        partials: usize,
+        allowed: u64,
+        needed: u64,
+    },
     /// The audit of a shard, or the merge's replay, failed (say, findings could not be
     /// spilled to disk).
     #[error("{0}")]

@@ -111,11 +111,24 @@ fn settings_difference(a: &Settings, b: &Settings) -> Option<(String, String, St
         })
 }
 
-/// The merge's inputs as paths: an `s3://` folder (a URL ending in `/`) stands for every
-/// object under it, in key order, as a shell's `parts/*` stands for a folder's files.
+/// The merge's inputs as paths: a folder stands for every file under it, in path order (an
+/// `s3://` folder, a URL ending in `/`, for every object under it, in key order), as a shell's
+/// `parts/*` stands for a folder's files. Names starting with `.` are left out, as the audit's
+/// folder walk leaves hidden files out (a partial being written is one).
 fn expand_folders(paths: &[PathBuf]) -> Result<Vec<String>, PartialError> {
     let mut expanded = Vec::new();
     for path in paths {
+        if crate::remote::url(path).is_none() && path.is_dir() {
+            let before = expanded.len();
+            files_under(path, &mut expanded)?;
+            if expanded.len() == before {
+                return Err(PartialError::Io {
+                    path: path.display().to_string(),
+                    message: "no partial in this folder".into(),
+                });
+            }
+            continue;
+        }
         match crate::remote::url(path) {
             Some(url) if crate::remote::is_folder(url) => {
                 let objects = crate::remote::list(url).map_err(|err| PartialError::Io {
@@ -134,6 +147,58 @@ fn expand_folders(paths: &[PathBuf]) -> Result<Vec<String>, PartialError> {
         }
     }
     Ok(expanded)
+}
+
+/// Appends the files under the folder `dir` to `files`, in path order, leaving out names
+/// that start with `.`; a link is followed to a file, never to a folder.
+fn files_under(dir: &Path, files: &mut Vec<String>) -> Result<(), PartialError> {
+    let cannot_list = |err: std::io::Error| PartialError::Io {
+        path: dir.display().to_string(),
+        message: format!("cannot list: {err}"),
+    };
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot_list)? {
+        let entry = entry.map_err(cannot_list)?;
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            children.push(entry.path());
+        }
+    }
+    children.sort();
+    for child in children {
+        let is_link = std::fs::symlink_metadata(&child).is_ok_and(|meta| meta.is_symlink());
+        if child.is_dir() {
+            if !is_link {
+                files_under(&child, files)?;
+            }
+        } else {
+            files.push(child.display().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Files a merge may have open beside its partials: the finding store's runs (64 at most), the
+/// report's files, the standard streams, a few more to spare.
+const OTHER_OPEN_FILES: u64 = 128;
+
+/// Makes room to read `partials` partials at once (a file, or a connection, each): raises the
+/// process's soft limit on open files when it is too low, up to the hard limit, and fails,
+/// before any is opened, when even that is too low. (A shell's limit is often 1,024, 256 on
+/// macOS, below the partials of a large cluster job.)
+fn make_room_for(partials: usize) -> Result<(), PartialError> {
+    let needed = partials as u64 + OTHER_OPEN_FILES;
+    let allowed = rlimit::increase_nofile_limit(needed).map_err(|err| PartialError::Io {
+        path: format!("{partials} partials"),
+        message: format!("cannot raise the limit on open files: {err}"),
+    })?;
+    if allowed < needed {
+        return Err(PartialError::TooManyOpenFiles {
+            partials,
+            allowed,
+            needed,
+        });
+    }
+    Ok(())
 }
 
 /// A digest shortened for a message.
@@ -249,6 +314,7 @@ impl Partials {
             metadata_rows,
             rayon::current_num_threads(),
         );
+        make_room_for(self.opened.len())?;
         let mut streams = self
             .opened
             .iter()
