@@ -416,3 +416,14 @@ fn a_merge_of_more_partials_than_files_may_be_open_raises_the_limit_or_says_how(
         stderr(&out)
     );
 }
+
+/// `--partial` makes its folder when missing, as `-o` does: the tasks of an array job name
+/// `parts/part-$INDEX` before any of them has run.
+#[test]
+fn a_partial_in_a_missing_folder_makes_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let partial = dir.path().join("parts/2026-12/part-0");
+    let out = callqa(&["audit", INPUT, "--partial", path(&partial), "-q"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(header(&partial)["run"]["shard"], 0);
+}

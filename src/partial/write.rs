@@ -223,8 +223,8 @@ pub fn header(
 }
 
 /// Audits `files` (the shard's) and writes the partial to `target` through a temporary file
-/// beside it (under `$TMPDIR` for an `s3://` target, uploaded when whole); nothing is left at
-/// `target` unless the whole partial is. Returns the
+/// beside it (under `$TMPDIR` for an `s3://` target, uploaded when whole), making its folder
+/// when missing; nothing is left at `target` unless the whole partial is. Returns the
 /// conversations read and the bytes written.
 pub fn write_partial(
     target: &Path,
@@ -245,6 +245,9 @@ pub fn write_partial(
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // The folder is made when missing, as `-o` makes the report's (an array job's tasks name
+    // `parts/part-$INDEX` before any has run).
+    std::fs::create_dir_all(&dir).map_err(io_error)?;
     let temporary = tempfile::Builder::new()
         .prefix(".callqa-partial-")
         .tempfile_in(dir)
