@@ -256,12 +256,19 @@ impl<W: Write> FindingsCsv<W> {
         Ok(())
     }
 
-    /// Hands the batch to the pool.
+    /// Hands the batch to the pool; renders it here when the pool has one thread (`-j1` is a
+    /// one-core run: the pool's thread would render beside this one).
     fn send_batch(&mut self) {
         use rayon::prelude::*;
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(CSV_BATCH));
-        let rows = Arc::clone(&self.rows);
         let (sender, receiver) = mpsc::sync_channel(1);
+        self.in_flight.push_back(receiver);
+        if rayon::current_num_threads() == 1 {
+            // The receiver was just made: the send cannot fail.
+            let _ = sender.send(vec![self.rows.rows(&batch)]);
+            return;
+        }
+        let rows = Arc::clone(&self.rows);
         rayon::spawn(move || {
             let pieces: Vec<Vec<u8>> = batch
                 .par_chunks(CSV_ROWS_PER_TASK)
@@ -270,7 +277,6 @@ impl<W: Write> FindingsCsv<W> {
             // The receiver is gone only when the writer failed and was dropped.
             let _ = sender.send(pieces);
         });
-        self.in_flight.push_back(receiver);
     }
 
     /// Waits for the oldest batch in flight and writes it.
