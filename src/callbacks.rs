@@ -112,8 +112,10 @@ impl Contacts {
         self.len() == 0
     }
 
-    /// Ties of customer and start are ordered by conversation id.
+    /// Ties of customer and start are ordered by conversation id. The customers are indexed
+    /// too: the judge looks one up per promise.
     fn sort(&mut self, ids: &ConversationIds) {
+        self.customers.index();
         if !self.added.is_empty() {
             let added = std::mem::take(&mut self.added);
             if self.list.is_empty() {

@@ -163,6 +163,14 @@ impl StringNumbers {
         None
     }
 
+    /// Builds the table if the strings came in order so far: for many [`StringNumbers::find`]
+    /// calls to come, each a probe, not a binary search.
+    pub(crate) fn index(&mut self) {
+        if self.unindexed {
+            self.build_table();
+        }
+    }
+
     /// Puts every string so far in the table, which is used from then on.
     fn build_table(&mut self) {
         let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
@@ -423,6 +431,17 @@ mod tests {
             assert_eq!(ids.find("c-5"), None);
             assert_eq!(ids.find("zzz"), None);
         }
+        // Indexed on demand (the judge's customers, before many finds).
+        let mut in_order = StringNumbers::default();
+        for n in 0..100 {
+            in_order.find_or_add(&format!("{n:03}"));
+        }
+        assert!(in_order.unindexed);
+        in_order.index();
+        assert!(!in_order.unindexed);
+        assert_eq!(in_order.find("042"), Some(42));
+        assert_eq!(in_order.number("007"), Some(Number::Found(7)));
+        assert_eq!(in_order.number("100"), Some(Number::Added(100)));
     }
 
     #[test]
