@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::callbacks::{Contacts, Judge};
+use crate::callbacks::{Contacts, CustomerNumber, Judge};
 use crate::checks::{Auditor, fold_judged};
 use crate::conversation_ids::{ConversationIds, ConversationNumber, NotAdded};
 use crate::finding_store::{
@@ -311,6 +311,8 @@ struct Held {
     number: u64,
     /// Its number in the run's [`ConversationIds`]: its own contact never keeps its promises.
     conversation: ConversationNumber,
+    /// Its customer's number in the run's [`Contacts`] (`None`: it added no contact).
+    customer: Option<CustomerNumber>,
     team: Option<String>,
     agents: Vec<AgentPart>,
     promises: Vec<Promise>,
@@ -341,6 +343,9 @@ impl Record for Held {
     fn encode(&self, files: &mut FileNumbers, out: &mut Vec<u8>) -> std::io::Result<()> {
         out.extend_from_slice(&self.number.to_le_bytes());
         out.extend_from_slice(&self.conversation.to_le_bytes());
+        write_optional(out, self.customer, |out, customer| {
+            out.extend_from_slice(&customer.to_le_bytes())
+        });
         write_optional(out, self.team.as_deref(), write_text);
         out.extend_from_slice(&(self.agents.len() as u64).to_le_bytes());
         for agent in &self.agents {
@@ -358,6 +363,7 @@ impl Record for Held {
     fn decode(reader: &mut impl std::io::Read, files: &[Arc<str>]) -> std::io::Result<Held> {
         let number = u64::from_le_bytes(read_array(reader)?);
         let conversation = u32::from_le_bytes(read_array(reader)?);
+        let customer = read_optional(reader, |r| Ok(u32::from_le_bytes(read_array(r)?)))?;
         let team = read_optional(reader, read_text)?;
         let mut agents = Vec::new();
         for _ in 0..read_usize(reader)? {
@@ -379,11 +385,25 @@ impl Record for Held {
         Ok(Held {
             number,
             conversation,
+            customer,
             team,
             agents,
             promises,
         })
     }
+}
+
+/// Adds conversation `number`'s contact for the promise join when it names its customer and
+/// its start; the customer's number.
+fn add_contact(
+    contacts: &mut Contacts,
+    customer: Option<&str>,
+    started: Option<&jiff::Zoned>,
+    direction: Option<Direction>,
+    number: ConversationNumber,
+) -> Option<CustomerNumber> {
+    let outbound = direction == Some(Direction::Outbound);
+    contacts.add(customer?, started?, outbound, number)
 }
 
 /// Folds chunk results, in order, into the run's result.
@@ -562,23 +582,19 @@ impl<'r> Merger<'r> {
                     for finding in audit.findings.drain(..) {
                         run.findings.push(finding)?;
                     }
+                    let (customer, started) = (customer_id.as_deref(), started_at.as_ref());
+                    let customer =
+                        add_contact(&mut self.contacts, customer, started, *direction, number);
                     if held {
                         self.held.push(Held {
                             number: self.held_count,
                             conversation: number,
+                            customer,
                             team: team.take(),
                             agents: std::mem::take(&mut audit.agents),
                             promises: std::mem::take(&mut audit.promises),
                         })?;
                         self.held_count += 1;
-                    }
-                    if let (Some(customer), Some(started)) = (customer_id, started_at.as_ref()) {
-                        self.contacts.add(
-                            customer,
-                            started,
-                            *direction == Some(Direction::Outbound),
-                            number,
-                        );
                     }
                     if let Some(started) = started_at
                         && run
@@ -640,7 +656,7 @@ impl<'r> Merger<'r> {
         // else overlaps it (a quarter of a callback-heavy run's end on one thread).
         let judge_one = |conversation: &mut Held| {
             for promise in &mut conversation.promises {
-                judge.judge(promise, Some(conversation.conversation));
+                judge.judge_held(promise, conversation.conversation, conversation.customer);
             }
         };
         held.visit_ahead(self.join_ahead, judge_one, |conversation| {

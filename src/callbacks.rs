@@ -71,6 +71,9 @@ pub(crate) const CONTACT_BYTES: usize = std::mem::size_of::<Contact>();
 // The README states this figure; a change to `Contact` must update it there.
 const _: () = assert!(CONTACT_BYTES <= 24);
 
+/// A customer's number in [`Contacts`], given by [`Contacts::add`].
+pub(crate) type CustomerNumber = u32;
+
 /// The start times of every conversation with a customer id, by customer.
 #[derive(Debug, Default)]
 pub struct Contacts {
@@ -83,17 +86,17 @@ pub struct Contacts {
 }
 
 impl Contacts {
+    /// Adds a contact of `customer`; the customer's number, which [`Judge::judge_held`] takes
+    /// for this customer's promises.
     pub(crate) fn add(
         &mut self,
         customer: &str,
         start: &Zoned,
         outbound: bool,
         conversation: ConversationNumber,
-    ) {
+    ) -> Option<CustomerNumber> {
         // No more customers than conversations, which are numbered by u32 too.
-        let Some(customer) = self.customers.find_or_add(customer) else {
-            return;
-        };
+        let customer = self.customers.find_or_add(customer)?;
         let (start_second, start_nanosecond) = instant(start.timestamp());
         self.added.push(Contact {
             start_second,
@@ -102,6 +105,7 @@ impl Contacts {
             conversation,
             offset_and_outbound: start.offset().seconds() * 2 + i32::from(outbound),
         });
+        Some(customer)
     }
 
     pub fn len(&self) -> usize {
@@ -138,13 +142,12 @@ impl Contacts {
     /// conversation `except`.
     fn keeping(
         &self,
-        customer: &str,
+        customer: CustomerNumber,
         after: Timestamp,
         until: Timestamp,
         outbound_only: bool,
         except: Option<ConversationNumber>,
     ) -> Option<&Contact> {
-        let customer = self.customers.find(customer)?;
         let (after, until) = (instant(after), instant(until));
         let from = self
             .list
@@ -184,8 +187,37 @@ impl<'a> Judge<'a> {
     /// Judges `promise`, made in conversation `own` of this run (`None`: one not read in this
     /// run, as a carried promise's), whose own contact never keeps it.
     pub(crate) fn judge(&self, promise: &mut Promise, own: Option<ConversationNumber>) {
+        let customer =
+            (promise.customer_id.as_deref()).and_then(|c| self.contacts.customers.find(c));
+        self.judge_as(promise, own, customer);
+    }
+
+    /// As [`Judge::judge`], for a promise of conversation `own` of this run whose customer
+    /// [`Contacts::add`] numbered `customer` (`None`: no contact was added for it): no lookup
+    /// of the customer's id (a hash and a cache miss per promise, a quarter of the judging
+    /// thread's time on a callback-heavy run).
+    pub(crate) fn judge_held(
+        &self,
+        promise: &mut Promise,
+        own: ConversationNumber,
+        customer: Option<CustomerNumber>,
+    ) {
+        let customer = match customer {
+            Some(customer) => Some(customer),
+            None => (promise.customer_id.as_deref()).and_then(|c| self.contacts.customers.find(c)),
+        };
+        self.judge_as(promise, Some(own), customer);
+    }
+
+    /// Judges `promise` against the contacts of customer number `customer` (`None`: none).
+    fn judge_as(
+        &self,
+        promise: &mut Promise,
+        own: Option<ConversationNumber>,
+        customer: Option<CustomerNumber>,
+    ) {
         promise.kept_by = None;
-        let (Some(customer), Some(made_at), Some(deadline)) =
+        let (Some(_), Some(made_at), Some(deadline)) =
             (&promise.customer_id, &promise.made_at, &promise.deadline)
         else {
             promise.state = PromiseState::Unverifiable;
@@ -198,13 +230,15 @@ impl<'a> Judge<'a> {
                 ..
             }
         );
-        let keeping = self.contacts.keeping(
-            customer,
-            made_at.timestamp(),
-            deadline.timestamp(),
-            outbound_only,
-            own,
-        );
+        let keeping = customer.and_then(|customer| {
+            self.contacts.keeping(
+                customer,
+                made_at.timestamp(),
+                deadline.timestamp(),
+                outbound_only,
+                own,
+            )
+        });
         promise.state = if let Some(contact) = keeping {
             promise.kept_by = Some((
                 self.ids.id(contact.conversation).to_string(),
@@ -358,6 +392,41 @@ mod tests {
             judge.judge(&mut promise, excluded);
             assert_eq!(promise.state, PromiseState::Kept, "{excluded:?}");
             assert_eq!(promise.kept_by.as_ref().map(|k| k.0.as_str()), kept_by);
+        }
+    }
+
+    /// A held conversation's promise is judged by the customer number its contact got, with
+    /// the verdict a lookup of the customer's id gives; without a number, by the id.
+    #[test]
+    fn a_held_promise_judged_by_its_customer_number_gets_the_same_verdict() {
+        let rules = crate::checks::test_support::rule_set(
+            "kind = \"promise\"\nphrases = [\"call you back\"]",
+        );
+        let mut contacts = Contacts::default();
+        let mut ids = ConversationIds::default();
+        let mut add = |customer: &str, at: &str, id: &str| {
+            let number = ids.add(id, &test_source()).unwrap();
+            let customer = contacts.add(customer, &zoned(at), false, number);
+            (number, customer)
+        };
+        let (own, cu) = add("cu", "2026-11-19T11:00:00Z", "own");
+        add("other", "2026-11-19T12:00:00Z", "other's");
+        let (_, cu_again) = add("cu", "2026-11-20T09:00:00Z", "later");
+        assert_eq!(cu, cu_again, "one number a customer");
+        let judge = Judge::new(&rules, contacts, &ids, Some(&zoned("2026-11-25T00:00:00Z")));
+        for (deadline, state) in [
+            ("2026-11-20T10:00:00Z", PromiseState::Kept),
+            ("2026-11-20T08:00:00Z", PromiseState::Broken),
+        ] {
+            let mut by_id = test_promise(deadline);
+            judge.judge(&mut by_id, Some(own));
+            assert_eq!(by_id.state, state, "{deadline}");
+            for customer in [cu, None] {
+                let mut held = test_promise(deadline);
+                judge.judge_held(&mut held, own, customer);
+                assert_eq!(held.state, by_id.state, "{deadline} {customer:?}");
+                assert_eq!(held.kept_by, by_id.kept_by, "{deadline} {customer:?}");
+            }
         }
     }
 }
