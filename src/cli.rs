@@ -298,19 +298,32 @@ impl AuditArgs {
     /// The worker threads: `-j`, else the number of cores; with a warning to print when `-j`
     /// asks for more than [`max_threads`].
     pub fn threads(&self) -> Result<(usize, Option<String>), String> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        match self.threads {
-            Some(0) => Err("-j must be 1 or more".to_string()),
-            Some(threads) if threads > max_threads(cores) => {
-                let max = max_threads(cores);
-                let warning = format!(
-                    "-j {threads} is more than 4 × the {cores} cores (or {MAX_THREADS}); using {max}"
-                );
-                Ok((max, Some(warning)))
-            }
-            Some(threads) => Ok((threads, None)),
-            None => Ok((cores, None)),
+        thread_count(self.threads)
+    }
+}
+
+impl MergeArgs {
+    /// The threads of the merge's join and report, as [`AuditArgs::threads`].
+    pub fn threads(&self) -> Result<(usize, Option<String>), String> {
+        thread_count(self.threads)
+    }
+}
+
+/// `-j` as asked (`None`: the number of cores), or a usage error for 0, and a warning to print
+/// when it asks for more than [`max_threads`].
+fn thread_count(asked: Option<usize>) -> Result<(usize, Option<String>), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match asked {
+        Some(0) => Err("-j must be 1 or more".to_string()),
+        Some(threads) if threads > max_threads(cores) => {
+            let max = max_threads(cores);
+            let warning = format!(
+                "-j {threads} is more than 4 × the {cores} cores (or {MAX_THREADS}); using {max}"
+            );
+            Ok((max, Some(warning)))
         }
+        Some(threads) => Ok((threads, None)),
+        None => Ok((cores, None)),
     }
 }
 
@@ -346,8 +359,8 @@ pub fn report_options(args: &AuditArgs, baseline: Option<Baseline>) -> ReportOpt
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Partials written by `callqa audit --shard I/N --partial FILE`, in any order; an
-    /// `s3://BUCKET/PREFIX/` stands for every object under it
+    /// Partials written by `callqa audit --shard I/N --partial FILE`, in any order; a folder
+    /// (or an `s3://BUCKET/PREFIX/`) stands for every file (object) under it
     #[arg(required = true, value_name = "PARTIAL")]
     pub partials: Vec<PathBuf>,
 
@@ -372,6 +385,11 @@ pub struct MergeArgs {
     /// An earlier run's promises.csv: its pending promises are judged again in this run
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub promises: Option<PathBuf>,
+
+    /// Threads for the promise join and the report (default: the number of cores; at most 4 ×
+    /// the cores, and 256); `-j1` does all the work on one thread
+    #[arg(short = 'j', long = "threads", value_name = "N", help_heading = "Run")]
+    pub threads: Option<usize>,
 
     /// No summary on standard error
     #[arg(short, long, help_heading = "Run")]

@@ -432,6 +432,16 @@ fn shard(args: AuditArgs) -> Result<Exit, Failure> {
 /// `callqa merge PARTIAL...`: the report one audit over every partial's inputs would write.
 fn merge(args: MergeArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
+    let (threads, warning) = args.threads().map_err(Failure::Usage)?;
+    if let Some(warning) = warning {
+        message!("{warning}");
+    }
+    // The join reads ahead on a second thread, and the report is rendered and written, on as
+    // many threads as `-j` says, as in an audit.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("callqa-output-{i}"))
+        .build_global();
     check_urls(&args.partials)?;
     let partials = Partials::open(&args.partials)?;
     let rules = partials.rules();

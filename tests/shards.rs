@@ -427,3 +427,23 @@ fn a_partial_in_a_missing_folder_makes_the_folder() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(header(&partial)["run"]["shard"], 0);
 }
+
+/// `callqa merge -j N` runs the join and the report on N threads, with the report of one run
+/// whatever N; `-j0` is a usage error, as in an audit.
+#[test]
+fn merge_threads_change_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single");
+    let out = callqa(&["audit", INPUT, "-o", path(&single), "-q"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let partials = shards(dir.path(), 3, &[INPUT]);
+    for threads in ["1", "3"] {
+        let merged = dir.path().join(format!("merged-{threads}"));
+        let out = merge(&["-j", threads, "-o", path(&merged), "-q"], &partials);
+        assert_eq!(code(&out), 0, "-j{threads}: {}", stderr(&out));
+        assert_same_report(&single, &merged, &format!("-j{threads}"));
+    }
+    let out = merge(&["-j", "0", "-q"], &partials);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("-j must be 1 or more"), "{}", stderr(&out));
+}
