@@ -445,5 +445,9 @@ fn merge_threads_change_no_byte() {
     }
     let out = merge(&["-j", "0", "-q"], &partials);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("-j must be 1 or more"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("-j must be 1 or more"),
+        "{}",
+        stderr(&out)
+    );
 }
