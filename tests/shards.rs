@@ -399,7 +399,7 @@ fn a_merge_of_more_partials_than_files_may_be_open_raises_the_limit_or_says_how(
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "40 partials are read at once, and this process may open 24 files (`ulimit -n`, which callqa could not raise further): raise it to 168 at least"
+            "40 partials are read at once, and this process may open 24 files (`ulimit -n`, which callqa could not raise further): raise it to 296 at least"
         ),
         "{}",
         stderr(&out)

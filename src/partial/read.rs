@@ -177,25 +177,35 @@ fn files_under(dir: &Path, files: &mut Vec<String>) -> Result<(), PartialError> 
     Ok(())
 }
 
-/// Files a merge may have open beside its partials: the finding store's runs (64 at most), the
-/// report's files, the standard streams, a few more to spare.
-const OTHER_OPEN_FILES: u64 = 128;
+/// Files a merge may have open beside its partials, at most: the runs of its three stores
+/// (findings, judged promises, held conversations: 65 each at most), the report's files, the
+/// standard streams. The soft limit is raised to make room for them all.
+const OTHER_OPEN_FILES: u64 = 256;
+
+/// Files a merge surely has open beside its partials (the standard streams, the report's
+/// files, a run of each store): with less room than this, it is refused.
+const FEWEST_OTHER_FILES: u64 = 32;
 
 /// Makes room to read `partials` partials at once (a file, or a connection, each): raises the
 /// process's soft limit on open files when it is too low, up to the hard limit, and fails,
-/// before any is opened, when even that is too low. (A shell's limit is often 1,024, 256 on
-/// macOS, below the partials of a large cluster job.)
+/// before any is opened, when even that leaves no room. (A shell's limit is often 1,024, 256
+/// on macOS, below the partials of a large cluster job.) Where the limit cannot be raised
+/// (a sandbox that refuses setrlimit), the current one is checked.
 fn make_room_for(partials: usize) -> Result<(), PartialError> {
-    let needed = partials as u64 + OTHER_OPEN_FILES;
-    let allowed = rlimit::increase_nofile_limit(needed).map_err(|err| PartialError::Io {
-        path: format!("{partials} partials"),
-        message: format!("cannot raise the limit on open files: {err}"),
-    })?;
+    let wanted = partials as u64 + OTHER_OPEN_FILES;
+    let needed = partials as u64 + FEWEST_OTHER_FILES;
+    let allowed = match rlimit::increase_nofile_limit(wanted) {
+        Ok(allowed) => allowed,
+        // Not raised: the limit as it is (unknown: let opening the files say).
+        Err(_) => rlimit::Resource::NOFILE
+            .get()
+            .map_or(u64::MAX, |(soft, _)| soft),
+    };
     if allowed < needed {
         return Err(PartialError::TooManyOpenFiles {
             partials,
             allowed,
-            needed,
+            needed: wanted,
         });
     }
     Ok(())
