@@ -187,9 +187,7 @@ impl<'a> Judge<'a> {
     /// Judges `promise`, made in conversation `own` of this run (`None`: one not read in this
     /// run, as a carried promise's), whose own contact never keeps it.
     pub(crate) fn judge(&self, promise: &mut Promise, own: Option<ConversationNumber>) {
-        let customer =
-            (promise.customer_id.as_deref()).and_then(|c| self.contacts.customers.find(c));
-        self.judge_as(promise, own, customer);
+        self.judge_as(promise, own, self.customer_of(promise));
     }
 
     /// As [`Judge::judge`], for a promise of conversation `own` of this run whose customer
@@ -202,11 +200,14 @@ impl<'a> Judge<'a> {
         own: ConversationNumber,
         customer: Option<CustomerNumber>,
     ) {
-        let customer = match customer {
-            Some(customer) => Some(customer),
-            None => (promise.customer_id.as_deref()).and_then(|c| self.contacts.customers.find(c)),
-        };
+        let customer = customer.or_else(|| self.customer_of(promise));
         self.judge_as(promise, Some(own), customer);
+    }
+
+    /// The number of `promise`'s customer, looked up by id.
+    fn customer_of(&self, promise: &Promise) -> Option<CustomerNumber> {
+        let id = promise.customer_id.as_deref()?;
+        self.contacts.customers.find(id)
     }
 
     /// Judges `promise` against the contacts of customer number `customer` (`None`: none).
