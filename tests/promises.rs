@@ -254,16 +254,8 @@ fn a_one_byte_budget_stays_under_a_low_open_file_limit() {
         &roomy,
     );
     let tight = temp.path().join("tight");
-    // The shell lowers its own limit on open files, then becomes callqa.
-    let mut limited = std::process::Command::new("sh");
-    limited
-        .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_callqa"))
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null());
     audit_by(
-        limited,
+        common::command_under("ulimit -n 256"),
         &[input.to_str().unwrap()],
         &["--findings-memory", "1"],
         &tight,

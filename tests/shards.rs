@@ -342,17 +342,11 @@ fn a_missing_path_fails_the_merge_as_it_fails_one_run() {
     assert_same_report(&single, &merged, "a missing path");
 }
 
-/// Runs callqa from a shell that first lowers its own limit on open files with `limit` (a
-/// `ulimit` command), then becomes callqa.
+/// Runs callqa with `args` under `limit` (see `common::command_under`).
 #[cfg(unix)]
 fn callqa_under(limit: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("{limit} && exec \"$0\" \"$@\"")])
-        .arg(env!("CARGO_BIN_EXE_callqa"))
+    common::command_under(limit)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
         .output()
         .expect("sh runs")
 }

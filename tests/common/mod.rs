@@ -24,6 +24,19 @@ pub fn command() -> Command {
     command
 }
 
+/// The callqa binary as [`command`] runs it, started by a shell that first runs `limit` (a
+/// `ulimit` command lowering its limit on open files), then becomes callqa.
+pub fn command_under(limit: &str) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &format!("{limit} && exec \"$0\" \"$@\"")])
+        .arg(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
 /// Every file a report folder holds.
 pub const REPORT_FILES: [&str; 6] = [
     "scorecards.csv",
