@@ -435,7 +435,7 @@ impl Report<'_> {
             .and_then(Visible::into_inner)
             .and_then(|out| out.into_inner().map_err(io::IntoInnerError::into_error))
             .map_err(findings_io)?;
-        staging.sync(report::FINDINGS_FILE, &file)?;
+        staging.sync(report::FINDINGS_FILE, file)?;
         Ok(pass)
     }
 }
