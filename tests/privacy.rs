@@ -178,7 +178,7 @@ fn excerpt_edges_never_cut_private_data() {
     for shown in [
         "on my bill [card]…",
         "…[phone] and then okay",
-        "\"…and well so, okay this is «ridiculous»\"",
+        "\\\"…and well so, okay this is «ridiculous»\\\"",
         "«that is on you»/[email]",
     ] {
         assert!(text.contains(shown), "{shown:?} not in\n{text}");

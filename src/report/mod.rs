@@ -305,7 +305,9 @@ impl<W: Write> FindingsCsv<W> {
     }
 }
 
-/// One finding per line: `file:line: rule severity: message "evidence"`.
+/// One finding per line: `file:line: rule severity: message "evidence"`. Inside the quotes a
+/// `"` or `\` of the evidence is written after a backslash, so the evidence ends at the first
+/// unescaped quote however many quotes the transcript holds.
 pub(crate) fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, out: &mut Vec<u8>) {
     let rule = &rules.rules[finding.rule as usize];
     let _ = writeln!(
@@ -315,8 +317,23 @@ pub(crate) fn finding_text(finding: &Finding, rules: &RuleSet, render: &Render, 
         rule.id,
         rule.severity.as_str(),
         rule.message,
-        render.evidence(&finding.evidence)
+        escape_quoted(&render.evidence(&finding.evidence))
     );
+}
+
+/// `text` with a backslash before each `"` and `\`: the inside of a double-quoted string.
+fn escape_quoted(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['"', '\\']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        if ch == '"' || ch == '\\' {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 #[derive(Serialize)]
@@ -502,8 +519,10 @@ mod tests {
         finding_text(&result.findings[0], &rules, &render, &mut text);
         assert_eq!(
             String::from_utf8(text).unwrap(),
-            "t:1: r major: m \"please, «calm down», \"sir\"\"\n"
+            "t:1: r major: m \"please, «calm down», \\\"sir\\\"\"\n"
         );
+        assert_eq!(escape_quoted(r#"a "b" c\d"#), r#"a \"b\" c\\d"#);
+        assert_eq!(escape_quoted("plain"), "plain");
     }
 
     #[test]
