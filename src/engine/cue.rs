@@ -17,6 +17,8 @@ pub enum Cue {
     Questions,
     /// Two or more of `?` and `!` in a row, with two `!` among them (`!!`, `!!?`).
     Exclamations,
+    /// A run of `?` and `!` holding both (`?!`, `!?`, `??!`): a question asked in disbelief.
+    Interrobang,
 }
 
 /// Every cue class, with its name.
@@ -26,6 +28,7 @@ pub const CUES: &[(&str, Cue)] = &[
     ("emoticon-sad", Cue::EmoticonSad),
     ("??", Cue::Questions),
     ("!!", Cue::Exclamations),
+    ("?!", Cue::Interrobang),
 ];
 
 const ANGRY_EMOJI: &[char] = &[
@@ -113,6 +116,9 @@ pub fn find_cues(text: &str, ascii: bool, out: &mut Vec<(Cue, usize, usize)>) {
                     if run.iter().filter(|&&b| b == b'!').count() >= 2 {
                         out.push((Cue::Exclamations, at, end));
                     }
+                    if run.contains(&b'?') && run.contains(&b'!') {
+                        out.push((Cue::Interrobang, at, end));
+                    }
                 }
                 at = end;
             }
@@ -151,11 +157,18 @@ mod tests {
             ("fine.", &[]),
             ("why??", &[(Cue::Questions, "??")]),
             ("why?", &[]),
-            ("what?!", &[(Cue::Questions, "?!")]),
+            (
+                "what?!",
+                &[(Cue::Questions, "?!"), (Cue::Interrobang, "?!")],
+            ),
             ("stop!!", &[(Cue::Exclamations, "!!")]),
             (
                 "really!!?",
-                &[(Cue::Questions, "!!?"), (Cue::Exclamations, "!!?")],
+                &[
+                    (Cue::Questions, "!!?"),
+                    (Cue::Exclamations, "!!?"),
+                    (Cue::Interrobang, "!!?"),
+                ],
             ),
             (
                 "great 😡😡",

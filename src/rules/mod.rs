@@ -845,7 +845,11 @@ examples.pass = ["agent: It's not your fault at all."]
                 1,
                 "field `version`",
             ),
-            (GOOD.replace("\"calm down\"", "\"!!\""), 10, "has no words"),
+            (
+                GOOD.replace("\"calm down\"", "\"!!\""),
+                10,
+                "\"!!\" is not a word",
+            ),
             (
                 GOOD.replace("id = \"blame\"", "id = \"Blame Rule\""),
                 5,

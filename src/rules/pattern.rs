@@ -179,7 +179,7 @@ pub(crate) fn split_anchor(variant: &[Element]) -> (String, bool, Vec<Element>) 
 }
 
 /// Characters that are not part of a word.
-const SPECIAL: &str = "()[]|@<>*{}";
+const SPECIAL: &str = "()[]|@<>*{}?";
 
 struct Parser<'a> {
     text: &'a str,
@@ -236,6 +236,11 @@ impl Parser<'_> {
                     ));
                 }
                 '*' => return Err("`*` must end a word (`refund*`)".into()),
+                '?' => {
+                    return Err("`?` is not pattern syntax: optional words are written in \
+                                brackets (`[customer]`), a question is `{question}`"
+                        .into());
+                }
                 _ => vec![self.word()?],
             };
             variants = product(variants, part)?;
@@ -361,6 +366,14 @@ impl Parser<'_> {
             .filter(|w| !w.is_empty())
             .map(|w| Element::Word(w.into()))
             .collect();
+        // Punctuation alone is no word: normalization would drop it and the phrase would mean
+        // something else than it says ("(customer )?" read as a required "customer").
+        if words.is_empty() && !stem {
+            return Err(format!(
+                "{chunk:?} is not a word: phrases match words, and punctuation is dropped \
+                 from the text they match (optional words are written in brackets: `[customer]`)"
+            ));
+        }
         if stem {
             match words.pop() {
                 Some(Element::Word(word)) => words.push(Element::Stem(word)),
@@ -454,6 +467,7 @@ mod tests {
             ("(sorry|sorry)", &["sorry"]),
             ("<angry-emoji>", &["AngryEmoji"]),
             ("(<??>|<!!>)", &["Questions", "Exclamations"]),
+            ("<?!>", &["Interrobang"]),
             (
                 "this is @negative",
                 &["this is terrible", "this is awful", "this is rip* off"],
@@ -469,7 +483,9 @@ mod tests {
     #[test]
     fn bad_phrases_say_why() {
         let cases: &[(&str, &str)] = &[
-            ("!!", "has no words"),
+            ("!!", "\"!!\" is not a word"),
+            ("bad (customer )?service", "`?` is not pattern syntax"),
+            ("why?", "`?` is not pattern syntax"),
             ("[very]", "has no words"),
             ("(sorry", "`(` is not closed"),
             ("[sorry", "`[` is not closed"),
