@@ -158,13 +158,46 @@ fn found_by(audit: &ConversationAudit, rule: &Rule, index: u32) -> Vec<(usize, S
 }
 
 /// Whether a finding on `turn` with this evidence is where the example wants it: on its
-/// `turn`, and with its `words` (case folded) in the evidence.
+/// `turn`, and with its `words` (case folded) on the words the evidence marks `«…»`, not only
+/// in the context shown around them.
 fn is_at(example: &Example, turn: usize, evidence: &str) -> bool {
     example.turn.is_none_or(|t| t == turn)
-        && example.words.as_ref().is_none_or(|words| {
-            let evidence = evidence.replace(['«', '»'], "").to_lowercase();
-            evidence.contains(&words.to_lowercase())
-        })
+        && example
+            .words
+            .as_ref()
+            .is_none_or(|words| words_on_mark(evidence, words))
+}
+
+/// Whether `words` (case folded) occur in `evidence` overlapping one of its marked spans; in
+/// evidence that marks nothing (a `require` rule quotes the turn that lacks its phrases),
+/// anywhere in it.
+fn words_on_mark(evidence: &str, words: &str) -> bool {
+    // The evidence without its marks, and the marked byte ranges in it.
+    let mut plain = String::with_capacity(evidence.len());
+    let mut marked: Vec<(usize, usize)> = Vec::new();
+    let mut open = None;
+    for c in evidence.chars() {
+        match c {
+            '«' => open = Some(plain.len()),
+            '»' => {
+                if let Some(start) = open.take() {
+                    marked.push((start, plain.len()));
+                }
+            }
+            _ => plain.extend(c.to_lowercase()),
+        }
+    }
+    let words = words.to_lowercase();
+    if words.is_empty() {
+        return true;
+    }
+    if marked.is_empty() {
+        return plain.contains(&words);
+    }
+    plain.match_indices(&words).any(|(at, found)| {
+        let end = at + found.len();
+        marked.iter().any(|&(from, to)| at < to && from < end)
+    })
 }
 
 /// Where an example wants its finding, in words: `turn 3 with "not our fault"`.
@@ -238,6 +271,15 @@ examples.pass = ["agent: hello", "agent: please calm down"]
             (
                 format!("{{ text = {script}, words = \"not found\" }}"),
                 true,
+            ),
+            // "be tired" is shown beside the finding on turn 1, but not marked
+            (
+                format!("{{ text = {script}, turn = 1, words = \"be tired\" }}"),
+                true,
+            ),
+            (
+                format!("{{ text = {script}, turn = 1, words = \"must be\" }}"),
+                false,
             ),
             ("{ text = \"agent: hello\", turn = 1 }".to_string(), true),
         ];
