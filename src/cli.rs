@@ -461,6 +461,11 @@ pub struct EvalArgs {
     /// List the ids of the conversations each rule got wrong
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
+
+    /// Give each F1 its 95% bootstrap interval (2,000 draws of the labelled conversations,
+    /// from a fixed seed)
+    #[arg(long, help_heading = "Output")]
+    pub intervals: bool,
 }
 
 #[cfg(test)]

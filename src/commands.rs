@@ -556,7 +556,7 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     if let Some(line) = evaluation.missing_line(args.verbose) {
         message!("{line}");
     }
-    let out = evaluation.render(args.format, args.verbose);
+    let out = evaluation.render(args.format, args.verbose, args.intervals);
     write_stdout(out.as_bytes())?;
     Ok(Exit::Success)
 }
