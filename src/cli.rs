@@ -443,6 +443,11 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub labels: PathBuf,
 
+    /// A rule set to compare with (repeatable; `default` names the built-in pack): each F1's
+    /// change from it on the same conversations, and the change's 95% interval
+    #[arg(long, value_name = "FILE|DIR", help_heading = "Rules")]
+    pub against: Vec<PathBuf>,
+
     /// Accepted as for audit and explain; the figures do not depend on it (a promise rule is
     /// scored on detection, not on whether the promise was kept)
     #[arg(long, value_name = "TIME", help_heading = "Input")]

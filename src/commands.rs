@@ -551,7 +551,13 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     load::as_of(args.as_of.as_deref())?;
     let labels = callqa::eval::Labels::read(&args.labels, &rules).map_err(Failure::Usage)?;
     let sources = open_sources(&args.judged.paths, &args.judged.source)?;
-    let evaluation = callqa::eval::evaluate(&sources, &rules, &labels);
+    let against = if args.against.is_empty() {
+        None
+    } else {
+        Some(load::rules(&args.against)?)
+    };
+    let evaluation = callqa::eval::evaluate(&sources, &rules, &labels, against.as_ref())
+        .map_err(Failure::Usage)?;
     report_problems(&evaluation.problems, args.verbose);
     if let Some(line) = evaluation.missing_line(args.verbose) {
         message!("{line}");

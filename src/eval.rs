@@ -21,6 +21,11 @@
 //! seed (the same labels give the same interval on every run); the interval is the 2.5th and
 //! 97.5th percentile of the F1 of those draws. It says how far the figure could move on other
 //! conversations of the same kind: with 150 labels, often ±0.08.
+//!
+//! With `--against RULES`, each labelled conversation is audited by a second rule set too, and
+//! each rule's F1 is compared with the other set's on the same conversations: the change and its
+//! 95% interval, from the same draws made in pairs (a draw takes a conversation's verdict under
+//! both sets), so that the many conversations where the sets agree do not widen it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -235,11 +240,95 @@ pub struct Evaluation {
     pub(crate) missing: Vec<String>,
     /// Files and conversations that could not be read, in input order.
     pub problems: Vec<ReadError>,
+    /// With `--against`: the other rule set's scores and the paired outcomes, one per score.
+    pub(crate) against: Option<Vec<Paired>>,
+}
+
+/// A rule's scores under the `--against` rule set, on the same conversations, and how many
+/// conversations had each pair of outcomes (`[outcome here][outcome there]`, each outcome
+/// tp, fp, fn or agreed silence, as [`outcome`] numbers them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Paired {
+    pub(crate) score: RuleScore,
+    pub(crate) outcomes: [[u64; 4]; 4],
+}
+
+/// A conversation's outcome for a rule: 0 tp, 1 fp, 2 fn, 3 silent as expected.
+fn outcome(fired: bool, expected: bool) -> usize {
+    match (fired, expected) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    }
+}
+
+impl Paired {
+    /// How F1 changed from the `--against` rule set to this one (`here` its score), and the
+    /// 95% interval of the change over draws in pairs (see the module comment); `None` where
+    /// either F1 is undefined.
+    pub(crate) fn change(&self, here: &RuleScore) -> Option<(f64, (f64, f64))> {
+        const DRAWS: usize = 2_000;
+        let change = here.f1()? - self.score.f1()?;
+        let n = here.n;
+        // The 16 pairs of outcomes as consecutive ranges of 0..n.
+        let mut ends = [0u64; 16];
+        let mut end = 0;
+        for (index, count) in self.outcomes.iter().flatten().enumerate() {
+            end += count;
+            ends[index] = end;
+        }
+        let mut random = SplitMix64(0x0ca1_10a0_c0a1_5eed_u64.wrapping_add(n));
+        let mut changes: Vec<f64> = Vec::with_capacity(DRAWS);
+        for _ in 0..DRAWS {
+            let mut counts = [[0u64; 4]; 2];
+            for _ in 0..n {
+                let pick = random.below(n);
+                let pair = ends.iter().position(|&end| pick < end).unwrap_or(15);
+                counts[0][pair / 4] += 1;
+                counts[1][pair % 4] += 1;
+            }
+            let f1 = |c: [u64; 4]| ratio(2 * c[0], 2 * c[0] + c[1] + c[2]);
+            if let (Some(here), Some(there)) = (f1(counts[0]), f1(counts[1])) {
+                changes.push(here - there);
+            }
+        }
+        if changes.is_empty() {
+            return None;
+        }
+        changes.sort_by(f64::total_cmp);
+        let at = |q: f64| changes[((q * changes.len() as f64) as usize).min(changes.len() - 1)];
+        Some((change, (at(0.025), at(0.975))))
+    }
 }
 
 /// Audits the conversations of `files` that `labels` name (with `metadata` joined) and
-/// compares what each rule did with what its labels expected.
-pub fn evaluate(sources: &Sources, rules: &RuleSet, labels: &Labels) -> Evaluation {
+/// compares what each rule did with what its labels expected; with `against`, also what the
+/// rule of the same id in that set did. A rule the labels name that `against` lacks is an
+/// error naming it.
+pub fn evaluate(
+    sources: &Sources,
+    rules: &RuleSet,
+    labels: &Labels,
+    against: Option<&RuleSet>,
+) -> Result<Evaluation, String> {
+    // The index in `against` of each rule of `rules`.
+    let mut there: Vec<Option<u32>> = vec![None; rules.rules.len()];
+    if let Some(other) = against {
+        for label in &labels.labels {
+            for &(rule, _) in &label.expect {
+                let id = &rules.rules[rule as usize].id;
+                let index = other
+                    .rules
+                    .iter()
+                    .position(|r| &r.id == id)
+                    .ok_or_else(|| {
+                        format!("the labels name rule `{id}`, which the --against rules lack")
+                    })?;
+                there[rule as usize] = Some(index as u32);
+            }
+        }
+    }
     let files = &sources.discovery.files;
     let (read, metadata) = (&sources.read, sources.metadata.as_deref());
     let by_id: HashMap<&str, usize> = labels
@@ -249,8 +338,19 @@ pub fn evaluate(sources: &Sources, rules: &RuleSet, labels: &Labels) -> Evaluati
         .map(|(index, label)| (label.conversation_id.as_str(), index))
         .collect();
     let mut scores = score_table(rules);
+    let mut paired: Vec<Paired> = scores
+        .iter()
+        .map(|score| Paired {
+            score: RuleScore {
+                rule: score.rule.clone(),
+                ..RuleScore::default()
+            },
+            ..Paired::default()
+        })
+        .collect();
     let mut found = vec![false; labels.labels.len()];
     let mut auditor = Auditor::new(rules);
+    let mut other_auditor = against.map(Auditor::new);
     let problems = crate::conversations::each(files, read, metadata, |conversation| {
         let Some(&index) = by_id.get(conversation.id.as_str()) else {
             return;
@@ -259,10 +359,29 @@ pub fn evaluate(sources: &Sources, rules: &RuleSet, labels: &Labels) -> Evaluati
             return;
         }
         let audit = auditor.audit(&conversation);
+        let other_audit = other_auditor
+            .as_mut()
+            .map(|other| other.audit(&conversation));
         for &(rule, expected) in &labels.labels[index].expect {
+            let here = fired(rules, &audit, rule);
+            if let (Some(other), Some(other_audit), Some(other_rule)) =
+                (against, &other_audit, there[rule as usize])
+            {
+                let there = fired(other, other_audit, other_rule);
+                let pair = &mut paired[rule as usize];
+                pair.outcomes[outcome(here, expected)][outcome(there, expected)] += 1;
+                let score = &mut pair.score;
+                score.n += 1;
+                match outcome(there, expected) {
+                    0 => score.tp += 1,
+                    1 => score.fp += 1,
+                    2 => score.fn_ += 1,
+                    _ => {}
+                }
+            }
             let score = &mut scores[rule as usize];
             score.n += 1;
-            match (fired(rules, &audit, rule), expected) {
+            match (here, expected) {
                 (true, true) => score.tp += 1,
                 (true, false) => {
                     score.fp += 1;
@@ -290,17 +409,26 @@ pub fn evaluate(sources: &Sources, rules: &RuleSet, labels: &Labels) -> Evaluati
         .iter()
         .flat_map(|label| label.expect.iter().map(|&(rule, _)| rule))
         .collect();
-    Evaluation {
+    let named_only = |index: &usize| named.contains(&(*index as u32));
+    Ok(Evaluation {
         scores: scores
             .into_iter()
             .enumerate()
-            .filter(|(index, _)| named.contains(&(*index as u32)))
+            .filter(|(index, _)| named_only(index))
             .map(|(_, score)| score)
             .collect(),
         labelled: labels.labels.len() as u64,
         missing,
         problems,
-    }
+        against: against.map(|_| {
+            paired
+                .into_iter()
+                .enumerate()
+                .filter(|(index, _)| named_only(index))
+                .map(|(_, pair)| pair)
+                .collect()
+        }),
+    })
 }
 
 /// An empty score for every rule of the set, indexed like it.
@@ -402,6 +530,35 @@ impl Evaluation {
             }
             out.push('\n');
         }
+        if let Some(against) = &self.against {
+            let _ = writeln!(
+                out,
+                "compared with the --against rules on the same conversations:\n\
+                 {:<width$} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>16}",
+                "rule", "n", "tp", "fp", "fn", "f1", "change", "change 95%"
+            );
+            for (score, pair) in self.scores.iter().zip(against) {
+                let there = &pair.score;
+                let (change, interval) = match pair.change(score) {
+                    Some((change, (low, high))) => {
+                        (format!("{change:+.3}"), format!("{low:+.3} to {high:+.3}"))
+                    }
+                    None => ("-".to_string(), "-".to_string()),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<width$} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>16}",
+                    score.rule,
+                    there.n,
+                    there.tp,
+                    there.fp,
+                    there.fn_,
+                    decimal(there.f1()),
+                    change,
+                    interval,
+                );
+            }
+        }
         if verbose {
             for score in &self.scores {
                 for (kind, ids) in [
@@ -426,18 +583,18 @@ impl Evaluation {
     /// `false_negatives` (conversation ids).
     pub(crate) fn json_lines(&self, verbose: bool, intervals: bool) -> String {
         let mut out = String::new();
-        for score in &self.scores {
+        for (index, score) in self.scores.iter().enumerate() {
+            let pair = self.against.as_ref().and_then(|against| against.get(index));
+            let change = pair.and_then(|pair| pair.change(score));
             let row = JsonRow {
                 rule: &score.rule,
                 n: score.n,
-                tp: score.tp,
-                fp: score.fp,
-                fn_: score.fn_,
-                precision: score.precision(),
-                recall: score.recall(),
-                f1: score.f1(),
+                figures: JsonFigures::of(score),
                 missing: score.missing,
                 f1_interval: intervals.then(|| score.f1_interval().map(|(low, high)| [low, high])),
+                against: pair.map(|pair| JsonFigures::of(&pair.score)),
+                f1_change: pair.map(|_| change.map(|(change, _)| change)),
+                f1_change_interval: pair.map(|_| change.map(|(_, (low, high))| [low, high])),
                 false_positives: verbose.then_some(&score.false_positives),
                 false_negatives: verbose.then_some(&score.false_negatives),
             };
@@ -454,6 +611,29 @@ impl Evaluation {
 struct JsonRow<'a> {
     rule: &'a str,
     n: u64,
+    #[serde(flatten)]
+    figures: JsonFigures,
+    missing: u64,
+    /// Present with `--intervals` (then `null` where undefined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f1_interval: Option<Option<[f64; 2]>>,
+    /// Present with `--against`: that rule set's figures, the change of F1 from it and the
+    /// change's 95% interval (`null` where undefined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<JsonFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f1_change: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f1_change_interval: Option<Option<[f64; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    false_positives: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    false_negatives: Option<&'a Vec<String>>,
+}
+
+/// A rule's counts and figures in a line of `--format json` (and under `against`).
+#[derive(serde::Serialize)]
+struct JsonFigures {
     tp: u64,
     fp: u64,
     #[serde(rename = "fn")]
@@ -461,14 +641,19 @@ struct JsonRow<'a> {
     precision: Option<f64>,
     recall: Option<f64>,
     f1: Option<f64>,
-    missing: u64,
-    /// Present with `--intervals` (then `null` where undefined).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    f1_interval: Option<Option<[f64; 2]>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    false_positives: Option<&'a Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    false_negatives: Option<&'a Vec<String>>,
+}
+
+impl JsonFigures {
+    fn of(score: &RuleScore) -> JsonFigures {
+        JsonFigures {
+            tp: score.tp,
+            fp: score.fp,
+            fn_: score.fn_,
+            precision: score.precision(),
+            recall: score.recall(),
+            f1: score.f1(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -537,6 +722,50 @@ mod tests {
             // The seed is fixed: the same labels, the same interval.
             assert_eq!(rule.f1_interval(), Some((low, high)));
         }
+    }
+
+    #[test]
+    fn a_change_is_measured_on_the_same_conversations() {
+        // 100 conversations: the two sets agree on all but `moved` of them, where this set
+        // turns the other's false negative into a true positive.
+        let paired = |moved: u64| {
+            let mut outcomes = [[0u64; 4]; 4];
+            outcomes[0][0] = 30; // tp under both
+            outcomes[1][1] = 10; // fp under both
+            outcomes[2][2] = 10 - moved; // fn under both
+            outcomes[0][2] = moved; // tp here, fn there
+            outcomes[3][3] = 50; // silent as expected under both
+            let here = RuleScore {
+                n: 100,
+                ..score(30 + moved, 10, 10 - moved)
+            };
+            let there = Paired {
+                score: RuleScore {
+                    n: 100,
+                    ..score(30, 10, 10)
+                },
+                outcomes,
+            };
+            there.change(&here)
+        };
+        // The same verdicts: no change, and an interval of none.
+        assert_eq!(paired(0), Some((0.0, (0.0, 0.0))));
+        // Five more true positives: F1 60/80 → 70/85, and every draw moves the same way.
+        let (change, (low, high)) = paired(5).unwrap();
+        assert!((change - (70.0 / 85.0 - 60.0 / 80.0)).abs() < 1e-12);
+        assert!(
+            0.0 < low && low < change && change < high,
+            "{low} {change} {high}"
+        );
+        // An undefined F1 on either side leaves nothing to compare.
+        let quiet = Paired {
+            score: RuleScore {
+                n: 3,
+                ..score(0, 0, 0)
+            },
+            outcomes: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 3]],
+        };
+        assert_eq!(quiet.change(&quiet.score), None);
     }
 
     #[test]
