@@ -149,6 +149,23 @@ pub(crate) struct RuleScore {
 }
 
 impl RuleScore {
+    /// Counts one labelled conversation: whether the rule `fired` and was `expected` to.
+    fn record(&mut self, id: &str, fired: bool, expected: bool) {
+        self.n += 1;
+        match (fired, expected) {
+            (true, true) => self.tp += 1,
+            (true, false) => {
+                self.fp += 1;
+                self.false_positives.push(id.to_string());
+            }
+            (false, true) => {
+                self.fn_ += 1;
+                self.false_negatives.push(id.to_string());
+            }
+            (false, false) => {}
+        }
+    }
+
     /// tp / (tp + fp); undefined when the rule never fired.
     pub(crate) fn precision(&self) -> Option<f64> {
         ratio(self.tp, self.tp + self.fp)
@@ -251,6 +268,11 @@ pub struct Evaluation {
 pub(crate) struct Paired {
     pub(crate) score: RuleScore,
     pub(crate) outcomes: [[u64; 4]; 4],
+    /// The conversations this rule set judged as labelled and the other did not, in input
+    /// order.
+    pub(crate) better: Vec<String>,
+    /// The conversations the other rule set judged as labelled and this one did not.
+    pub(crate) worse: Vec<String>,
 }
 
 /// A conversation's outcome for a rule: 0 tp, 1 fp, 2 fn, 3 silent as expected.
@@ -264,6 +286,21 @@ fn outcome(fired: bool, expected: bool) -> usize {
 }
 
 impl Paired {
+    /// Counts one labelled conversation: whether the rule fired `here` and under the other
+    /// rule set (`there`), and whether it was `expected` to.
+    fn record(&mut self, id: &str, here: bool, there: bool, expected: bool) {
+        self.outcomes[outcome(here, expected)][outcome(there, expected)] += 1;
+        if here != there {
+            let ids = if here == expected {
+                &mut self.better
+            } else {
+                &mut self.worse
+            };
+            ids.push(id.to_string());
+        }
+        self.score.record(id, there, expected);
+    }
+
     /// How F1 changed from the `--against` rule set to this one (`here` its score), and the
     /// 95% interval of the change over draws in pairs (see the module comment); `None` where
     /// either F1 is undefined.
@@ -368,31 +405,9 @@ pub fn evaluate(
                 (against, &other_audit, there[rule as usize])
             {
                 let there = fired(other, other_audit, other_rule);
-                let pair = &mut paired[rule as usize];
-                pair.outcomes[outcome(here, expected)][outcome(there, expected)] += 1;
-                let score = &mut pair.score;
-                score.n += 1;
-                match outcome(there, expected) {
-                    0 => score.tp += 1,
-                    1 => score.fp += 1,
-                    2 => score.fn_ += 1,
-                    _ => {}
-                }
+                paired[rule as usize].record(&conversation.id, here, there, expected);
             }
-            let score = &mut scores[rule as usize];
-            score.n += 1;
-            match (here, expected) {
-                (true, true) => score.tp += 1,
-                (true, false) => {
-                    score.fp += 1;
-                    score.false_positives.push(conversation.id.clone());
-                }
-                (false, true) => {
-                    score.fn_ += 1;
-                    score.false_negatives.push(conversation.id.clone());
-                }
-                (false, false) => {}
-            }
+            scores[rule as usize].record(&conversation.id, here, expected);
         }
     });
     let mut missing = Vec::new();
@@ -560,11 +575,16 @@ impl Evaluation {
             }
         }
         if verbose {
-            for score in &self.scores {
-                for (kind, ids) in [
+            for (index, score) in self.scores.iter().enumerate() {
+                let mut lists = vec![
                     ("false positives", &score.false_positives),
                     ("false negatives", &score.false_negatives),
-                ] {
+                ];
+                if let Some(pair) = self.against.as_ref().and_then(|a| a.get(index)) {
+                    lists.push(("right where --against is wrong", &pair.better));
+                    lists.push(("wrong where --against is right", &pair.worse));
+                }
+                for (kind, ids) in lists {
                     let _ = write!(out, "{} {kind} ({}):", score.rule, ids.len());
                     for id in ids {
                         out.push(' ');
@@ -580,7 +600,8 @@ impl Evaluation {
     /// JSON Lines, an object per rule with `rule`, `n`, `tp`, `fp`, `fn`, `precision`,
     /// `recall`, `f1` (`null` where undefined) and `missing`; with `intervals`, also
     /// `f1_interval` (`[low, high]`, or `null`); with `verbose`, also `false_positives` and
-    /// `false_negatives` (conversation ids).
+    /// `false_negatives` (conversation ids); with `--against`, also `against`, `f1_change` and
+    /// `f1_change_interval`, and with `verbose` the ids `better` and `worse`.
     pub(crate) fn json_lines(&self, verbose: bool, intervals: bool) -> String {
         let mut out = String::new();
         for (index, score) in self.scores.iter().enumerate() {
@@ -597,6 +618,8 @@ impl Evaluation {
                 f1_change_interval: pair.map(|_| change.map(|(_, (low, high))| [low, high])),
                 false_positives: verbose.then_some(&score.false_positives),
                 false_negatives: verbose.then_some(&score.false_negatives),
+                better: pair.filter(|_| verbose).map(|pair| &pair.better),
+                worse: pair.filter(|_| verbose).map(|pair| &pair.worse),
             };
             // Serializing plain numbers and strings into memory cannot fail.
             out.push_str(&serde_json::to_string(&row).unwrap_or_default());
@@ -629,6 +652,12 @@ struct JsonRow<'a> {
     false_positives: Option<&'a Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     false_negatives: Option<&'a Vec<String>>,
+    /// With `--against` and `--verbose`: the ids this set judged right and the other wrong,
+    /// and the other way round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    better: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worse: Option<&'a Vec<String>>,
 }
 
 /// A rule's counts and figures in a line of `--format json` (and under `against`).
@@ -745,6 +774,7 @@ mod tests {
                     ..score(30, 10, 10)
                 },
                 outcomes,
+                ..Paired::default()
             };
             there.change(&here)
         };
@@ -764,6 +794,7 @@ mod tests {
                 ..score(0, 0, 0)
             },
             outcomes: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 3]],
+            ..Paired::default()
         };
         assert_eq!(quiet.change(&quiet.score), None);
     }
