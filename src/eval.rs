@@ -188,39 +188,49 @@ impl RuleScore {
     /// The 95% bootstrap interval of [`RuleScore::f1`] (see the module comment); undefined
     /// when F1 is undefined in every draw.
     pub(crate) fn f1_interval(&self) -> Option<(f64, f64)> {
-        const DRAWS: usize = 2_000;
-        let n = self.n;
-        if n == 0 {
-            return None;
-        }
-        // The outcome of each labelled conversation: tp, fp and fn first, the rest agreed
-        // that the rule should stay quiet.
-        let (tp_end, fp_end, fn_end) = (self.tp, self.tp + self.fp, self.tp + self.fp + self.fn_);
-        let mut random = SplitMix64(0x0ca1_10a0_e7a1_5eed_u64.wrapping_add(n));
-        let mut f1s: Vec<f64> = Vec::with_capacity(DRAWS);
-        for _ in 0..DRAWS {
-            let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
-            for _ in 0..n {
-                let pick = random.below(n);
-                if pick < tp_end {
-                    tp += 1;
-                } else if pick < fp_end {
-                    fp += 1;
-                } else if pick < fn_end {
-                    fn_ += 1;
-                }
-            }
-            if let Some(f1) = ratio(2 * tp, 2 * tp + fp + fn_) {
-                f1s.push(f1);
-            }
-        }
-        if f1s.is_empty() {
-            return None;
-        }
-        f1s.sort_by(f64::total_cmp);
-        let at = |quantile: f64| f1s[((quantile * f1s.len() as f64) as usize).min(f1s.len() - 1)];
-        Some((at(0.025), at(0.975)))
+        // The outcomes as consecutive ranges of 0..n: tp, fp, fn, then agreed silence.
+        let ends = [
+            self.tp,
+            self.tp + self.fp,
+            self.tp + self.fp + self.fn_,
+            self.n,
+        ];
+        let mut random = SplitMix64(0x0ca1_10a0_e7a1_5eed_u64.wrapping_add(self.n));
+        let mut counts = [0u64; 4];
+        let f1s = (0..BOOTSTRAP_DRAWS)
+            .filter_map(|_| {
+                draw(&ends, &mut random, &mut counts);
+                ratio(2 * counts[0], 2 * counts[0] + counts[1] + counts[2])
+            })
+            .collect();
+        middle_95(f1s)
     }
+}
+
+/// How many times the bootstrap draws the labelled conversations again.
+const BOOTSTRAP_DRAWS: usize = 2_000;
+
+/// One bootstrap draw: as many picks as the last of `ends`, each falling in the category whose
+/// range of `ends` (consecutive, from 0) holds it, counted into `counts`.
+fn draw(ends: &[u64], random: &mut SplitMix64, counts: &mut [u64]) {
+    counts.fill(0);
+    let n = ends.last().copied().unwrap_or(0);
+    for _ in 0..n {
+        let pick = random.below(n);
+        let category = ends.partition_point(|&end| end <= pick);
+        counts[category] += 1;
+    }
+}
+
+/// The 2.5th and 97.5th percentile of `values`; `None` when there are none.
+fn middle_95(mut values: Vec<f64>) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at =
+        |quantile: f64| values[((quantile * values.len() as f64) as usize).min(values.len() - 1)];
+    Some((at(0.025), at(0.975)))
 }
 
 /// The SplitMix64 generator (Steele, Lea and Flood 2014): a fixed seed, so that an interval is
@@ -305,9 +315,7 @@ impl Paired {
     /// 95% interval of the change over draws in pairs (see the module comment); `None` where
     /// either F1 is undefined.
     pub(crate) fn change(&self, here: &RuleScore) -> Option<(f64, (f64, f64))> {
-        const DRAWS: usize = 2_000;
         let change = here.f1()? - self.score.f1()?;
-        let n = here.n;
         // The 16 pairs of outcomes as consecutive ranges of 0..n.
         let mut ends = [0u64; 16];
         let mut end = 0;
@@ -315,27 +323,22 @@ impl Paired {
             end += count;
             ends[index] = end;
         }
-        let mut random = SplitMix64(0x0ca1_10a0_c0a1_5eed_u64.wrapping_add(n));
-        let mut changes: Vec<f64> = Vec::with_capacity(DRAWS);
-        for _ in 0..DRAWS {
-            let mut counts = [[0u64; 4]; 2];
-            for _ in 0..n {
-                let pick = random.below(n);
-                let pair = ends.iter().position(|&end| pick < end).unwrap_or(15);
-                counts[0][pair / 4] += 1;
-                counts[1][pair % 4] += 1;
-            }
-            let f1 = |c: [u64; 4]| ratio(2 * c[0], 2 * c[0] + c[1] + c[2]);
-            if let (Some(here), Some(there)) = (f1(counts[0]), f1(counts[1])) {
-                changes.push(here - there);
-            }
-        }
-        if changes.is_empty() {
-            return None;
-        }
-        changes.sort_by(f64::total_cmp);
-        let at = |q: f64| changes[((q * changes.len() as f64) as usize).min(changes.len() - 1)];
-        Some((change, (at(0.025), at(0.975))))
+        let mut random = SplitMix64(0x0ca1_10a0_c0a1_5eed_u64.wrapping_add(here.n));
+        let mut counts = [0u64; 16];
+        let changes = (0..BOOTSTRAP_DRAWS)
+            .filter_map(|_| {
+                draw(&ends, &mut random, &mut counts);
+                // The draw's counts of each outcome here and there.
+                let (mut here, mut there) = ([0u64; 4], [0u64; 4]);
+                for (pair, count) in counts.iter().enumerate() {
+                    here[pair / 4] += count;
+                    there[pair % 4] += count;
+                }
+                let f1 = |c: [u64; 4]| ratio(2 * c[0], 2 * c[0] + c[1] + c[2]);
+                Some(f1(here)? - f1(there)?)
+            })
+            .collect();
+        Some((change, middle_95(changes)?))
     }
 }
 
