@@ -184,10 +184,10 @@ fn words_on_mark(evidence: &str, words: &str) -> bool {
                     marked.push((start, plain.len()));
                 }
             }
-            _ => plain.extend(c.to_lowercase()),
+            _ => plain.extend(fold(c)),
         }
     }
-    let words = words.to_lowercase();
+    let words: String = words.chars().flat_map(fold).collect();
     if words.is_empty() {
         return true;
     }
@@ -198,6 +198,15 @@ fn words_on_mark(evidence: &str, words: &str) -> bool {
         let end = at + found.len();
         marked.iter().any(|&(from, to)| at < to && from < end)
     })
+}
+
+/// A character as an example's words and its evidence are compared: lower case, a curly
+/// apostrophe as a straight one (an example typed with `'` matches text written with `’`).
+fn fold(c: char) -> impl Iterator<Item = char> {
+    match c {
+        '\u{2018}' | '\u{2019}' => '\''.to_lowercase(),
+        _ => c.to_lowercase(),
+    }
 }
 
 /// Where an example wants its finding, in words: `turn 3 with "not our fault"`.
@@ -244,6 +253,35 @@ examples.pass = ["agent: hello", "agent: please calm down"]
         );
         assert!(!failures[1].expected_finding);
         assert_eq!(failures[1].evidence, vec!["please «calm down»"]);
+    }
+
+    #[test]
+    fn words_are_found_on_the_marked_words() {
+        // (evidence, words, whether the words are on the finding)
+        let cases = [
+            ("agent: \"you «can’t» do that\"", "can't", true),
+            ("agent: \"you «can't» do that\"", "CAN’T", true),
+            ("agent: \"«you must» be tired\"", "must be", true),
+            ("agent: \"«you must» be tired\"", "be tired", false),
+            // a require rule quotes the turn and marks nothing: anywhere in the quote
+            (
+                "nothing of the required phrases; said: \"Thanks!\"",
+                "thanks",
+                true,
+            ),
+            (
+                "nothing of the required phrases; said: \"Thanks!\"",
+                "bye",
+                false,
+            ),
+        ];
+        for (evidence, words, expected) in cases {
+            assert_eq!(
+                words_on_mark(evidence, words),
+                expected,
+                "{evidence} {words}"
+            );
+        }
     }
 
     #[test]
