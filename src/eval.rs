@@ -200,7 +200,7 @@ impl RuleScore {
         let f1s = (0..BOOTSTRAP_DRAWS)
             .filter_map(|_| {
                 draw(&ends, &mut random, &mut counts);
-                ratio(2 * counts[0], 2 * counts[0] + counts[1] + counts[2])
+                f1_of(counts)
             })
             .collect();
         middle_95(f1s)
@@ -271,18 +271,34 @@ pub struct Evaluation {
     pub(crate) against: Option<Vec<Paired>>,
 }
 
-/// A rule's scores under the `--against` rule set, on the same conversations, and how many
-/// conversations had each pair of outcomes (`[outcome here][outcome there]`, each outcome
-/// tp, fp, fn or agreed silence, as [`outcome`] numbers them).
+/// A rule under this rule set and under the `--against` one, on the same conversations: how
+/// many conversations had each pair of outcomes (`[outcome here][outcome there]`, each outcome
+/// tp, fp, fn or agreed silence, as [`outcome`] numbers them), from which both scores follow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Paired {
-    pub(crate) score: RuleScore,
     pub(crate) outcomes: [[u64; 4]; 4],
     /// The conversations this rule set judged as labelled and the other did not, in input
     /// order.
     pub(crate) better: Vec<String>,
     /// The conversations the other rule set judged as labelled and this one did not.
     pub(crate) worse: Vec<String>,
+}
+
+/// How many conversations of `outcomes` (`[here][there]`) had each outcome on one `side`:
+/// `|here, _| here` or `|_, there| there`.
+fn count_sides(outcomes: &[[u64; 4]; 4], side: fn(usize, usize) -> usize) -> [u64; 4] {
+    let mut counts = [0u64; 4];
+    for (here, row) in outcomes.iter().enumerate() {
+        for (there, count) in row.iter().enumerate() {
+            counts[side(here, there)] += count;
+        }
+    }
+    counts
+}
+
+/// F1 from the counts of tp, fp, fn (and silence, unused).
+fn f1_of(counts: [u64; 4]) -> Option<f64> {
+    ratio(2 * counts[0], 2 * counts[0] + counts[1] + counts[2])
 }
 
 /// A conversation's outcome for a rule: 0 tp, 1 fp, 2 fn, 3 silent as expected.
@@ -308,14 +324,30 @@ impl Paired {
             };
             ids.push(id.to_string());
         }
-        self.score.record(id, there, expected);
+    }
+
+    /// The rule's score under the `--against` rule set (counts only).
+    pub(crate) fn there(&self) -> RuleScore {
+        let [tp, fp, fn_, silent] = self.counts(|_, there| there);
+        RuleScore {
+            n: tp + fp + fn_ + silent,
+            tp,
+            fp,
+            fn_,
+            ..RuleScore::default()
+        }
+    }
+
+    /// How many conversations had each outcome, read from a pair (here, there) by `side`.
+    fn counts(&self, side: fn(usize, usize) -> usize) -> [u64; 4] {
+        count_sides(&self.outcomes, side)
     }
 
     /// How F1 changed from the `--against` rule set to this one (`here` its score), and the
     /// 95% interval of the change over draws in pairs (see the module comment); `None` where
     /// either F1 is undefined.
-    pub(crate) fn change(&self, here: &RuleScore) -> Option<(f64, (f64, f64))> {
-        let change = here.f1()? - self.score.f1()?;
+    pub(crate) fn change(&self) -> Option<(f64, (f64, f64))> {
+        let change = f1_of(self.counts(|here, _| here))? - f1_of(self.counts(|_, there| there))?;
         // The 16 pairs of outcomes as consecutive ranges of 0..n.
         let mut ends = [0u64; 16];
         let mut end = 0;
@@ -323,19 +355,15 @@ impl Paired {
             end += count;
             ends[index] = end;
         }
-        let mut random = SplitMix64(0x0ca1_10a0_c0a1_5eed_u64.wrapping_add(here.n));
-        let mut counts = [0u64; 16];
+        let mut random = SplitMix64(0x0ca1_10a0_c0a1_5eed_u64.wrapping_add(end));
+        let mut drawn = [[0u64; 4]; 4];
         let changes = (0..BOOTSTRAP_DRAWS)
             .filter_map(|_| {
-                draw(&ends, &mut random, &mut counts);
-                // The draw's counts of each outcome here and there.
-                let (mut here, mut there) = ([0u64; 4], [0u64; 4]);
-                for (pair, count) in counts.iter().enumerate() {
-                    here[pair / 4] += count;
-                    there[pair % 4] += count;
-                }
-                let f1 = |c: [u64; 4]| ratio(2 * c[0], 2 * c[0] + c[1] + c[2]);
-                Some(f1(here)? - f1(there)?)
+                draw(&ends, &mut random, drawn.as_flattened_mut());
+                Some(
+                    f1_of(count_sides(&drawn, |here, _| here))?
+                        - f1_of(count_sides(&drawn, |_, there| there))?,
+                )
             })
             .collect();
         Some((change, middle_95(changes)?))
@@ -378,16 +406,7 @@ pub fn evaluate(
         .map(|(index, label)| (label.conversation_id.as_str(), index))
         .collect();
     let mut scores = score_table(rules);
-    let mut paired: Vec<Paired> = scores
-        .iter()
-        .map(|score| Paired {
-            score: RuleScore {
-                rule: score.rule.clone(),
-                ..RuleScore::default()
-            },
-            ..Paired::default()
-        })
-        .collect();
+    let mut paired: Vec<Paired> = vec![Paired::default(); scores.len()];
     let mut found = vec![false; labels.labels.len()];
     let mut auditor = Auditor::new(rules);
     let mut other_auditor = against.map(Auditor::new);
@@ -556,8 +575,8 @@ impl Evaluation {
                 "rule", "n", "tp", "fp", "fn", "f1", "change", "change 95%"
             );
             for (score, pair) in self.scores.iter().zip(against) {
-                let there = &pair.score;
-                let (change, interval) = match pair.change(score) {
+                let there = pair.there();
+                let (change, interval) = match pair.change() {
                     Some((change, (low, high))) => {
                         (format!("{change:+.3}"), format!("{low:+.3} to {high:+.3}"))
                     }
@@ -609,14 +628,14 @@ impl Evaluation {
         let mut out = String::new();
         for (index, score) in self.scores.iter().enumerate() {
             let pair = self.against.as_ref().and_then(|against| against.get(index));
-            let change = pair.and_then(|pair| pair.change(score));
+            let change = pair.and_then(Paired::change);
             let row = JsonRow {
                 rule: &score.rule,
                 n: score.n,
                 figures: JsonFigures::of(score),
                 missing: score.missing,
                 f1_interval: intervals.then(|| score.f1_interval().map(|(low, high)| [low, high])),
-                against: pair.map(|pair| JsonFigures::of(&pair.score)),
+                against: pair.map(|pair| JsonFigures::of(&pair.there())),
                 f1_change: pair.map(|_| change.map(|(change, _)| change)),
                 f1_change_interval: pair.map(|_| change.map(|(_, (low, high))| [low, high])),
                 false_positives: verbose.then_some(&score.false_positives),
@@ -767,19 +786,15 @@ mod tests {
             outcomes[2][2] = 10 - moved; // fn under both
             outcomes[0][2] = moved; // tp here, fn there
             outcomes[3][3] = 50; // silent as expected under both
-            let here = RuleScore {
-                n: 100,
-                ..score(30 + moved, 10, 10 - moved)
-            };
-            let there = Paired {
-                score: RuleScore {
-                    n: 100,
-                    ..score(30, 10, 10)
-                },
+            let pair = Paired {
                 outcomes,
                 ..Paired::default()
             };
-            there.change(&here)
+            assert_eq!(
+                (pair.there().tp, pair.there().fp, pair.there().fn_),
+                (30, 10, 10)
+            );
+            pair.change()
         };
         // The same verdicts: no change, and an interval of none.
         assert_eq!(paired(0), Some((0.0, (0.0, 0.0))));
@@ -792,14 +807,10 @@ mod tests {
         );
         // An undefined F1 on either side leaves nothing to compare.
         let quiet = Paired {
-            score: RuleScore {
-                n: 3,
-                ..score(0, 0, 0)
-            },
             outcomes: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 3]],
             ..Paired::default()
         };
-        assert_eq!(quiet.change(&quiet.score), None);
+        assert_eq!(quiet.change(), None);
     }
 
     #[test]

@@ -110,13 +110,15 @@ pub fn find_cues(text: &str, ascii: bool, out: &mut Vec<(Cue, usize, usize)>) {
                         .unwrap_or(bytes.len() - at);
                 let run = &bytes[at..end];
                 if run.len() >= 2 {
-                    if run.contains(&b'?') {
+                    let questions = run.iter().filter(|&&b| b == b'?').count();
+                    let exclamations = run.len() - questions;
+                    if questions > 0 {
                         out.push((Cue::Questions, at, end));
                     }
-                    if run.iter().filter(|&&b| b == b'!').count() >= 2 {
+                    if exclamations >= 2 {
                         out.push((Cue::Exclamations, at, end));
                     }
-                    if run.contains(&b'?') && run.contains(&b'!') {
+                    if questions > 0 && exclamations > 0 {
                         out.push((Cue::Interrobang, at, end));
                     }
                 }
