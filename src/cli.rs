@@ -471,6 +471,11 @@ pub struct EvalArgs {
     /// from a fixed seed)
     #[arg(long, help_heading = "Output")]
     pub intervals: bool,
+
+    /// Then take each entry of the labelled rules' phrase lists out in turn and show how the
+    /// rule's figures change without it: the entries whose removal raises F1 first
+    #[arg(long, conflicts_with = "against", help_heading = "Output")]
+    pub ablate: bool,
 }
 
 #[cfg(test)]

@@ -546,7 +546,8 @@ fn convert(args: ConvertArgs) -> Result<Exit, Failure> {
 /// how often it agreed with them. Labels that name an unknown rule, or are not labels, are a
 /// usage error naming the line; labelled conversations missing from the input are reported.
 fn eval(args: EvalArgs) -> Result<Exit, Failure> {
-    let rules = load::rules(&args.judged.rules)?;
+    let rule_sources = load::rule_sources(&args.judged.rules)?;
+    let rules = RuleSet::load(&rule_sources).map_err(LoadError::from)?;
     // Checked as for audit, then unused: no figure depends on it (see callqa::eval).
     load::as_of(args.as_of.as_deref())?;
     let labels = callqa::eval::Labels::read(&args.labels, &rules).map_err(Failure::Usage)?;
@@ -562,7 +563,12 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     if let Some(line) = evaluation.missing_line(args.verbose) {
         message!("{line}");
     }
-    let out = evaluation.render(args.format, args.verbose, args.intervals);
+    let mut out = evaluation.render(args.format, args.verbose, args.intervals);
+    if args.ablate {
+        let ablation = callqa::ablation::ablate(&sources, &rule_sources, &rules, &labels)
+            .map_err(Failure::Usage)?;
+        out.push_str(&ablation.render(args.format));
+    }
     write_stdout(out.as_bytes())?;
     Ok(Exit::Success)
 }

@@ -79,6 +79,13 @@ pub struct Labels {
 }
 
 impl Labels {
+    /// The place of each labelled conversation id in [`Labels::labels`].
+    pub(crate) fn by_id(&self) -> HashMap<&str, usize> {
+        (self.labels.iter().enumerate())
+            .map(|(index, label)| (label.conversation_id.as_str(), index))
+            .collect()
+    }
+
     /// Reads the labels file `path` (`--labels`) for `rules`; the error names the flag.
     pub fn read(path: &std::path::Path, rules: &RuleSet) -> Result<Labels, String> {
         let file = path.display().to_string();
@@ -150,7 +157,7 @@ pub(crate) struct RuleScore {
 
 impl RuleScore {
     /// Counts one labelled conversation: whether the rule `fired` and was `expected` to.
-    fn record(&mut self, id: &str, fired: bool, expected: bool) {
+    pub(crate) fn record(&mut self, id: &str, fired: bool, expected: bool) {
         self.n += 1;
         match (fired, expected) {
             (true, true) => self.tp += 1,
@@ -399,12 +406,7 @@ pub fn evaluate(
     }
     let files = &sources.discovery.files;
     let (read, metadata) = (&sources.read, sources.metadata.as_deref());
-    let by_id: HashMap<&str, usize> = labels
-        .labels
-        .iter()
-        .enumerate()
-        .map(|(index, label)| (label.conversation_id.as_str(), index))
-        .collect();
+    let by_id = labels.by_id();
     let mut scores = score_table(rules);
     let mut paired: Vec<Paired> = vec![Paired::default(); scores.len()];
     let mut found = vec![false; labels.labels.len()];
@@ -481,7 +483,7 @@ fn score_table(rules: &RuleSet) -> Vec<RuleScore> {
 }
 
 /// Whether `rule` fired in `audit`: a finding, or for a promise rule a promise.
-fn fired(rules: &RuleSet, audit: &ConversationAudit, rule: u32) -> bool {
+pub(crate) fn fired(rules: &RuleSet, audit: &ConversationAudit, rule: u32) -> bool {
     match rules.rules[rule as usize].kind {
         RuleKind::Promise { .. } => audit.promises.iter().any(|p| p.rule == rule),
         _ => audit.findings.iter().any(|f| f.rule == rule),
@@ -684,7 +686,7 @@ struct JsonRow<'a> {
 
 /// A rule's counts and figures in a line of `--format json` (and under `against`).
 #[derive(serde::Serialize)]
-struct JsonFigures {
+pub(crate) struct JsonFigures {
     tp: u64,
     fp: u64,
     #[serde(rename = "fn")]
@@ -695,7 +697,7 @@ struct JsonFigures {
 }
 
 impl JsonFigures {
-    fn of(score: &RuleScore) -> JsonFigures {
+    pub(crate) fn of(score: &RuleScore) -> JsonFigures {
         JsonFigures {
             tp: score.tp,
             fp: score.fp,

@@ -9,6 +9,7 @@
 //! in input order, so that the output is the same whatever the number of threads. Rules are
 //! TOML files ([`rules`]); the checks the product promises are rules of the built-in pack.
 
+pub mod ablation;
 pub mod audit;
 pub mod callbacks;
 pub mod checks;

@@ -348,9 +348,64 @@ pub struct RuleSet {
     pub matcher: PhraseMatcher,
 }
 
+/// One entry of a rule's phrase lists, as the file wrote it: what `callqa eval --ablate` takes
+/// out in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The rule's index in its [`RuleSet`].
+    pub rule: u32,
+    /// Its place in the entries of that rule (what [`RuleSet::load_without`] skips).
+    pub index: usize,
+    /// The list it is written in: `phrases`, `unless`, `trigger.phrases`, `trigger.unless`
+    /// or `ignore`.
+    pub field: &'static str,
+    pub written: String,
+}
+
+impl Role {
+    /// The field of a rule file this role's entries are written in.
+    fn field(self) -> &'static str {
+        match self {
+            Role::Phrase => "phrases",
+            Role::Unless | Role::UnlessSentence => "unless",
+            Role::Trigger => "trigger.phrases",
+            Role::TriggerUnless | Role::TriggerUnlessSentence => "trigger.unless",
+            Role::Ignore => "ignore",
+        }
+    }
+}
+
 impl RuleSet {
     /// Loads and compiles the given rule files, in order.
     pub fn load(sources: &[RuleSource]) -> Result<RuleSet, RuleError> {
+        RuleSet::load_without(sources, None)
+    }
+
+    /// Every entry of every rule's phrase lists, rule by rule in the order the files wrote
+    /// them.
+    pub fn entries(sources: &[RuleSource]) -> Result<Vec<Entry>, RuleError> {
+        let mut entries = Vec::new();
+        let mut rule = 0u32;
+        for source in sources {
+            for (_, phrases) in compile(source)?.rules {
+                entries.extend(phrases.iter().enumerate().map(|(index, entry)| Entry {
+                    rule,
+                    index,
+                    field: entry.role.field(),
+                    written: entry.written.clone(),
+                }));
+                rule += 1;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// As [`RuleSet::load`], with one entry of one rule left out (`(rule, index)` of an
+    /// [`Entry`]): the rule set a file without that line would make.
+    pub fn load_without(
+        sources: &[RuleSource],
+        skip: Option<(u32, usize)>,
+    ) -> Result<RuleSet, RuleError> {
         let mut rules: Vec<Rule> = Vec::new();
         let mut rule_phrases: Vec<Vec<PhraseEntry>> = Vec::new();
         let mut names = Vec::new();
@@ -382,6 +437,12 @@ impl RuleSet {
                 rules.push(rule);
                 rule_phrases.push(phrases);
             }
+        }
+        if let Some((rule, index)) = skip
+            && let Some(phrases) = rule_phrases.get_mut(rule as usize)
+            && index < phrases.len()
+        {
+            phrases.remove(index);
         }
         let anchors = Anchors::of(&rule_phrases);
         let Anchors {
@@ -804,6 +865,37 @@ unless = ["not your fault"]
 examples.fail = ["agent: Well, you should have read the terms."]
 examples.pass = ["agent: It's not your fault at all."]
 "#;
+
+    #[test]
+    fn entries_are_listed_and_each_can_be_left_out() {
+        let sources = [RuleSource {
+            name: "t.toml".into(),
+            text: GOOD.into(),
+        }];
+        let entries = RuleSet::entries(&sources).unwrap();
+        let listed: Vec<(u32, usize, &str, &str)> = entries
+            .iter()
+            .map(|e| (e.rule, e.index, e.field, e.written.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (0, 0, "phrases", "you should have read"),
+                (0, 1, "phrases", "calm down"),
+                (0, 2, "unless", "not your fault"),
+            ]
+        );
+        for entry in &entries {
+            let set = RuleSet::load_without(&sources, Some((entry.rule, entry.index))).unwrap();
+            let expected: Vec<&str> = entries
+                .iter()
+                .filter(|other| other.index != entry.index)
+                .map(|other| other.written.as_str())
+                .collect();
+            assert_eq!(set.phrases, expected);
+            assert_eq!(set.digest, load(GOOD).unwrap().digest);
+        }
+    }
 
     #[test]
     fn a_good_file_compiles() {
