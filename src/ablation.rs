@@ -16,7 +16,7 @@
 //! the same conversations (the first of each labelled id), by a rule set that differs from the
 //! loaded one by exactly one entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -35,8 +35,19 @@ pub struct Ablated {
     pub(crate) without: RuleScore,
     /// F1 without the entry minus F1 with it; undefined when either is.
     pub(crate) f1_change: Option<f64>,
-    /// Whether the rule's tp, fp or fn differ without the entry.
-    pub(crate) changed: bool,
+    /// The labelled conversations the rule judges as labelled without the entry and not with
+    /// it, in input order (what the entry costs).
+    pub(crate) better: Vec<String>,
+    /// The conversations it judges as labelled with the entry and not without it (what the
+    /// entry earns).
+    pub(crate) worse: Vec<String>,
+}
+
+impl Ablated {
+    /// Whether taking the entry out changed the verdict on some labelled conversation.
+    fn changed(&self) -> bool {
+        !self.better.is_empty() || !self.worse.is_empty()
+    }
 }
 
 /// Every entry of the labelled rules taken out in turn, in the order the files wrote them.
@@ -123,13 +134,29 @@ pub fn ablate(
                 .f1()
                 .zip(with.f1())
                 .map(|(without, with)| without - with);
-            let changed = (without.tp, without.fp, without.fn_) != (with.tp, with.fp, with.fn_);
+            let wrong = |score: &RuleScore| -> HashSet<String> {
+                (score.false_positives.iter())
+                    .chain(&score.false_negatives)
+                    .cloned()
+                    .collect()
+            };
+            let (wrong_with, wrong_without) = (wrong(with), wrong(&without));
+            let ids = labelled.iter().map(|(_, conversation)| &conversation.id);
+            let (mut better, mut worse) = (Vec::new(), Vec::new());
+            for id in ids {
+                match (wrong_with.contains(id), wrong_without.contains(id)) {
+                    (true, false) => better.push(id.clone()),
+                    (false, true) => worse.push(id.clone()),
+                    _ => {}
+                }
+            }
             Ok(Ablated {
                 field: entry.field,
                 written: entry.written.clone(),
                 without,
                 f1_change,
-                changed,
+                better,
+                worse,
             })
         })
         .collect::<Result<Vec<Ablated>, String>>()?;
@@ -137,22 +164,27 @@ pub fn ablate(
 }
 
 impl Ablation {
-    /// The ablation in `format`: after `callqa eval`'s own table or lines.
-    pub fn render(&self, format: EvalFormat) -> String {
+    /// The ablation in `format`: after `callqa eval`'s own table or lines; with `verbose`,
+    /// the conversations each entry's removal moved.
+    pub fn render(&self, format: EvalFormat, verbose: bool) -> String {
         match format {
-            EvalFormat::Text => self.text(),
-            EvalFormat::Json => self.json_lines(),
+            EvalFormat::Text => self.text(verbose),
+            EvalFormat::Json => self.json_lines(verbose),
         }
     }
 
-    /// The entries whose removal changed their rule's counts, the largest rise of F1 first
-    /// (ties in file order, undefined changes last), then a line per rule: how many of its
-    /// entries changed nothing on these labels.
-    pub(crate) fn text(&self) -> String {
+    /// The entries whose removal changed the verdict on some labelled conversation, the
+    /// largest rise of F1 first (ties in file order, undefined changes last), each with the
+    /// ids it moved when `verbose`; then a line per rule: how many of its entries changed
+    /// nothing on these labels.
+    pub(crate) fn text(&self, verbose: bool) -> String {
         use std::fmt::Write as _;
         let changed: Vec<&Ablated> = {
-            let mut changed: Vec<&Ablated> =
-                self.entries.iter().filter(|entry| entry.changed).collect();
+            let mut changed: Vec<&Ablated> = self
+                .entries
+                .iter()
+                .filter(|entry| entry.changed())
+                .collect();
             changed.sort_by(|a, b| {
                 let key = |entry: &Ablated| entry.f1_change.unwrap_or(f64::NEG_INFINITY);
                 key(b).total_cmp(&key(a))
@@ -188,6 +220,16 @@ impl Ablation {
                 "{:<rule_width$} {:<field_width$} {:>5} {:>5} {:>5} {:>5} {:>7}  {}",
                 score.rule, entry.field, score.tp, score.fp, score.fn_, f1, change, entry.written
             );
+            if verbose {
+                for (kind, ids) in [
+                    ("right without it", &entry.better),
+                    ("wrong without it", &entry.worse),
+                ] {
+                    if !ids.is_empty() {
+                        let _ = writeln!(out, "  {kind} ({}): {}", ids.len(), ids.join(" "));
+                    }
+                }
+            }
         }
         let mut rules: Vec<&str> = Vec::new();
         for entry in &self.entries {
@@ -198,7 +240,7 @@ impl Ablation {
         for rule in rules {
             let of_rule = self.entries.iter().filter(|e| e.without.rule == rule);
             let (all, unchanged) = of_rule.fold((0, 0), |(all, unchanged), entry| {
-                (all + 1, unchanged + usize::from(!entry.changed))
+                (all + 1, unchanged + usize::from(!entry.changed()))
             });
             let _ = writeln!(
                 out,
@@ -210,8 +252,9 @@ impl Ablation {
 
     /// A JSON line per entry, in file order: `rule`, `field`, `entry`, then the rule's `n`,
     /// `tp`, `fp`, `fn`, `precision`, `recall` and `f1` without it, and `f1_change` (`null`
-    /// where undefined).
-    pub(crate) fn json_lines(&self) -> String {
+    /// where undefined); with `verbose`, also `better` and `worse` (the ids judged right and
+    /// wrong without the entry that were judged otherwise with it).
+    pub(crate) fn json_lines(&self, verbose: bool) -> String {
         let mut out = String::new();
         for entry in &self.entries {
             let score = &entry.without;
@@ -222,6 +265,8 @@ impl Ablation {
                 n: score.n,
                 figures: JsonFigures::of(score),
                 f1_change: entry.f1_change,
+                better: verbose.then_some(&entry.better),
+                worse: verbose.then_some(&entry.worse),
             };
             // Serializing plain numbers and strings into memory cannot fail.
             out.push_str(&serde_json::to_string(&row).unwrap_or_default());
@@ -241,4 +286,8 @@ struct JsonEntry<'a> {
     #[serde(flatten)]
     figures: JsonFigures,
     f1_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    better: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worse: Option<&'a Vec<String>>,
 }

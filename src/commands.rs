@@ -567,7 +567,7 @@ fn eval(args: EvalArgs) -> Result<Exit, Failure> {
     if args.ablate {
         let ablation = callqa::ablation::ablate(&sources, &rule_sources, &rules, &labels)
             .map_err(Failure::Usage)?;
-        out.push_str(&ablation.render(args.format));
+        out.push_str(&ablation.render(args.format, args.verbose));
     }
     write_stdout(out.as_bytes())?;
     Ok(Exit::Success)
