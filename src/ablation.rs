@@ -95,7 +95,7 @@ pub fn ablate(
     let entries = RuleSet::entries(rule_sources).map_err(|err| err.to_string())?;
     let entries: Vec<_> = entries
         .into_iter()
-        .filter(|entry| named.get(entry.rule as usize) == Some(&true))
+        .filter(|entry| named[entry.rule as usize])
         .collect();
     let score = |set: &RuleSet, rule: u32| {
         let mut auditor = Auditor::new(set);
@@ -116,11 +116,9 @@ pub fn ablate(
         }
         score
     };
-    let with: HashMap<u32, RuleScore> = entries
-        .iter()
-        .map(|entry| entry.rule)
-        .collect::<std::collections::BTreeSet<u32>>()
-        .into_iter()
+    // Each labelled rule's figures with every entry, as `callqa eval` gives them.
+    let with: HashMap<u32, RuleScore> = (0..rules.rules.len() as u32)
+        .filter(|&rule| named[rule as usize])
         .map(|rule| (rule, score(rules, rule)))
         .collect();
     let entries = entries
