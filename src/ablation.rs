@@ -66,36 +66,17 @@ pub fn ablate(
     rules: &RuleSet,
     labels: &Labels,
 ) -> Result<Ablation, String> {
-    let by_id = labels.by_id();
     // The first conversation of each labelled id, with its label's index, in input order.
-    let mut labelled: Vec<(usize, Conversation)> = Vec::new();
-    let mut found = vec![false; labels.labels.len()];
-    let files = &sources.discovery.files;
     // Files and conversations that could not be read are reported by the evaluation itself.
-    let _ = crate::conversations::each(
-        files,
-        &sources.read,
-        sources.metadata.as_deref(),
-        |conversation| {
-            if let Some(&index) = by_id.get(conversation.id.as_str())
-                && !std::mem::replace(&mut found[index], true)
-            {
-                labelled.push((index, conversation));
-            }
-        },
-    );
-    let named: Vec<bool> = (0..rules.rules.len())
-        .map(|rule| {
-            labels
-                .labels
-                .iter()
-                .any(|label| label.expect.iter().any(|&(r, _)| r as usize == rule))
-        })
-        .collect();
+    let mut labelled: Vec<(usize, Conversation)> = Vec::new();
+    let _ = labels.each_labelled(sources, |index, conversation| {
+        labelled.push((index, conversation));
+    });
+    let named = labels.named_rules();
     let entries = RuleSet::entries(rule_sources).map_err(|err| err.to_string())?;
     let entries: Vec<_> = entries
         .into_iter()
-        .filter(|entry| named[entry.rule as usize])
+        .filter(|entry| named.contains(&entry.rule))
         .collect();
     let score = |set: &RuleSet, rule: u32| {
         let mut auditor = Auditor::new(set);
@@ -117,9 +98,8 @@ pub fn ablate(
         score
     };
     // Each labelled rule's figures with every entry, as `callqa eval` gives them.
-    let with: HashMap<u32, RuleScore> = (0..rules.rules.len() as u32)
-        .filter(|&rule| named[rule as usize])
-        .map(|rule| (rule, score(rules, rule)))
+    let with: HashMap<u32, RuleScore> = (named.iter())
+        .map(|&rule| (rule, score(rules, rule)))
         .collect();
     let entries = entries
         .par_iter()

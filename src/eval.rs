@@ -36,7 +36,7 @@ use crate::checks::Auditor;
 use crate::load::Sources;
 use crate::model::ConversationAudit;
 use crate::rules::{RuleKind, RuleSet};
-use crate::transcript::ReadError;
+use crate::transcript::{Conversation, ReadError};
 
 /// A labels file that cannot be used: the file, the 1-based line and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,10 +79,35 @@ pub struct Labels {
 }
 
 impl Labels {
-    /// The place of each labelled conversation id in [`Labels::labels`].
-    pub(crate) fn by_id(&self) -> HashMap<&str, usize> {
-        (self.labels.iter().enumerate())
+    /// Hands `each` the first conversation of each labelled id in `sources` (in path and line
+    /// order, with `--metadata` joined), with the index of its label; returns, per label,
+    /// whether its conversation was found, and the files and conversations that could not be
+    /// read.
+    pub(crate) fn each_labelled(
+        &self,
+        sources: &Sources,
+        mut each: impl FnMut(usize, Conversation),
+    ) -> (Vec<bool>, Vec<ReadError>) {
+        let by_id: HashMap<&str, usize> = (self.labels.iter().enumerate())
             .map(|(index, label)| (label.conversation_id.as_str(), index))
+            .collect();
+        let mut found = vec![false; self.labels.len()];
+        let (files, read) = (&sources.discovery.files, &sources.read);
+        let metadata = sources.metadata.as_deref();
+        let problems = crate::conversations::each(files, read, metadata, |conversation| {
+            if let Some(&index) = by_id.get(conversation.id.as_str())
+                && !std::mem::replace(&mut found[index], true)
+            {
+                each(index, conversation);
+            }
+        });
+        (found, problems)
+    }
+
+    /// The rules some label names, by index.
+    pub(crate) fn named_rules(&self) -> BTreeSet<u32> {
+        (self.labels.iter())
+            .flat_map(|label| label.expect.iter().map(|&(rule, _)| rule))
             .collect()
     }
 
@@ -404,21 +429,11 @@ pub fn evaluate(
             }
         }
     }
-    let files = &sources.discovery.files;
-    let (read, metadata) = (&sources.read, sources.metadata.as_deref());
-    let by_id = labels.by_id();
     let mut scores = score_table(rules);
     let mut paired: Vec<Paired> = vec![Paired::default(); scores.len()];
-    let mut found = vec![false; labels.labels.len()];
     let mut auditor = Auditor::new(rules);
     let mut other_auditor = against.map(Auditor::new);
-    let problems = crate::conversations::each(files, read, metadata, |conversation| {
-        let Some(&index) = by_id.get(conversation.id.as_str()) else {
-            return;
-        };
-        if std::mem::replace(&mut found[index], true) {
-            return;
-        }
+    let (found, problems) = labels.each_labelled(sources, |index, conversation| {
         let audit = auditor.audit(&conversation);
         let other_audit = other_auditor
             .as_mut()
@@ -443,11 +458,7 @@ pub fn evaluate(
             }
         }
     }
-    let named: BTreeSet<u32> = labels
-        .labels
-        .iter()
-        .flat_map(|label| label.expect.iter().map(|&(rule, _)| rule))
-        .collect();
+    let named = labels.named_rules();
     let named_only = |index: &usize| named.contains(&(*index as u32));
     Ok(Evaluation {
         scores: scores
