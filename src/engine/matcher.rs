@@ -181,9 +181,9 @@ impl PhraseMatcher {
         let mut order = Vec::with_capacity(state_count);
         order.push(0u32);
         let mut fail = vec![0u32; state_count];
-        // `matches_of[s]`: every pattern that ends where `s` does (its own, then its failure
-        // state's), the hits of aho-corasick's `find_overlapping_iter` in its order.
-        let mut matches_of: Vec<Vec<u32>> = vec![Vec::new(); state_count];
+        // As each state is reached, its failure state's patterns are added to `ends[s]`: then
+        // it holds every pattern that ends where `s` does (its own first), the hits of
+        // aho-corasick's `find_overlapping_iter` in its order.
         let mut visited = 0;
         while visited < order.len() {
             let state = order[visited] as usize;
@@ -202,9 +202,9 @@ impl PhraseMatcher {
                 } else {
                     let child = child as usize;
                     fail[child] = fallback;
-                    let mut matches = std::mem::take(&mut ends[child]);
-                    matches.extend_from_slice(&matches_of[fallback as usize]);
-                    matches_of[child] = matches;
+                    // The failure state is shallower: its list is already whole.
+                    let inherited = ends[fallback as usize].clone();
+                    ends[child].extend(inherited);
                     order.push(child as u32);
                 }
             }
@@ -213,7 +213,7 @@ impl PhraseMatcher {
         // Rows: match states first, each group breadth first.
         let (mut rows, other): (Vec<u32>, Vec<u32>) = order
             .into_iter()
-            .partition(|&state| !matches_of[state as usize].is_empty());
+            .partition(|&state| !ends[state as usize].is_empty());
         let match_rows = rows.len();
         rows.extend(other);
         let mut row_of = vec![0u32; state_count];
@@ -233,7 +233,7 @@ impl PhraseMatcher {
                     .map(|&target| row_of[target as usize]),
             );
             if row < match_rows {
-                for &pattern in &matches_of[state] {
+                for &pattern in &ends[state] {
                     let text = &patterns[pattern as usize];
                     let open = phrases[pattern as usize].ends_with(OPEN);
                     let length = text.len() as u32 | if open { OPEN_BIT } else { 0 };
