@@ -146,7 +146,6 @@ pub(crate) fn write_promises_csv(
             Some((id, at)) => (id.clone(), format_rfc3339(at)),
             None => (String::new(), String::new()),
         };
-        let evidence = render.evidence(&p.evidence);
         writer.write_record([
             render.cell(&p.conversation_id).as_ref(),
             render.cell(&p.agent_id).as_ref(),
@@ -159,7 +158,7 @@ pub(crate) fn write_promises_csv(
             p.state.as_str(),
             render.cell(&kept_by).as_ref(),
             &kept_at,
-            render.cell(&evidence).as_ref(),
+            render.cell(&p.evidence).as_ref(),
             render.cell(&p.source.to_string()).as_ref(),
         ])?;
         Ok(())
