@@ -316,11 +316,29 @@ fn a_script_line_that_cannot_be_read_is_named() {
     ]);
 }
 
+/// White space wider than one byte (a no-break space, an ideographic space, an em space) just
+/// inside the context an excerpt shows: once the cut stepped one byte past it, split the
+/// character and took the whole run down (found by the `audit` fuzz target).
+#[test]
+fn wide_white_space_before_a_match_is_cut_whole() {
+    let run = audit(&[&fixture("wide-spaces.jsonl")], &["--format", "text"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.counts(), (3, 3, 0));
+    let stdout = String::from_utf8_lossy(&run.output.stdout);
+    for evidence in [
+        "wide-spaces.jsonl:1: blame major: Agent blamed the customer or deflected responsibility \"…then thirty-eight more characters here «calm down»\"",
+        "wide-spaces.jsonl:2: apology major: Customer complained and the agent did not apologize \"customer: \\\"…then thirty-eight more characters here «unacceptable»\\\"",
+        "wide-spaces.jsonl:3: blame major: Agent blamed the customer or deflected responsibility \"…thirty-eight more characters here, «as I already told you».\"",
+    ] {
+        assert!(stdout.contains(evidence), "{evidence}\nnot in:\n{stdout}");
+    }
+}
+
 #[test]
 fn the_whole_bad_corpus_in_one_run() {
     let run = audit(&[Path::new("fixtures/bad")], &[]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.counts(), (45, 26, 19));
+    assert_eq!(run.counts(), (48, 29, 19));
     assert_eq!(
         run.summary()["files"]["unreadable"],
         2,

@@ -350,10 +350,12 @@ pub(crate) fn excerpt(text: &str, from: usize, to: usize) -> String {
         .nth(CONTEXT_CHARS - 1)
         .map_or(0, |(i, _)| i);
     if left_start > 0 {
-        // Start at the next word.
+        // Start at the next word: after the first white space, which may be more than one
+        // byte (a no-break space U+00A0 is two, an ideographic space U+3000 three).
         left_start = before[left_start..]
-            .find(char::is_whitespace)
-            .map_or(left_start, |i| left_start + i + 1)
+            .char_indices()
+            .find(|&(_, c)| c.is_whitespace())
+            .map_or(left_start, |(i, space)| left_start + i + space.len_utf8())
             .min(from);
     }
     let mut right_end = after
@@ -1035,6 +1037,20 @@ mod tests {
                 "…sentence with many words before the «match» that we want and then a lot of words…",
             ),
             ("line one\nline two", "two", "line one line «two»"),
+            // White space of more than one byte where the left context is cut: the cut lands
+            // on the no-break space U+00A0 (two bytes) or the ideographic space U+3000 (three);
+            // stepping one byte past it split the character, and the run panicked (a fuzzer's
+            // find).
+            (
+                "Ten words,\u{a0}then thirty-eight more characters here match",
+                "match",
+                "…then thirty-eight more characters here «match»",
+            ),
+            (
+                "Ten words,\u{3000}then thirty-eight more characters here match",
+                "match",
+                "…then thirty-eight more characters here «match»",
+            ),
         ];
         for (text, needle, expected) in cases {
             let from = text.find(needle).unwrap();
