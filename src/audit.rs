@@ -237,7 +237,14 @@ fn audit_chunk(
                 items.push(Item::Skipped(error));
                 return;
             }
-            let audit = auditor.audit(&conversation);
+            let audit = match guarded(|| auditor.audit(&conversation)) {
+                Ok(audit) => audit,
+                Err(panic) => {
+                    auditor.reset();
+                    items.push(Item::Skipped(checks_failed(&conversation, &panic)));
+                    return;
+                }
+            };
             let turns = (retain_turns.wanted()
                 && !(audit.findings.is_empty() && audit.promises.is_empty()))
             .then(|| Box::new(retain(&conversation)));
@@ -263,6 +270,31 @@ fn audit_chunk(
         items,
         bytes,
         worker: None,
+    }
+}
+
+/// Runs `work`, or gives back the message of the panic it ended in. The checks of one
+/// conversation run under this guard: a bug that panics on one conversation costs that
+/// conversation (skipped as `internal_error`, named with its place), not the whole run. The
+/// panic hook has already written the panic and where it happened to standard error.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        (panic.downcast_ref::<&str>().map(|text| text.to_string()))
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
+/// The skip of a conversation the checks panicked on.
+fn checks_failed(conversation: &crate::transcript::Conversation, panic: &str) -> ReadError {
+    ReadError {
+        source: conversation.source.clone(),
+        kind: SkipKind::Internal,
+        message: format!(
+            "internal error: conversation {:?}: the checks failed on it ({panic}); it is \
+             counted as skipped. This is a bug in callqa: please report it with this line",
+            conversation.id
+        ),
     }
 }
 
@@ -884,6 +916,43 @@ pub(crate) fn run_into(
 mod tests {
     use super::*;
     use crate::input::{InputFormat, discover};
+
+    /// The guard around one conversation's checks: a value passes, a panic becomes its message,
+    /// and the skip it makes names the conversation, its place and the bug; an auditor reset
+    /// after it audits the next conversation as a fresh one would.
+    #[test]
+    fn a_panic_in_the_checks_costs_its_conversation_only() {
+        let cases: [(fn() -> u32, Result<u32, &str>); 3] = [
+            (|| 7, Ok(7)),
+            (|| panic!("a static message"), Err("a static message")),
+            (|| panic!("turn {} of {}", 2, 3), Err("turn 2 of 3")),
+        ];
+        for (work, expected) in cases {
+            assert_eq!(guarded(work), expected.map_err(str::to_string));
+        }
+        let file: Arc<str> = Arc::from("calls/one.txt");
+        let text = "Customer: this is ridiculous\nAgent: calm down";
+        let conversation = crate::transcript::script::parse_script(text, &file, "call-7").unwrap();
+        let skip = checks_failed(&conversation, "byte index 11 is not a char boundary");
+        assert_eq!(skip.kind, SkipKind::Internal);
+        assert_eq!(SkipKind::Internal.key(), "internal_error");
+        assert_eq!(
+            skip.to_string(),
+            "calls/one.txt:1: internal error: conversation \"call-7\": the checks failed on it \
+             (byte index 11 is not a char boundary); it is counted as skipped. This is a bug in \
+             callqa: please report it with this line"
+        );
+        let rules = RuleSet::default_pack().unwrap();
+        let fresh = Auditor::new(&rules).audit(&conversation);
+        let mut auditor = Auditor::new(&rules);
+        let caught = guarded(|| {
+            auditor.audit(&conversation);
+            panic!("half way through")
+        });
+        assert_eq!(caught, Err("half way through".to_string()));
+        auditor.reset();
+        assert_eq!(auditor.audit(&conversation), fresh);
+    }
 
     #[test]
     fn duplicates_and_skips_are_counted_and_threads_change_nothing() {

@@ -569,6 +569,15 @@ impl<'r> Auditor<'r> {
         self
     }
 
+    /// Gives back an auditor as new (its rules, redaction and cancel flag kept): after the
+    /// checks panicked on a conversation, none of the scratch state they left is trusted.
+    pub(crate) fn reset(&mut self) {
+        let cancel = self.cancel.take();
+        let redactor = self.redactor.take();
+        *self = Auditor::new(self.rules).redacting(redactor);
+        self.cancel = cancel;
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()

@@ -470,16 +470,20 @@ pub enum SkipKind {
     Unreadable,
     /// A line (or file) is over the configured size limit.
     TooLarge,
+    /// The checks failed on it: a bug in callqa, reported with the conversation's place so
+    /// that it can be fixed, and costing that conversation only.
+    Internal,
 }
 
 impl SkipKind {
-    pub(crate) const ALL: [SkipKind; 6] = [
+    pub(crate) const ALL: [SkipKind; 7] = [
         SkipKind::Malformed,
         SkipKind::Invalid,
         SkipKind::NoTurns,
         SkipKind::Duplicate,
         SkipKind::Unreadable,
         SkipKind::TooLarge,
+        SkipKind::Internal,
     ];
 
     /// The key used in `summary.json` and the stderr summary.
@@ -491,6 +495,7 @@ impl SkipKind {
             SkipKind::Duplicate => "duplicate_id",
             SkipKind::Unreadable => "unreadable",
             SkipKind::TooLarge => "too_large",
+            SkipKind::Internal => "internal_error",
         }
     }
 }
