@@ -922,7 +922,9 @@ mod tests {
     /// after it audits the next conversation as a fresh one would.
     #[test]
     fn a_panic_in_the_checks_costs_its_conversation_only() {
-        let cases: [(fn() -> u32, Result<u32, &str>); 3] = [
+        /// Work that ends in a value or a panic, and what the guard gives back for it.
+        type Case = (fn() -> u32, Result<u32, &'static str>);
+        let cases: [Case; 3] = [
             (|| 7, Ok(7)),
             (|| panic!("a static message"), Err("a static message")),
             (|| panic!("turn {} of {}", 2, 3), Err("turn 2 of 3")),
