@@ -58,6 +58,36 @@ pub struct PhraseMatcher {
     matches: Vec<(u32, u32)>,
 }
 
+/// Moves row `s` of `table` (rows of `width` entries) to row `place(s)`, in place, one cycle of
+/// the permutation at a time, with two spare rows.
+fn move_rows(table: &mut [u32], width: usize, place: impl Fn(usize) -> usize) {
+    let rows = table.len() / width;
+    let mut placed = vec![false; rows];
+    let mut carried = vec![0u32; width];
+    let mut picked = vec![0u32; width];
+    for start in 0..rows {
+        if placed[start] {
+            continue;
+        }
+        placed[start] = true;
+        // `carried` holds the row whose place is `to`.
+        let mut to = place(start);
+        if to == start {
+            continue;
+        }
+        carried.copy_from_slice(&table[start * width..][..width]);
+        while to != start {
+            let slot = &mut table[to * width..][..width];
+            picked.copy_from_slice(slot);
+            slot.copy_from_slice(&carried);
+            std::mem::swap(&mut carried, &mut picked);
+            placed[to] = true;
+            to = place(to);
+        }
+        table[start * width..][..width].copy_from_slice(&carried);
+    }
+}
+
 /// The mark at the end of an open anchor: a phrase that ends inside a word.
 pub const OPEN: char = '*';
 
@@ -220,27 +250,29 @@ impl PhraseMatcher {
         for (row, &state) in rows.iter().enumerate() {
             row_of[state as usize] = (row * class_count) as u32;
         }
-        let mut next = Vec::with_capacity(state_count * class_count);
+        // The table becomes the automaton in place, so that the rule set never holds two
+        // copies of it (the rows are most of its memory: two copies made the start-up peak,
+        // and the allocator kept the freed one through the run). First every target state
+        // becomes its row's offset, then the rows move to their places, one cycle of the
+        // permutation at a time.
+        for target in table.iter_mut() {
+            *target = row_of[*target as usize];
+        }
+        move_rows(&mut table, class_count, |state| {
+            row_of[state] as usize / class_count
+        });
+        let next = table;
         let mut match_starts = Vec::with_capacity(match_rows + 1);
         match_starts.push(0);
         let mut matches = Vec::new();
-        for (row, &state) in rows.iter().enumerate() {
-            let state = state as usize;
-            let first = state * class_count;
-            next.extend(
-                table[first..first + class_count]
-                    .iter()
-                    .map(|&target| row_of[target as usize]),
-            );
-            if row < match_rows {
-                for &pattern in &ends[state] {
-                    let text = &patterns[pattern as usize];
-                    let open = phrases[pattern as usize].ends_with(OPEN);
-                    let length = text.len() as u32 | if open { OPEN_BIT } else { 0 };
-                    matches.push((pattern, length));
-                }
-                match_starts.push(matches.len() as u32);
+        for &state in &rows[..match_rows] {
+            for &pattern in &ends[state as usize] {
+                let text = &patterns[pattern as usize];
+                let open = phrases[pattern as usize].ends_with(OPEN);
+                let length = text.len() as u32 | if open { OPEN_BIT } else { 0 };
+                matches.push((pattern, length));
             }
+            match_starts.push(matches.len() as u32);
         }
         Ok(PhraseMatcher {
             classes,
@@ -394,6 +426,26 @@ mod tests {
     use super::*;
     use crate::engine::normalize::{normalize, normalize_into};
     use aho_corasick::MatchKind;
+
+    /// Rows moved in place land where the permutation says, whatever its cycles: none, one
+    /// swap, one long cycle, two cycles.
+    #[test]
+    fn rows_move_in_place_to_their_places() {
+        let cases: [&[usize]; 5] = [&[], &[0, 1, 2], &[1, 0, 2], &[1, 2, 3, 0], &[2, 3, 0, 1]];
+        for places in cases {
+            let width = 3;
+            let mut table: Vec<u32> = (0..places.len() * width).map(|n| n as u32).collect();
+            let original = table.clone();
+            move_rows(&mut table, width, |row| places[row]);
+            for (row, &place) in places.iter().enumerate() {
+                assert_eq!(
+                    table[place * width..][..width],
+                    original[row * width..][..width],
+                    "{places:?}"
+                );
+            }
+        }
+    }
 
     /// The hits `find_overlapping_iter` gives with the options the matcher had before it
     /// walked its DFA by hand: the hand walks must give exactly these, in this order.
